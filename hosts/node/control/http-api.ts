@@ -1,0 +1,91 @@
+/**
+ * The control plane's HTTP port (15014): /metrics (Prometheus), /debug/configz (the current
+ * MeshSnapshot), /debug/syncz (each connected proxy and what it holds), /debug/status (config
+ * errors, warnings and NACKs) and /ready. Read-only; it never serves keys or Secrets' data.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { MeshSnapshot } from '../../../core/config/snapshot.ts';
+import { formatIssue } from '../../../core/config/issues.ts';
+import type { ControlMetrics } from './metrics.ts';
+
+export interface HttpApiDeps {
+  snapshot: () => MeshSnapshot | undefined;
+  syncz: () => unknown[];
+  metrics: ControlMetrics;
+  /** True once config is loaded and the gRPC ports listen. */
+  ready: () => boolean;
+}
+
+export function createHttpApi(deps: HttpApiDeps): Server {
+  return createServer((req, res) => {
+    handle(deps, req, res).catch((err: unknown) => {
+      send(res, 500, 'text/plain', `internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
+  });
+}
+
+async function handle(deps: HttpApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+  switch (path) {
+    case '/ready':
+      return deps.ready() ? send(res, 200, 'text/plain', 'ready\n') : send(res, 503, 'text/plain', 'not ready\n');
+    case '/metrics':
+      return send(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics());
+    case '/debug/configz':
+      return sendJson(res, configz(deps.snapshot()));
+    case '/debug/syncz':
+      return sendJson(res, deps.syncz());
+    case '/debug/status':
+      return sendJson(res, status(deps.snapshot(), deps.syncz()));
+    case '/':
+    case '/debug':
+      return sendJson(res, { endpoints: ['/metrics', '/debug/configz', '/debug/syncz', '/debug/status', '/ready'] });
+    default:
+      return send(res, 404, 'text/plain', `no such endpoint: ${path}\n`);
+  }
+}
+
+/** The snapshot as JSON; Secret payloads are redacted (15014 never serves key material). */
+export function configz(snap: MeshSnapshot | undefined): unknown {
+  if (!snap) return { version: 0, loaded: false };
+  const resources: Record<string, unknown[]> = {};
+  for (const [kind, list] of snap.resources) {
+    resources[kind] = list.map((r) => (kind === 'Secret' ? { ...r, extra: { redacted: true } } : r));
+  }
+  return {
+    version: snap.version,
+    mesh: snap.mesh,
+    namespaces: [...snap.namespaces.values()],
+    services: snap.services,
+    workloads: snap.workloads,
+    resources,
+  };
+}
+
+function status(snap: MeshSnapshot | undefined, syncz: unknown[]): unknown {
+  const issues = snap?.issues ?? [];
+  return {
+    version: snap?.version ?? 0,
+    errors: issues.filter((i) => i.severity === 'error').map((i) => ({ ...i, text: formatIssue(i) })),
+    warnings: issues.filter((i) => i.severity === 'warning').map((i) => ({ ...i, text: formatIssue(i) })),
+    nacks: syncz.flatMap((p) => nacksOf(p)),
+  };
+}
+
+function nacksOf(proxy: unknown): unknown[] {
+  const p = proxy as { id?: string; types?: Record<string, { lastNack?: unknown }> };
+  if (!p.types) return [];
+  return Object.entries(p.types)
+    .filter(([, t]) => t.lastNack)
+    .map(([type, t]) => ({ proxy: p.id, type, nack: t.lastNack }));
+}
+
+function sendJson(res: ServerResponse, body: unknown): void {
+  send(res, 200, 'application/json', JSON.stringify(body, null, 2) + '\n');
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
