@@ -1,10 +1,16 @@
 // Generates static protobuf modules with pbjs/pbts (protobufjs-cli) at build time, so no .proto is
 // loaded and no code is generated at run time (workerd forbids `new Function`; design.md 4 and 8).
 // Each target is regenerated only when one of its inputs is newer than its output.
+//
+// A target with `keep` is pruned first: the entry files are loaded with protobufjs reflection (here,
+// at build time only), every type not reachable from the `keep` messages is dropped, and pbjs reads
+// the pruned set as JSON. The Envoy entry files pull in ~3,000 types; Weft needs ~400 of them.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { stat, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { stat, mkdir, mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 
 const run = promisify(execFile);
 const ENVOY_DEPS = 'node_modules/@grpc/grpc-js-xds/deps';
@@ -21,12 +27,61 @@ export const PROTO_INCLUDES = [
 
 /**
  * out: the generated ES module (a .d.ts is written beside it); files: entry protos, resolved
- * against PROTO_INCLUDES.
+ * against PROTO_INCLUDES; root: the protobuf.roots name (distinct per module, so two modules that
+ * both define google.protobuf never overwrite each other's namespaces in one bundle); keep: prune
+ * to the types reachable from these messages; convert: false drops fromObject/toObject.
  */
 export const PROTO_TARGETS = [
   {
     out: 'hosts/node/generated/ca-pb.js',
     files: ['istio/ca/ca.proto'],
+  },
+  {
+    // Everything the xDS server and clients encode and decode: the discovery messages, the Envoy
+    // resources proxyless gRPC and L7 proxies read, and Istio's workload API.
+    out: 'core/xds/generated/xds-pb.js',
+    root: 'weft-xds',
+    convert: false,
+    files: [
+      'istio/workload/workload.proto',
+      'istio/workload/authorization.proto',
+      'envoy/service/discovery/v3/discovery.proto',
+      'envoy/config/listener/v3/listener.proto',
+      'envoy/config/route/v3/route.proto',
+      'envoy/config/cluster/v3/cluster.proto',
+      'envoy/config/endpoint/v3/endpoint.proto',
+      'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+      'envoy/extensions/filters/http/router/v3/router.proto',
+      'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+      'google/rpc/status.proto',
+    ],
+    keep: [
+      'istio.workload.Address',
+      'istio.security.Authorization',
+      'envoy.service.discovery.v3.DiscoveryRequest',
+      'envoy.service.discovery.v3.DiscoveryResponse',
+      'envoy.service.discovery.v3.DeltaDiscoveryRequest',
+      'envoy.service.discovery.v3.DeltaDiscoveryResponse',
+      'envoy.service.discovery.v3.Resource',
+      'envoy.config.listener.v3.Listener',
+      'envoy.config.route.v3.RouteConfiguration',
+      'envoy.config.cluster.v3.Cluster',
+      'envoy.config.endpoint.v3.ClusterLoadAssignment',
+      'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      'envoy.extensions.filters.http.router.v3.Router',
+      'envoy.extensions.transport_sockets.tls.v3.Secret',
+      'google.protobuf.Any',
+      'google.protobuf.Struct',
+      'google.protobuf.Duration',
+      'google.protobuf.Empty',
+      'google.protobuf.BoolValue',
+      'google.protobuf.UInt32Value',
+      'google.protobuf.UInt64Value',
+      'google.protobuf.Int64Value',
+      'google.protobuf.StringValue',
+      'google.protobuf.DoubleValue',
+      'google.rpc.Status',
+    ],
   },
 ];
 
@@ -47,15 +102,95 @@ async function resolveInput(file) {
   throw new Error(`proto not found in include roots: ${file}`);
 }
 
+/** Loads the entry files, drops every type the `keep` messages do not reach, returns JSON. */
+async function prunedJson(target) {
+  const { default: protobuf } = await import('protobufjs');
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, file) => {
+    for (const inc of PROTO_INCLUDES) {
+      const p = resolve(inc, file);
+      if (existsSync(p)) return p;
+    }
+    return file;
+  };
+  root.loadSync(target.files, { keepCase: false });
+  root.resolveAll();
+  const reached = new Set();
+  const visit = (type) => {
+    if (reached.has(type)) return;
+    reached.add(type);
+    if (type instanceof protobuf.Type) for (const f of type.fieldsArray) if (f.resolvedType) visit(f.resolvedType);
+  };
+  for (const name of target.keep) {
+    const t = root.lookup(name);
+    if (!t) throw new Error(`${target.out}: keep names an unknown type ${name}`);
+    visit(t);
+  }
+  const keepsDescendant = (t) => (t.nestedArray ?? []).some((c) => reached.has(c) || keepsDescendant(c));
+  const prune = (ns) => {
+    for (const child of [...(ns.nestedArray ?? [])]) {
+      if (child instanceof protobuf.Type || child instanceof protobuf.Enum) {
+        if (!reached.has(child) && !keepsDescendant(child)) ns.remove(child);
+        else if (child.nestedArray) prune(child);
+      } else if (child instanceof protobuf.Service || child instanceof protobuf.Field) {
+        // Services are not generated; top-level fields are option extensions (validate, udpa).
+        ns.remove(child);
+      } else if (child instanceof protobuf.Namespace) {
+        prune(child);
+        if (!child.nestedArray.length) ns.remove(child);
+      }
+    }
+  };
+  prune(root);
+  // protobufjs's bundled well-known types keep snake_case (google.protobuf.Any's type_url) while the
+  // loaded files are camelCased: make every field camelCase so one module has one convention.
+  const json = root.toJSON();
+  const camel = (obj) => {
+    if (obj.fields) {
+      obj.fields = Object.fromEntries(Object.entries(obj.fields).map(([k, v]) => [protobuf.util.camelCase(k), v]));
+    }
+    if (obj.oneofs) {
+      for (const o of Object.values(obj.oneofs)) o.oneof = o.oneof.map((k) => protobuf.util.camelCase(k));
+    }
+    for (const child of Object.values(obj.nested ?? {})) camel(child);
+  };
+  camel(json);
+  return JSON.stringify(json);
+}
+
+async function generate(target) {
+  const staticArgs = ['-t', 'static-module', '-w', 'es6', '--no-verify', '--no-delimited', '--no-service', '--force-number'];
+  if (target.root) staticArgs.push('-r', target.root);
+  if (target.convert === false) staticArgs.push('--no-convert', '--no-create', '--no-typeurl');
+  const dts = target.out.replace(/\.js$/, '.d.ts');
+  if (!target.keep) {
+    const includeArgs = PROTO_INCLUDES.flatMap((p) => ['-p', p]);
+    await run('npx', ['pbjs', ...staticArgs, ...includeArgs, '-o', target.out, ...target.files]);
+    await run('npx', ['pbts', '--no-comments', '-o', dts, target.out]);
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'weft-protos-'));
+  try {
+    const json = join(dir, 'pruned.json');
+    await writeFile(json, await prunedJson(target));
+    // pbts reads the JSDoc of the generated code, so types come from a commented copy and the
+    // module itself is generated without comments (a third of the size).
+    const commented = join(dir, 'commented.js');
+    await run('npx', ['pbjs', ...staticArgs, '-o', commented, json]);
+    await run('npx', ['pbts', '--no-comments', '-o', dts, commented], { maxBuffer: 64 << 20 });
+    await run('npx', ['pbjs', ...staticArgs, '--no-comments', '-o', target.out, json]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function generateProtos({ force = false } = {}) {
   for (const target of PROTO_TARGETS) {
     const inputs = await Promise.all(target.files.map(resolveInput));
     const newest = Math.max(...(await Promise.all(inputs.map(mtime))), await mtime('scripts/gen-protos.mjs'));
     if (!force && (await mtime(target.out)) > newest && (await mtime(target.out.replace(/\.js$/, '.d.ts')))) continue;
     await mkdir(dirname(target.out), { recursive: true });
-    const includeArgs = PROTO_INCLUDES.flatMap((p) => ['-p', p]);
-    await run('npx', ['pbjs', '-t', 'static-module', '-w', 'es6', '--no-verify', '--no-delimited', '--no-service', '--force-number', ...includeArgs, '-o', target.out, ...target.files]);
-    await run('npx', ['pbts', '--no-comments', '-o', target.out.replace(/\.js$/, '.d.ts'), target.out]);
+    await generate(target);
     console.log(`generated ${target.out}`);
   }
 }

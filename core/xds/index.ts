@@ -1,0 +1,19 @@
+/**
+ * core/xds: MeshSnapshot -> xDS resources (Envoy v3 for proxyless gRPC and L7 proxies, Istio's
+ * workload API for node proxies), the framing of discovery responses, and the codecs clients use.
+ * Pure: no I/O; hosts/node/xds serves it over gRPC.
+ */
+export { TYPE_URL, EMBEDDED_TYPE_URL, isWildcardType, shortTypeName, PUSH_ORDER } from './type-urls.ts';
+export type { XdsTypeUrl } from './type-urls.ts';
+export { XdsTranslator, DEFAULT_ROOT_NAMESPACE, formatWarnings } from './translate.ts';
+export type { XdsResources } from './translate.ts';
+export { EncodedResource } from './encoded-resource.ts';
+export type { ResourceMap } from './encoded-resource.ts';
+export { frameDiscoveryResponse, frameDeltaDiscoveryResponse } from './wire.ts';
+export { translateAuthorizationPolicy, selectorMatches } from './authorization.ts';
+export type { AuthorizationPolicySpec, AuthorizationTranslation } from './authorization.ts';
+export { serviceAddress, workloadAddress, workloadServicePorts, HBONE_PORT } from './workload-api.ts';
+export { apiListener, routeConfiguration, edsCluster, loadAssignment, clusterName, listenerName, virtualHostDomains } from './envoy-resources.ts';
+export * from './codec.ts';
+export { parseIp, parseCidr, formatIp, isIpLiteral } from './ip.ts';
+export { contentHash } from './hash.ts';

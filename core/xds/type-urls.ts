@@ -1,0 +1,72 @@
+/**
+ * xDS type URLs Weft serves, and which of them a state-of-the-world client may watch by wildcard.
+ * Spec: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#resource-types
+ */
+
+const PREFIX = 'type.googleapis.com/';
+
+export const TYPE_URL = {
+  listener: `${PREFIX}envoy.config.listener.v3.Listener`,
+  route: `${PREFIX}envoy.config.route.v3.RouteConfiguration`,
+  cluster: `${PREFIX}envoy.config.cluster.v3.Cluster`,
+  endpoint: `${PREFIX}envoy.config.endpoint.v3.ClusterLoadAssignment`,
+  secret: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.Secret`,
+  /** Istio's workload API: one Address per workload (name: uid) and per service (`<ns>/<hostname>`). */
+  address: `${PREFIX}istio.workload.Address`,
+  /** Istio's L4 policy for node proxies (name: `<ns>/<name>`). */
+  authorization: `${PREFIX}istio.security.Authorization`,
+} as const;
+
+/** Types embedded in Any inside the Envoy resources above. */
+export const EMBEDDED_TYPE_URL = {
+  httpConnectionManager: `${PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
+  router: `${PREFIX}envoy.extensions.filters.http.router.v3.Router`,
+} as const;
+
+export type XdsTypeUrl = (typeof TYPE_URL)[keyof typeof TYPE_URL];
+
+/**
+ * Whether an empty resource_names list means "everything" (a wildcard watch). True for LDS, CDS and
+ * the workload API; for RDS and EDS an empty list means the client watches nothing, and treating it
+ * as a wildcard makes grpc-js-xds receive routes and endpoints it never asked for.
+ */
+export function isWildcardType(typeUrl: string): boolean {
+  return typeUrl === TYPE_URL.listener || typeUrl === TYPE_URL.cluster || typeUrl === TYPE_URL.address || typeUrl === TYPE_URL.authorization;
+}
+
+/** Short label for metrics and logs (istiod's `type` label values where it has them). */
+export function shortTypeName(typeUrl: string): string {
+  switch (typeUrl) {
+    case TYPE_URL.listener:
+      return 'lds';
+    case TYPE_URL.route:
+      return 'rds';
+    case TYPE_URL.cluster:
+      return 'cds';
+    case TYPE_URL.endpoint:
+      return 'eds';
+    case TYPE_URL.secret:
+      return 'sds';
+    case TYPE_URL.address:
+      return 'wds';
+    case TYPE_URL.authorization:
+      return 'wads';
+    default:
+      return typeUrl.startsWith(PREFIX) ? typeUrl.slice(PREFIX.length) : typeUrl;
+  }
+}
+
+/**
+ * Push order within one update: clusters and endpoints before the listeners and routes that name
+ * them (a route to a cluster the client does not know yet is held back by grpc-js-xds), services
+ * and policies before the workloads that refer to them.
+ */
+export const PUSH_ORDER: readonly string[] = [
+  TYPE_URL.cluster,
+  TYPE_URL.endpoint,
+  TYPE_URL.listener,
+  TYPE_URL.route,
+  TYPE_URL.secret,
+  TYPE_URL.authorization,
+  TYPE_URL.address,
+];

@@ -1,0 +1,96 @@
+/**
+ * Hand framing of the discovery responses from pre-encoded parts. A push writes the same resource
+ * to many streams, so each resource is encoded once (as an Any for state of the world, as a
+ * Resource for delta) and a response is its chunks concatenated behind a few header fields:
+ * protobuf fields may come in any order and repeated message fields are just repeated chunks.
+ * Field numbers: envoy/service/discovery/v3/discovery.proto.
+ */
+
+const utf8 = new TextEncoder();
+
+const WIRE_LEN = 2;
+
+export function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(out: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    out[pos++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[pos++] = n;
+  return pos;
+}
+
+/** One length-delimited field (tag, length, bytes). */
+export function lengthDelimited(field: number, bytes: Uint8Array): Uint8Array {
+  const tag = (field << 3) | WIRE_LEN;
+  const out = new Uint8Array(varintSize(tag) + varintSize(bytes.length) + bytes.length);
+  let pos = writeVarint(out, 0, tag);
+  pos = writeVarint(out, pos, bytes.length);
+  out.set(bytes, pos);
+  return out;
+}
+
+/** A string field, or nothing for '' (proto3 default). */
+export function stringField(field: number, value: string): Uint8Array {
+  return value === '' ? EMPTY : lengthDelimited(field, utf8.encode(value));
+}
+
+export const EMPTY = new Uint8Array(0);
+
+export function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  const out = new Uint8Array(size);
+  let pos = 0;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
+}
+
+/** google.protobuf.Any: type_url = 1, value = 2. */
+export function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
+  return concat([stringField(1, typeUrl), value.length ? lengthDelimited(2, value) : EMPTY]);
+}
+
+/** envoy.service.discovery.v3.Resource: version = 1, resource = 2 (Any), name = 3. */
+export function encodeDeltaResource(name: string, version: string, any: Uint8Array): Uint8Array {
+  return concat([stringField(1, version), lengthDelimited(2, any), stringField(3, name)]);
+}
+
+/**
+ * DiscoveryResponse: version_info = 1, resources = 2 (each chunk already framed as field 2),
+ * type_url = 4, nonce = 5.
+ */
+export function frameDiscoveryResponse(versionInfo: string, typeUrl: string, nonce: string, resourceFields: readonly Uint8Array[]): Uint8Array {
+  return concat([stringField(1, versionInfo), ...resourceFields, stringField(4, typeUrl), stringField(5, nonce)]);
+}
+
+/**
+ * DeltaDiscoveryResponse: system_version_info = 1, resources = 2 (pre-framed), type_url = 4,
+ * nonce = 5, removed_resources = 6.
+ */
+export function frameDeltaDiscoveryResponse(
+  systemVersion: string,
+  typeUrl: string,
+  nonce: string,
+  resourceFields: readonly Uint8Array[],
+  removed: readonly string[],
+): Uint8Array {
+  return concat([
+    stringField(1, systemVersion),
+    ...resourceFields,
+    stringField(4, typeUrl),
+    stringField(5, nonce),
+    ...removed.map((name) => lengthDelimited(6, utf8.encode(name))),
+  ]);
+}

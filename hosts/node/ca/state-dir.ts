@@ -1,0 +1,31 @@
+/**
+ * The control plane's state directory (design.md 5): the self-signed CA's files and the token key.
+ * `/var/lib/weft` as root, else `$XDG_STATE_HOME/weft` (default `~/.local/state/weft`).
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export function defaultStateDir(): string {
+  if (process.getuid?.() === 0) return '/var/lib/weft';
+  const base = process.env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state');
+  return join(base, 'weft');
+}
+
+/** Creates the directory (and parents) readable by its owner only, as it holds keys. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Writes through a temporary file and a rename, so a crash never leaves half a key behind;
+ * `mode` is set at creation (0600 for keys) rather than after, so the secret is never world-readable.
+ */
+export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, data, { mode, flag: 'wx' });
+  await rename(tmp, path);
+}
+
+export const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | null)?.code;

@@ -1,0 +1,208 @@
+/**
+ * Weft's ADS server: one translation per mesh snapshot (core/xds), shared by every connected
+ * stream, pushed after a debounce; state of the world and delta on the same service. Streams are
+ * authenticated when they open (`authenticate`, e.g. a join token on 15012) and may be refused
+ * once their node is known (`admitNode`, e.g. a node name that differs from the token's).
+ */
+import { status } from '@grpc/grpc-js';
+import type { Server, ServerDuplexStream, ServiceError, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { MeshSnapshot } from '../../../core/config/snapshot.ts';
+import { XdsTranslator } from '../../../core/xds/index.ts';
+import type { NodeInfo, XdsResources } from '../../../core/xds/index.ts';
+import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../../../core/xds/codec.ts';
+import type { ControlMetrics } from '../control/metrics.ts';
+import { adsServiceDefinition } from './ads-service.ts';
+import type { AdsConnection, ConnectionHost, SynczEntry, XdsCaller } from './connection.ts';
+import { DeltaConnection } from './delta-connection.ts';
+import { SotwConnection } from './sotw-connection.ts';
+
+export type Authenticate = (call: ServerDuplexStream<unknown, unknown>) => XdsCaller | Error | Promise<XdsCaller | Error>;
+
+export interface AdsServerOptions {
+  metrics?: ControlMetrics;
+  /** Decides who may open a stream; an Error refuses it with UNAUTHENTICATED. Absent: anyone (15010). */
+  authenticate?: Authenticate;
+  /** Checks a stream's node against its caller on the first request; an Error refuses it with PERMISSION_DENIED. */
+  admitNode?: (node: NodeInfo, caller: XdsCaller | undefined) => Error | undefined;
+  /** Quiet time after the last snapshot before a push (istiod's PILOT_DEBOUNCE_AFTER). */
+  debounceMs?: number;
+  /** Longest a push waits while snapshots keep arriving (istiod's PILOT_DEBOUNCE_MAX). */
+  debounceMaxMs?: number;
+  /** Root namespace for mesh-wide AuthorizationPolicies (default istio-system). */
+  rootNamespace?: string;
+  /** Push notification, for logs and benchmarks. */
+  onPush?: (info: { version: string; streams: number; translateMs: number; totalMs: number }) => void;
+}
+
+export class AdsServer {
+  readonly #opts: AdsServerOptions;
+  readonly #translator: XdsTranslator;
+  readonly #connections = new Set<AdsConnection>();
+  #current?: XdsResources;
+  #pending?: MeshSnapshot;
+  #pendingSince = 0;
+  #lastUpdate = 0;
+  #timer?: NodeJS.Timeout;
+  #seq = 0;
+  #closed = false;
+
+  constructor(opts: AdsServerOptions = {}) {
+    this.#opts = opts;
+    this.#translator = new XdsTranslator(opts.rootNamespace ? { rootNamespace: opts.rootNamespace } : {});
+  }
+
+  /** Registers the ADS service on a grpc-js server (the caller binds and starts it). */
+  addTo(server: Server): void {
+    const impl: UntypedServiceImplementation = {
+      StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>) => void this.#open(call, 'sotw'),
+      DeltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, Uint8Array>) => void this.#open(call, 'delta'),
+    };
+    server.addService(adsServiceDefinition, impl);
+  }
+
+  /** A new snapshot: translated and pushed once the debounce settles. */
+  update(snapshot: MeshSnapshot): void {
+    if (this.#closed) return;
+    const now = performance.now();
+    if (!this.#pending) this.#pendingSince = now;
+    this.#pending = snapshot;
+    this.#lastUpdate = now;
+    this.#schedule();
+  }
+
+  /** Pushes a pending snapshot now, without waiting for the debounce. */
+  flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const snapshot = this.#pending;
+    if (!snapshot) return;
+    this.#pending = undefined;
+    const started = this.#pendingSince;
+    const t0 = performance.now();
+    const res = this.#translator.translate(snapshot);
+    const translateMs = performance.now() - t0;
+    this.#current = res;
+    for (const conn of this.#connections) {
+      try {
+        conn.push(res);
+      } catch (err) {
+        conn.call.emit('error', grpcError(status.INTERNAL, `push failed: ${(err as Error).message}`));
+      }
+    }
+    const totalMs = performance.now() - started;
+    this.#opts.metrics?.pushTime.observe(totalMs / 1000);
+    this.#opts.onPush?.({ version: res.version, streams: this.#connections.size, translateMs, totalMs });
+  }
+
+  /** The latest translation (for /debug and the REST xDS endpoints). */
+  get resources(): XdsResources | undefined {
+    return this.#current;
+  }
+
+  /** Every connected proxy: who it is, what it watches, what it was sent, ACKed and NACKed. */
+  syncz(): SynczEntry[] {
+    return [...this.#connections].filter((c) => c.node).map((c) => c.syncz());
+  }
+
+  /** Ends every stream (UNAVAILABLE, so clients reconnect elsewhere) and stops pushing. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const conn of [...this.#connections]) conn.call.emit('error', grpcError(status.UNAVAILABLE, 'control plane shutting down'));
+    this.#connections.clear();
+  }
+
+  #schedule(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    const debounce = this.#opts.debounceMs ?? 100;
+    const max = this.#opts.debounceMaxMs ?? Math.max(1000, debounce * 10);
+    const now = performance.now();
+    const wait = Math.max(0, Math.min(this.#lastUpdate + debounce, this.#pendingSince + max) - now);
+    this.#timer = setTimeout(() => this.flush(), wait);
+  }
+
+  async #open(call: ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, Uint8Array>, protocol: 'sotw' | 'delta'): Promise<void> {
+    let caller: XdsCaller | undefined;
+    // Requests that arrive while authentication runs are kept, in order.
+    const early: (DiscoveryRequest | DeltaDiscoveryRequest)[] = [];
+    const buffer = (req: DiscoveryRequest | DeltaDiscoveryRequest): void => void early.push(req);
+    call.on('data', buffer);
+    call.on('error', () => {}); // a client reset is not ours to report
+    if (this.#opts.authenticate) {
+      let who: XdsCaller | Error;
+      try {
+        who = await this.#opts.authenticate(call as ServerDuplexStream<unknown, unknown>);
+      } catch (err) {
+        who = err instanceof Error ? err : new Error(String(err));
+      }
+      if (who instanceof Error) {
+        call.off('data', buffer);
+        call.emit('error', grpcError(status.UNAUTHENTICATED, who.message));
+        return;
+      }
+      caller = who;
+    }
+    if (this.#closed || call.cancelled) return;
+    const host: ConnectionHost = {
+      metrics: this.#opts.metrics,
+      current: () => this.#current,
+      admit: (c) => this.#admit(c),
+    };
+    const id = `${protocol}-${++this.#seq}`;
+    const conn = protocol === 'sotw' ? new SotwConnection(id, call, host, caller) : new DeltaConnection(id, call, host, caller);
+    this.#connections.add(conn);
+    const onRequest = (req: DiscoveryRequest | DeltaDiscoveryRequest): void => {
+      if (!this.#connections.has(conn)) return;
+      try {
+        if (conn instanceof SotwConnection) conn.onRequest(req as DiscoveryRequest);
+        else (conn as DeltaConnection).onRequest(req as DeltaDiscoveryRequest);
+      } catch (err) {
+        call.emit('error', grpcError(status.INTERNAL, `bad request: ${(err as Error).message}`));
+      }
+    };
+    let done = false;
+    const end = (): void => {
+      if (done) return;
+      done = true;
+      this.#drop(conn);
+    };
+    call.on('end', () => {
+      end();
+      call.end();
+    });
+    call.on('close', end);
+    call.on('cancelled', end);
+    call.on('error', end);
+    call.off('data', buffer);
+    call.on('data', onRequest);
+    for (const req of early) onRequest(req);
+  }
+
+  #admit(conn: AdsConnection): Error | undefined {
+    const refusal = this.#opts.admitNode?.(conn.node!, conn.caller);
+    if (refusal) {
+      this.#connections.delete(conn);
+      return grpcError(status.PERMISSION_DENIED, refusal.message);
+    }
+    this.#opts.metrics?.connectedProxies.inc({ version: proxyVersion(conn.node!), proxy_type: conn.proxyType });
+    conn.counted = true;
+    return undefined;
+  }
+
+  #drop(conn: AdsConnection): void {
+    if (!this.#connections.delete(conn)) return;
+    if (conn.counted) {
+      this.#opts.metrics?.connectedProxies.dec({ version: proxyVersion(conn.node!), proxy_type: conn.proxyType });
+    }
+  }
+}
+
+function proxyVersion(node: NodeInfo): string {
+  const v = node.metadata['ISTIO_VERSION'];
+  return typeof v === 'string' ? v : node.userAgent.split('/')[1] ?? '';
+}
+
+function grpcError(code: status, details: string): Error & Pick<ServiceError, 'code' | 'details'> {
+  return Object.assign(new Error(details), { code, details });
+}

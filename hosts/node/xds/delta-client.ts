@@ -1,0 +1,260 @@
+/**
+ * A delta ADS client (DeltaAggregatedResources): the node proxy's connection to `weft control`,
+ * also used by tests and the control-plane benchmark. It subscribes to type URLs (wildcard or by
+ * name), keeps the resources it holds, validates and ACKs or NACKs each response by its nonce, and
+ * reconnects with exponential backoff, telling the server what it holds (initial_resource_versions)
+ * so that only what changed meanwhile is sent again.
+ *
+ * Events: 'connected', 'disconnected' (Error), 'update' (XdsUpdate, before the ACK is sent),
+ * 'ack' and 'nack' ({ typeUrl, nonce, version, message? }, after the answer is written).
+ */
+import { EventEmitter } from 'node:events';
+import { Client, Metadata, credentials, status } from '@grpc/grpc-js';
+import type { ChannelCredentials, ChannelOptions, ClientDuplexStream } from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import { decodeDeltaDiscoveryResponse, decodeResource, encodeDeltaDiscoveryRequest, jsonToStruct } from '../../../core/xds/index.ts';
+import type { DeltaDiscoveryResponse } from '../../../core/xds/codec.ts';
+import type { envoy } from '../../../core/xds/pb.ts';
+import { DELTA_PATH, asBuffer } from './ads-service.ts';
+
+export interface DeltaClientOptions {
+  /** `host:port` of the control plane (15010 plaintext, 15012 TLS). */
+  address: string;
+  /** TLS with this root; without it the channel is plaintext. */
+  tls?: {
+    rootCert: string | Uint8Array;
+    /** Expected URI SAN of the server (e.g. spiffe://cluster.local/ns/weft-system/sa/weft-control) instead of a hostname check. */
+    serverIdentity?: string;
+  };
+  /** Sent as `authorization: Bearer <token>` on every stream. */
+  token?: string | (() => string);
+  node: {
+    id: string;
+    cluster?: string;
+    metadata?: Readonly<Record<string, unknown>>;
+    locality?: { region?: string; zone?: string; subZone?: string };
+  };
+  /** What to watch: every type URL with the names wanted, or no names for a wildcard watch. */
+  subscriptions: readonly { typeUrl: string; names?: readonly string[] }[];
+  /** Decode resources with core/xds codecs (default true); false keeps bytes only (benchmarks). */
+  decode?: boolean;
+  /** Returns an error message to NACK a response; the resources it carried are then not applied. */
+  validate?: (update: XdsUpdate) => string | undefined;
+  backoff?: { initialMs?: number; maxMs?: number };
+  channelOptions?: ChannelOptions;
+}
+
+export interface XdsResourceEntry {
+  name: string;
+  version: string;
+  bytes: Uint8Array;
+  /** The decoded message (undefined when decode is off). */
+  resource?: object;
+}
+
+export interface XdsUpdate {
+  typeUrl: string;
+  systemVersion: string;
+  nonce: string;
+  /** Added or changed resources. */
+  resources: XdsResourceEntry[];
+  /** Names the server removed (or that do not exist). */
+  removed: string[];
+}
+
+export interface AnswerEvent {
+  typeUrl: string;
+  nonce: string;
+  version: string;
+  message?: string;
+}
+
+interface Watch {
+  wildcard: boolean;
+  names: Set<string>;
+  held: Map<string, XdsResourceEntry>;
+  /** The system version of the last ACKed response. */
+  version: string;
+}
+
+export class DeltaXdsClient extends EventEmitter {
+  readonly #opts: DeltaClientOptions;
+  readonly #watches = new Map<string, Watch>();
+  #client?: Client;
+  #stream?: ClientDuplexStream<Uint8Array, DeltaDiscoveryResponse>;
+  #timer?: NodeJS.Timeout;
+  #delay: number;
+  #closed = false;
+  #connected = false;
+
+  constructor(opts: DeltaClientOptions) {
+    super();
+    this.#opts = opts;
+    this.#delay = opts.backoff?.initialMs ?? 100;
+    for (const s of opts.subscriptions) {
+      this.#watches.set(s.typeUrl, { wildcard: !s.names, names: new Set(s.names ?? []), held: new Map(), version: '' });
+    }
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** What the client holds of a type. */
+  resources(typeUrl: string): ReadonlyMap<string, XdsResourceEntry> {
+    return this.#watches.get(typeUrl)?.held ?? new Map();
+  }
+
+  /** The system version last ACKed for a type ('' before the first). */
+  version(typeUrl: string): string {
+    return this.#watches.get(typeUrl)?.version ?? '';
+  }
+
+  start(): this {
+    if (!this.#client) this.#client = new Client(this.#opts.address, this.#credentials(), this.#opts.channelOptions ?? {});
+    this.#connect();
+    return this;
+  }
+
+  subscribe(typeUrl: string, names: readonly string[]): void {
+    let w = this.#watches.get(typeUrl);
+    const isNew = !w;
+    if (!w) this.#watches.set(typeUrl, (w = { wildcard: false, names: new Set(), held: new Map(), version: '' }));
+    const added = names.filter((n) => !w.names.has(n));
+    for (const n of added) w.names.add(n);
+    if (isNew) this.#write({ typeUrl, resourceNamesSubscribe: [...w.names] });
+    else if (added.length) this.#write({ typeUrl, resourceNamesSubscribe: added });
+  }
+
+  unsubscribe(typeUrl: string, names: readonly string[]): void {
+    const w = this.#watches.get(typeUrl);
+    if (!w) return;
+    const gone = names.filter((n) => w.names.delete(n));
+    for (const n of gone) w.held.delete(n);
+    if (gone.length) this.#write({ typeUrl, resourceNamesUnsubscribe: gone });
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#stream?.cancel();
+    this.#stream = undefined;
+    this.#client?.close();
+    this.#connected = false;
+  }
+
+  #credentials(): ChannelCredentials {
+    const tls = this.#opts.tls;
+    if (!tls) return credentials.createInsecure();
+    const expected = tls.serverIdentity;
+    return credentials.createSsl(asBuffer(typeof tls.rootCert === 'string' ? new TextEncoder().encode(tls.rootCert) : tls.rootCert), null, null, {
+      checkServerIdentity: expected
+        ? (_host: string, cert: PeerCertificate) => {
+            const sans = (cert.subjectaltname ?? '').split(/,\s*/);
+            return sans.includes(`URI:${expected}`) ? undefined : new Error(`server certificate does not name ${expected} (SANs: ${cert.subjectaltname ?? 'none'})`);
+          }
+        : undefined,
+    });
+  }
+
+  #connect(): void {
+    if (this.#closed || !this.#client) return;
+    const md = new Metadata();
+    const token = typeof this.#opts.token === 'function' ? this.#opts.token() : this.#opts.token;
+    if (token) md.set('authorization', `Bearer ${token}`);
+    const stream = this.#client.makeBidiStreamRequest(DELTA_PATH, asBuffer, (b: Buffer) => decodeDeltaDiscoveryResponse(b), md);
+    this.#stream = stream;
+    let first = true;
+    for (const [typeUrl, w] of this.#watches) {
+      const initial: Record<string, string> = {};
+      for (const [name, e] of w.held) initial[name] = e.version;
+      const req: envoy.service.discovery.v3.DeltaDiscoveryRequest.$Properties = {
+        typeUrl,
+        // No names on a type's first request is a wildcard watch; `*` says so next to names.
+        resourceNamesSubscribe: w.wildcard ? (w.names.size ? ['*', ...w.names] : []) : [...w.names],
+        initialResourceVersions: initial,
+      };
+      if (first) req.node = this.#node();
+      first = false;
+      this.#write(req);
+    }
+    stream.on('data', (res: DeltaDiscoveryResponse) => {
+      if (!this.#connected) {
+        this.#connected = true;
+        this.#delay = this.#opts.backoff?.initialMs ?? 100;
+        this.emit('connected');
+      }
+      this.#onResponse(res);
+    });
+    const lost = (err: Error): void => {
+      if (this.#stream !== stream) return;
+      this.#stream = undefined;
+      const was = this.#connected;
+      this.#connected = false;
+      if (was || !this.#closed) this.emit('disconnected', err);
+      this.#retry();
+    };
+    stream.on('error', (err: Error) => lost(err));
+    stream.on('status', (s: { code: number; details: string }) => {
+      if (s.code === status.OK) lost(new Error('stream closed by the server'));
+    });
+  }
+
+  #retry(): void {
+    if (this.#closed) return;
+    const max = this.#opts.backoff?.maxMs ?? 15_000;
+    const wait = this.#delay * (0.8 + Math.random() * 0.4);
+    this.#delay = Math.min(max, this.#delay * 2);
+    this.#timer = setTimeout(() => this.#connect(), wait);
+  }
+
+  #node(): envoy.config.core.v3.Node.$Properties {
+    const n = this.#opts.node;
+    const node: envoy.config.core.v3.Node.$Properties = { id: n.id, cluster: n.cluster ?? '', userAgentName: 'weft', clientFeatures: [] };
+    if (n.metadata) node.metadata = jsonToStruct(n.metadata);
+    if (n.locality) node.locality = n.locality;
+    return node;
+  }
+
+  #write(req: envoy.service.discovery.v3.DeltaDiscoveryRequest.$Properties): void {
+    this.#stream?.write(encodeDeltaDiscoveryRequest(req));
+  }
+
+  #onResponse(res: DeltaDiscoveryResponse): void {
+    const typeUrl = res.typeUrl;
+    const w = this.#watches.get(typeUrl);
+    const update: XdsUpdate = { typeUrl, systemVersion: res.systemVersionInfo, nonce: res.nonce, resources: [], removed: [...(res.removedResources ?? [])] };
+    let error: string | undefined;
+    if (!w) error = `not subscribed to ${typeUrl}`;
+    for (const r of res.resources ?? []) {
+      if (error) break;
+      const any = r.resource;
+      if (!any || any.typeUrl !== typeUrl) {
+        error = `resource ${r.name}: type ${any?.typeUrl ?? 'none'} on a ${typeUrl} response`;
+        break;
+      }
+      const bytes = any.value ?? new Uint8Array(0);
+      const entry: XdsResourceEntry = { name: r.name ?? '', version: r.version ?? '', bytes };
+      if (this.#opts.decode !== false) {
+        try {
+          entry.resource = decodeResource(typeUrl, bytes);
+        } catch (err) {
+          error = `resource ${r.name}: ${(err as Error).message}`;
+        }
+      }
+      update.resources.push(entry);
+    }
+    error ??= this.#opts.validate?.(update);
+    if (error || !w) {
+      this.#write({ typeUrl, responseNonce: res.nonce, errorDetail: { code: status.INVALID_ARGUMENT, message: error } });
+      this.emit('nack', { typeUrl, nonce: res.nonce, version: res.systemVersionInfo, message: error } satisfies AnswerEvent);
+      return;
+    }
+    for (const e of update.resources) w.held.set(e.name, e);
+    for (const name of update.removed) w.held.delete(name);
+    w.version = res.systemVersionInfo;
+    this.emit('update', update);
+    this.#write({ typeUrl, responseNonce: res.nonce });
+    this.emit('ack', { typeUrl, nonce: res.nonce, version: res.systemVersionInfo } satisfies AnswerEvent);
+  }
+}

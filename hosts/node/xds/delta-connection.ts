@@ -1,0 +1,113 @@
+/**
+ * An incremental ADS stream (DeltaAggregatedResources): the client says what it holds
+ * (initial_resource_versions) and what it watches (subscribe/unsubscribe, `*` for the wildcard);
+ * the server sends only resources whose version differs from what the client holds, and names the
+ * ones that are gone in removed_resources. Each response is ACKed or NACKed by its nonce;
+ * subscription changes in a request apply whatever its nonce.
+ * Spec: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
+ */
+import { PUSH_ORDER, frameDeltaDiscoveryResponse, isWildcardType } from '../../../core/xds/index.ts';
+import type { EncodedResource, XdsResources } from '../../../core/xds/index.ts';
+import type { DeltaDiscoveryRequest } from '../../../core/xds/codec.ts';
+import { AdsConnection, newTypeState, watchedResources } from './connection.ts';
+import type { TypeState } from './connection.ts';
+
+/** In `sent`: the client was told this subscribed name does not exist. */
+const ABSENT = '';
+/** Unacknowledged responses kept per stream before the oldest are forgotten. */
+const MAX_PENDING = 64;
+
+export class DeltaConnection extends AdsConnection {
+  readonly protocol = 'delta' as const;
+  /** nonce -> the response it names, until ACKed or NACKed. */
+  readonly #pending = new Map<string, { typeUrl: string; version: string }>();
+
+  onRequest(req: DeltaDiscoveryRequest): void {
+    if (!this.identify(req.node)) return;
+    const typeUrl = req.typeUrl;
+    let st = this.types.get(typeUrl);
+    const first = !st;
+    if (!st) {
+      st = newTypeState();
+      this.types.set(typeUrl, st);
+    }
+    if (req.responseNonce) {
+      const p = this.#pending.get(req.responseNonce);
+      if (p && p.typeUrl === typeUrl) {
+        this.#pending.delete(req.responseNonce);
+        if (req.errorDetail) this.recordNack(typeUrl, st, req.responseNonce, req.errorDetail.message ?? '', p.version);
+        else this.recordAck(st, p.version);
+      }
+    }
+    const subscribe = req.resourceNamesSubscribe ?? [];
+    const unsubscribe = req.resourceNamesUnsubscribe ?? [];
+    // The first request of a type with no names is a wildcard watch (where the type has one).
+    if (first && subscribe.length === 0 && isWildcardType(typeUrl)) st.wildcard = true;
+    if (first) for (const [name, version] of Object.entries(req.initialResourceVersions ?? {})) st.sent.set(name, version);
+    const added: string[] = [];
+    let widened = false;
+    for (const n of subscribe) {
+      if (n === '*') {
+        widened ||= !st.wildcard;
+        st.wildcard = true;
+      } else if (!st.names.has(n)) {
+        st.names.add(n);
+        added.push(n);
+      }
+    }
+    for (const n of unsubscribe) {
+      if (n === '*') st.wildcard = false;
+      else st.names.delete(n);
+    }
+    // The client drops what it no longer watches; forget that it held it.
+    if (!st.wildcard) for (const name of st.sent.keys()) if (!st.names.has(name)) st.sent.delete(name);
+
+    const res = this.host.current();
+    if (!res) return;
+    if (first) this.respond(typeUrl, st, res, added, true);
+    else if (added.length || widened) this.respond(typeUrl, st, res, added, false);
+  }
+
+  push(res: XdsResources): void {
+    const order = [...PUSH_ORDER, ...[...this.types.keys()].filter((t) => !PUSH_ORDER.includes(t))];
+    for (const typeUrl of order) {
+      const st = this.types.get(typeUrl);
+      if (st) this.respond(typeUrl, st, res, [...st.names], st.responses === 0);
+    }
+  }
+
+  /**
+   * Sends the watched resources whose version differs from what the client holds, and removals.
+   * `askedFor`: names just subscribed, answered with a removal when they do not exist. `always`:
+   * answer even with nothing (the first response of a type tells the client it is in sync).
+   */
+  private respond(typeUrl: string, st: TypeState, res: XdsResources, askedFor: readonly string[], always: boolean): void {
+    const all = res.resources.get(typeUrl) ?? new Map<string, EncodedResource>();
+    const changed = watchedResources(res, typeUrl, st).filter((r) => st.sent.get(r.name) !== r.version);
+    const removed: string[] = [];
+    for (const [name, version] of st.sent) if (version !== ABSENT && !all.has(name)) removed.push(name);
+    for (const name of askedFor) if (!all.has(name) && !st.sent.has(name)) removed.push(name);
+    if (!always && changed.length === 0 && removed.length === 0) return;
+
+    const nonce = this.nextNonce();
+    const bytes = frameDeltaDiscoveryResponse(
+      res.version,
+      typeUrl,
+      nonce,
+      changed.map((r) => r.deltaField),
+      removed,
+    );
+    for (const r of changed) st.sent.set(r.name, r.version);
+    for (const name of removed) {
+      if (st.names.has(name)) st.sent.set(name, ABSENT);
+      else st.sent.delete(name);
+    }
+    st.nonce = nonce;
+    st.sentVersion = res.version;
+    st.nacked = false;
+    st.responses++;
+    this.#pending.set(nonce, { typeUrl, version: res.version });
+    if (this.#pending.size > MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
+    this.send(typeUrl, bytes);
+  }
+}
