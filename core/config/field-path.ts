@@ -22,32 +22,51 @@ export function formatPath(path: readonly PathSegment[]): string {
 export interface Locator {
   /** Line of the deepest node on the path that exists (the field itself when present). */
   line(path: readonly PathSegment[]): number;
+  /**
+   * When the value at `path` is a literal block scalar (`mesh: |`), the line of its `|` header: the
+   * text's own line N is then file line header + N. Undefined for other scalars, whose lines do not map.
+   */
+  blockHeaderLine?(path: readonly PathSegment[]): number | undefined;
 }
 
 export function yamlLocator(doc: Document, lineCounter: LineCounter, base: readonly PathSegment[] = []): Locator {
   const lineOf = (offset: number | undefined) => (offset === undefined ? 0 : lineCounter.linePos(offset).line);
   const start = doc.contents as Node | null;
-  return {
-    line(path) {
+  const walk = (path: readonly PathSegment[]): { line: number; node: unknown; complete: boolean } => {
       let node: unknown = start;
       let line = lineOf((start as Node | null)?.range?.[0]);
+      let complete = true;
       for (const seg of [...base, ...path]) {
         if (isAlias(node)) node = node.resolve(doc);
         if (isMap(node)) {
           const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(seg));
-          if (!pair) break;
+          if (!pair) {
+            complete = false;
+            break;
+          }
           line = lineOf((pair.key as Node | null)?.range?.[0]) || line;
           node = pair.value;
         } else if (isSeq(node) && typeof seg === 'number') {
           const item = node.items[seg] as Node | undefined;
-          if (!item) break;
+          if (!item) {
+            complete = false;
+            break;
+          }
           line = lineOf(item.range?.[0]) || line;
           node = item;
         } else {
+          complete = false;
           break;
         }
       }
-      return line;
+      return { line, node, complete };
+  };
+  return {
+    line: (path) => walk(path).line,
+    blockHeaderLine(path) {
+      const { node, complete } = walk(path);
+      if (!complete || !isScalar(node) || node.type !== 'BLOCK_LITERAL') return undefined;
+      return lineOf(node.range?.[0]);
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The kinds Weft reads (design.md 4), each with its API group, the versions read with one schema, its
- * scope, and the key it is filed under in MeshSnapshot.resources. Two kinds share the name Gateway
- * (Istio's and Gateway API's): both are keyed `Kind.group`, every other kind by its bare name.
+ * scope, and the key it is filed under in MeshSnapshot.resources: the bare kind. Two kinds share the
+ * name Gateway (Istio's and Gateway API's): both are filed under `Gateway` and told apart by apiVersion
+ * (`isIstioGateway`); their identities (`group/Kind/ns/name`) differ, so they never collide.
  */
 import { z } from './schema/zod.ts';
 import { ConfigMapResource, EndpointSliceResource, NamespaceResource, PodResource, SecretResource, ServiceAccountResource, ServiceResource } from './schema/core-v1.ts';
@@ -26,7 +27,6 @@ export const KIND_KEYS = {
   EndpointSlice: 'EndpointSlice',
   VirtualService: 'VirtualService',
   DestinationRule: 'DestinationRule',
-  IstioGateway: 'Gateway.networking.istio.io',
   ServiceEntry: 'ServiceEntry',
   WorkloadEntry: 'WorkloadEntry',
   AuthorizationPolicy: 'AuthorizationPolicy',
@@ -34,7 +34,7 @@ export const KIND_KEYS = {
   RequestAuthentication: 'RequestAuthentication',
   WasmPlugin: 'WasmPlugin',
   GatewayClass: 'GatewayClass',
-  Gateway: 'Gateway.gateway.networking.k8s.io',
+  Gateway: 'Gateway',
   HTTPRoute: 'HTTPRoute',
   GRPCRoute: 'GRPCRoute',
   ReferenceGrant: 'ReferenceGrant',
@@ -45,13 +45,14 @@ export type KindKey = (typeof KIND_KEYS)[keyof typeof KIND_KEYS];
 
 export interface KindDef {
   key: KindKey;
+  /** `group/Kind`, unique per kind (`networking.istio.io/Gateway`, `/Service`). */
+  gk: string;
   kind: string;
   group: string;
   versions: readonly string[];
   namespaced: boolean;
-  /** Whole-object schema; `byVersion` overrides it where a version's fields differ. */
+  /** Whole-object schema (apiVersion, kind, metadata, spec...). */
   schema: z.ZodType;
-  byVersion?: Readonly<Record<string, z.ZodType>>;
 }
 
 const ISTIO_NET = ['v1alpha3', 'v1beta1', 'v1'];
@@ -59,7 +60,7 @@ const ISTIO_SEC = ['v1beta1', 'v1'];
 const GW = ['v1', 'v1beta1'];
 
 const def = (key: KindKey, kind: string, group: string, versions: readonly string[], schema: z.ZodType, namespaced = true): KindDef => ({
-  key, kind, group, versions, namespaced, schema,
+  key, gk: `${group}/${kind}`, kind, group, versions, namespaced, schema,
 });
 
 export const KIND_DEFS: readonly KindDef[] = [
@@ -72,7 +73,7 @@ export const KIND_DEFS: readonly KindDef[] = [
   def('EndpointSlice', 'EndpointSlice', 'discovery.k8s.io', ['v1'], EndpointSliceResource),
   def('VirtualService', 'VirtualService', 'networking.istio.io', ISTIO_NET, resourceShape(VirtualServiceSpec)),
   def('DestinationRule', 'DestinationRule', 'networking.istio.io', ISTIO_NET, resourceShape(DestinationRuleSpec)),
-  def('Gateway.networking.istio.io', 'Gateway', 'networking.istio.io', ISTIO_NET, resourceShape(IstioGatewaySpec)),
+  def('Gateway', 'Gateway', 'networking.istio.io', ISTIO_NET, resourceShape(IstioGatewaySpec)),
   def('ServiceEntry', 'ServiceEntry', 'networking.istio.io', ISTIO_NET, resourceShape(ServiceEntrySpec)),
   def('WorkloadEntry', 'WorkloadEntry', 'networking.istio.io', ISTIO_NET, resourceShape(WorkloadEntrySpec)),
   def('AuthorizationPolicy', 'AuthorizationPolicy', 'security.istio.io', ISTIO_SEC, resourceShape(AuthorizationPolicySpec)),
@@ -80,14 +81,11 @@ export const KIND_DEFS: readonly KindDef[] = [
   def('RequestAuthentication', 'RequestAuthentication', 'security.istio.io', ISTIO_SEC, resourceShape(RequestAuthenticationSpec)),
   def('WasmPlugin', 'WasmPlugin', 'extensions.istio.io', ['v1alpha1'], resourceShape(WasmPluginSpec)),
   def('GatewayClass', 'GatewayClass', 'gateway.networking.k8s.io', GW, resourceShape(GatewayClassSpec), false),
-  def('Gateway.gateway.networking.k8s.io', 'Gateway', 'gateway.networking.k8s.io', GW, resourceShape(GatewaySpec)),
+  def('Gateway', 'Gateway', 'gateway.networking.k8s.io', GW, resourceShape(GatewaySpec)),
   def('HTTPRoute', 'HTTPRoute', 'gateway.networking.k8s.io', GW, resourceShape(HTTPRouteSpec)),
   def('GRPCRoute', 'GRPCRoute', 'gateway.networking.k8s.io', GW, resourceShape(GRPCRouteSpec)),
   def('ReferenceGrant', 'ReferenceGrant', 'gateway.networking.k8s.io', GW, resourceShape(ReferenceGrantSpec)),
-  {
-    ...def('InferencePool', 'InferencePool', 'inference.networking.k8s.io', ['v1'], resourceShape(InferencePoolSpec)),
-    byVersion: { v1alpha2: resourceShape(InferencePoolV1alpha2Spec) },
-  },
+  def('InferencePool', 'InferencePool', 'inference.networking.k8s.io', ['v1'], resourceShape(InferencePoolSpec)),
   // The older group of InferencePool: same key, converted to the v1 shape by its own schema.
   def('InferencePool', 'InferencePool', 'inference.networking.x-k8s.io', ['v1alpha2'], resourceShape(InferencePoolV1alpha2Spec)),
   def('InferenceObjective', 'InferenceObjective', 'inference.networking.x-k8s.io', ['v1alpha2'], resourceShape(InferenceObjectiveSpec)),
@@ -131,9 +129,14 @@ export function lookupKind(apiVersion: string, kind: string): KindLookup {
   const { group, version } = splitApiVersion(apiVersion);
   const defs = KIND_DEFS.filter((d) => d.kind === kind && d.group === group);
   for (const d of defs) {
-    if (d.versions.includes(version)) return { found: 'ok', def: d, schema: d.byVersion?.[version] ?? d.schema };
+    if (d.versions.includes(version)) return { found: 'ok', def: d, schema: d.schema };
   }
   if (defs.length > 0) return { found: 'version', def: defs[0]!, served: defs.flatMap((d) => d.versions.map((v) => (group ? `${group}/${v}` : v))) };
   const advice = NOT_USED[`${group}/${kind}`];
   return advice ? { found: 'not-used', advice } : { found: 'unknown' };
+}
+
+/** Istio's networking.istio.io Gateway, as opposed to Gateway API's (both are filed under `Gateway`). */
+export function isIstioGateway(r: { apiVersion: string }): boolean {
+  return r.apiVersion.startsWith('networking.istio.io/');
 }

@@ -25,6 +25,8 @@ export interface MeshSettings {
   domainSuffix: string;
   /** Where the root of trust comes from: a `cacerts` directory, or the CA in the state directory. */
   rootCa: { source: 'state' } | { source: 'cacerts'; dir: string };
+  /** `rootNamespace`, default `istio-system`: policies here apply mesh-wide (Istio's rule). */
+  rootNamespace: string;
 }
 
 export interface NamespaceInfo {
@@ -127,6 +129,8 @@ export interface ConfigResource<Spec = unknown> {
     generation?: number;
     resourceVersion?: string;
     uid?: string;
+    /** Owners (a Pod's ReplicaSet...), read to name a workload as Istio does. */
+    ownerReferences?: readonly { apiVersion?: string; kind: string; name: string; uid?: string; controller?: boolean }[];
   };
   spec: Spec;
   /** Other top-level data some kinds carry (Secret `data`/`type`, ConfigMap `data`, status). */

@@ -1,6 +1,6 @@
 /**
  * Textual IPv4/IPv6 addresses <-> the 4 or 16 bytes of a GeneralName iPAddress (RFC 5280 4.2.1.6).
- * Written here because core has no `node:net`.
+ * Written here because core may not use a runtime's net module.
  */
 
 export function ipToBytes(ip: string): Uint8Array | undefined {

@@ -71,22 +71,27 @@ export function encodeOidContent(dotted: string): Uint8Array {
 /** Dotted form of OBJECT IDENTIFIER content bytes; throws on a truncated or non-minimal arc. */
 export function decodeOidContent(bytes: Uint8Array): string {
   if (bytes.length === 0) throw new Error('empty OID');
-  const arcs: bigint[] = [];
-  let v = 0n;
+  const arcs: (number | bigint)[] = [];
+  // numbers while arcs fit in 2^53 (every OID in practice); BigInt only past that
+  let v = 0;
+  let big: bigint | undefined;
   let started = false;
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
     if (!started && b === 0x80) throw new Error('non-minimal OID arc');
     started = true;
-    v = (v << 7n) | BigInt(b & 0x7f);
+    if (big === undefined && v >= 2 ** 45) big = BigInt(v);
+    if (big !== undefined) big = (big << 7n) | BigInt(b & 0x7f);
+    else v = v * 128 + (b & 0x7f);
     if ((b & 0x80) === 0) {
-      arcs.push(v);
-      v = 0n;
+      arcs.push(big ?? v);
+      v = 0;
+      big = undefined;
       started = false;
     }
   }
   if (started) throw new Error('truncated OID');
   const first = arcs[0]!;
-  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
+  const head = typeof first === 'bigint' ? [2n, first - 80n] : first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
   return [...head, ...arcs.slice(1)].join('.');
 }

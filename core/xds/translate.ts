@@ -1,8 +1,12 @@
 /**
  * MeshSnapshot -> every xDS resource Weft serves, encoded once per snapshot and shared by all
- * streams. Results are cached per snapshot object (a ServiceInfo or WorkloadInfo that the Store
- * carried over unchanged is not encoded again) and checked by a key of whatever else the resource
- * depends on; an object that changed is re-encoded, and its content hash decides whether it is new.
+ * streams, with what changed since the previous translation (so a push to many streams looks only
+ * at the changed names).
+ *
+ * Encoding is the cost, so results are cached twice: by snapshot object (a ServiceInfo or
+ * WorkloadInfo the Store carried over unchanged costs one lookup) and, when the object is new, by
+ * its content (a rebuilt but equal object costs one JSON.stringify). Either way the key also holds
+ * whatever else the resource depends on (policies, waypoints, mesh settings).
  */
 import { formatIssue } from '../config/issues.ts';
 import type { ConfigIssue } from '../config/issues.ts';
@@ -11,7 +15,7 @@ import { selectorMatches, translateAuthorizationPolicy } from './authorization.t
 import type { AuthorizationPolicySpec } from './authorization.ts';
 import { EncodedResource } from './encoded-resource.ts';
 import type { ResourceMap } from './encoded-resource.ts';
-import { apiListener, edsCluster, listenerName, loadAssignment, routeConfiguration, tcpPorts, clusterName } from './envoy-resources.ts';
+import { apiListener, clusterName, edsCluster, listenerName, loadAssignment, routeConfiguration, tcpPorts } from './envoy-resources.ts';
 import { envoy, istio } from './pb.ts';
 import { TYPE_URL } from './type-urls.ts';
 import { serviceAddress, workloadAddress, workloadServicePorts } from './workload-api.ts';
@@ -20,25 +24,37 @@ import type { WorkloadApiContext } from './workload-api.ts';
 /** Istio's default root namespace (MeshConfig.rootNamespace): its selector-less policies are mesh-wide. */
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
 
+export interface TypeChanges {
+  /** Names added or whose version changed. */
+  readonly changed: ReadonlySet<string>;
+  readonly removed: ReadonlySet<string>;
+}
+
 export interface XdsResources {
+  /** Sequence number of this translation within its translator. */
+  readonly id: number;
   /** The snapshot version, as xDS version_info / system_version_info. */
   readonly version: string;
   readonly resources: ResourceMap;
+  /** Against translation `sinceId` (absent for the first one). */
+  readonly changes?: { readonly sinceId: number; readonly byType: ReadonlyMap<string, TypeChanges> };
   /** Policies node proxies cannot enforce as written, for status and `weft analyze`. */
   readonly warnings: readonly ConfigIssue[];
 }
 
-interface Cached {
-  key: string;
+interface Entry {
+  dep: string;
+  content?: string;
   out: readonly EncodedResource[];
 }
 
 export class XdsTranslator {
   readonly #rootNamespace: string;
-  #workloads = new WeakMap<WorkloadInfo, Cached>();
-  #serviceAddresses = new WeakMap<ServiceInfo, Cached>();
-  #envoy = new WeakMap<ServiceInfo, Cached>();
-  #policies = new WeakMap<ConfigResource, { key: string; result: ReturnType<typeof translateAuthorizationPolicy>; res?: EncodedResource }>();
+  #byObject = new WeakMap<object, Entry>();
+  #byName = new Map<string, Entry>();
+  #nextByName = new Map<string, Entry>();
+  #policies = new WeakMap<ConfigResource, { rootNs: string; result: ReturnType<typeof translateAuthorizationPolicy>; res?: EncodedResource }>();
+  #last?: XdsResources;
 
   constructor(opts: { rootNamespace?: string } = {}) {
     this.#rootNamespace = opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
@@ -46,30 +62,33 @@ export class XdsTranslator {
 
   translate(snapshot: MeshSnapshot): XdsResources {
     const mesh = snapshot.mesh;
-    const rootNs = (mesh as { rootNamespace?: string }).rootNamespace || this.#rootNamespace;
+    const rootNs = mesh.rootNamespace || this.#rootNamespace;
     const meshKey = `${mesh.network}|${mesh.domainSuffix}`;
     const types = new Map<string, Map<string, EncodedResource>>(Object.values(TYPE_URL).map((t) => [t, new Map()]));
-    const add = (r: EncodedResource): void => void types.get(r.typeUrl)!.set(r.name, r);
+    const add = (list: readonly EncodedResource[]): void => {
+      for (const r of list) types.get(r.typeUrl)!.set(r.name, r);
+    };
     const warnings: ConfigIssue[] = [];
+    this.#nextByName = new Map();
 
     // Authorization policies first: selector policies are listed on the workloads they select.
     const selectorPolicies: { key: string; namespace: string; spec: AuthorizationPolicySpec }[] = [];
     for (const res of snapshot.resources.get('AuthorizationPolicy') ?? []) {
       const { namespace, name } = res.metadata;
       let hit = this.#policies.get(res);
-      if (!hit || hit.key !== rootNs) {
+      if (!hit || hit.rootNs !== rootNs) {
         const result = translateAuthorizationPolicy(namespace, name, res.spec as AuthorizationPolicySpec, rootNs);
-        const res2 = result.authorization
+        const encoded = result.authorization
           ? new EncodedResource(TYPE_URL.authorization, `${namespace}/${name}`, istio.security.Authorization.encode(result.authorization).finish())
           : undefined;
-        hit = { key: rootNs, result, res: res2 };
+        hit = { rootNs, result, res: encoded };
         this.#policies.set(res, hit);
       }
       if (hit.result.warning) {
         warnings.push({ severity: 'warning', file: res.origin.file, line: res.origin.line, resource: { kind: res.kind, namespace, name }, path: '', message: hit.result.warning });
       }
       if (!hit.res) continue;
-      add(hit.res);
+      add([hit.res]);
       if (hit.result.selected) selectorPolicies.push({ key: hit.res.name, namespace, spec: res.spec as AuthorizationPolicySpec });
     }
 
@@ -83,31 +102,43 @@ export class XdsTranslator {
     };
 
     for (const svc of snapshot.services) {
-      const key = `${meshKey}|${waypointKey(svc.waypoint)}`;
-      const address = this.#cached(this.#serviceAddresses, svc, key, () => [
-        new EncodedResource(TYPE_URL.address, svc.key, istio.workload.Address.encode(serviceAddress(svc, ctx)).finish()),
-      ]);
-      for (const r of address) add(r);
+      add(
+        this.#cached(`svc:${svc.key}`, svc, `${meshKey}|${waypointKey(svc.waypoint)}`, () => [
+          new EncodedResource(TYPE_URL.address, svc.key, istio.workload.Address.encode(serviceAddress(svc, ctx)).finish()),
+        ]),
+      );
       // Endpoint localities and named ports come from the workloads, so they are part of the key.
-      const epKey = svc.endpoints.map((ep) => endpointWorkloadKey(svc, workloadsByUid.get(ep.workloadUid))).join(';');
-      for (const r of this.#cached(this.#envoy, svc, `${meshKey}|${epKey}`, () => this.#envoyFor(svc, snapshot, workloadsByUid))) add(r);
+      let epKey = meshKey;
+      for (const ep of svc.endpoints) epKey += `;${endpointWorkloadKey(svc, workloadsByUid.get(ep.workloadUid))}`;
+      add(this.#cached(`envoy:${svc.key}`, svc, epKey, () => this.#envoyFor(svc, snapshot, workloadsByUid)));
     }
 
     const servicePorts = workloadServicePorts(snapshot.services, workloadsByUid);
     for (const w of snapshot.workloads) {
-      const policies = selectorPolicies
-        .filter((p) => (p.namespace === w.namespace || p.namespace === rootNs) && selectorMatches(p.spec.selector, w.labels))
-        .map((p) => p.key)
-        .sort();
+      const policies: string[] = [];
+      for (const p of selectorPolicies) {
+        if ((p.namespace === w.namespace || p.namespace === rootNs) && selectorMatches(p.spec.selector, w.labels)) policies.push(p.key);
+      }
+      policies.sort();
       const ports = servicePorts.get(w.uid) ?? new Map();
-      const key = `${meshKey}|${waypointKey(w.waypoint)}|${policies.join(',')}|${JSON.stringify([...ports])}`;
-      const address = this.#cached(this.#workloads, w, key, () => [
-        new EncodedResource(TYPE_URL.address, w.uid, istio.workload.Address.encode(workloadAddress(w, ports, policies, ctx)).finish()),
-      ]);
-      for (const r of address) add(r);
+      let dep = `${meshKey}|${waypointKey(w.waypoint)}|${policies.join(',')}|`;
+      for (const [key, list] of ports) {
+        dep += `${key}=`;
+        for (const p of list) dep += `${p.servicePort}>${p.targetPort},`;
+      }
+      add(
+        this.#cached(`wl:${w.uid}`, w, dep, () => [
+          new EncodedResource(TYPE_URL.address, w.uid, istio.workload.Address.encode(workloadAddress(w, ports, policies, ctx)).finish()),
+        ]),
+      );
     }
 
-    return { version: String(snapshot.version), resources: types, warnings };
+    this.#byName = this.#nextByName;
+    const id = (this.#last?.id ?? 0) + 1;
+    const out: XdsResources = { id, version: String(snapshot.version), resources: types, warnings };
+    const last = this.#last;
+    this.#last = last ? { ...out, changes: { sinceId: last.id, byType: diff(last.resources, types) } } : out;
+    return this.#last;
   }
 
   #envoyFor(svc: ServiceInfo, snapshot: MeshSnapshot, workloadsByUid: ReadonlyMap<string, WorkloadInfo>): EncodedResource[] {
@@ -126,13 +157,34 @@ export class XdsTranslator {
     return out;
   }
 
-  #cached<T extends object>(cache: WeakMap<T, Cached>, obj: T, key: string, make: () => EncodedResource[]): readonly EncodedResource[] {
-    const hit = cache.get(obj);
-    if (hit && hit.key === key) return hit.out;
-    const out = make();
-    cache.set(obj, { key, out });
-    return out;
+  /** By object identity, else by content, else made (and remembered both ways). */
+  #cached(name: string, obj: object, dep: string, make: () => EncodedResource[]): readonly EncodedResource[] {
+    const hit = this.#byObject.get(obj);
+    let entry: Entry;
+    if (hit && hit.dep === dep) {
+      entry = hit;
+    } else {
+      const content = `${JSON.stringify(obj)}\u0000${dep}`;
+      const prev = this.#byName.get(name);
+      entry = prev && prev.content === content ? prev : { dep, content, out: make() };
+      this.#byObject.set(obj, { dep, content, out: entry.out });
+    }
+    this.#nextByName.set(name, entry);
+    return entry.out;
   }
+}
+
+function diff(before: ResourceMap, after: ResourceMap): Map<string, TypeChanges> {
+  const out = new Map<string, TypeChanges>();
+  for (const [typeUrl, now] of after) {
+    const then = before.get(typeUrl) ?? new Map();
+    const changed = new Set<string>();
+    const removed = new Set<string>();
+    for (const [name, r] of now) if (then.get(name)?.version !== r.version) changed.add(name);
+    for (const name of then.keys()) if (!now.has(name)) removed.add(name);
+    out.set(typeUrl, { changed, removed });
+  }
+  return out;
 }
 
 /** What an endpoint's Envoy form takes from its workload: locality and named container ports. */

@@ -134,6 +134,7 @@ function appProtocol(p: ServicePortInfo): istio.workload.AppProtocol {
 
 /** `spiffe://<td>/ns/<ns>/sa/<sa>` -> `<td>`. */
 function trustDomainOf(identity: string): string {
-  const m = /^spiffe:\/\/([^/]+)\//.exec(identity);
-  return m ? m[1]! : '';
+  if (!identity.startsWith('spiffe://')) return '';
+  const end = identity.indexOf('/', 9);
+  return end < 0 ? '' : identity.slice(9, end);
 }

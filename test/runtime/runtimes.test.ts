@@ -28,23 +28,41 @@ function settled(run: PromiseSettledResult<RuntimeRun>): RuntimeRun {
 
 describe('the core scenario', () => {
   it('does real work in Node', () => {
+    expect(node.pipeline).toBe('core');
     expect(node.clockOk).toBe(true);
-    expect(node.snapshot.version).toBeGreaterThanOrEqual(1);
-    expect(node.snapshot.trustDomain).toBe('example.org');
-    expect(node.snapshot.services.length).toBeGreaterThanOrEqual(2);
-    expect(node.snapshot.workloads.length).toBeGreaterThanOrEqual(3);
-    expect(Object.values(node.resourceCounts).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(5);
-    // The bad Service is rejected with file, line, resource and field; the Deployment is reported.
-    expect(node.errors).toBeGreaterThanOrEqual(1);
-    expect(node.issues.join('\n')).toMatch(/bookinfo\/broken\.yaml:11: Service bookinfo\/details: spec\.ports\[0\]\.port: /);
-    expect(node.issues.join('\n')).toMatch(/Deployment bookinfo\/productpage/);
-    expect(node.xds.length).toBeGreaterThanOrEqual(1);
-    for (const group of node.xds) {
-      expect(group.count, group.typeUrl).toBeGreaterThan(0);
-      expect(group.bytes, group.typeUrl).toBeGreaterThan(group.count);
-      expect(group.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The embedded sample is clean and yields every resource type a client reads.
+    expect(node.sample.errors, node.sample.issues.join('\n')).toBe(0);
+    expect(node.sample.xds.map((g) => g.typeUrl.split('/')[1])).toEqual(expect.arrayContaining(['envoy.config.listener.v3.Listener', 'envoy.config.route.v3.RouteConfiguration', 'envoy.config.cluster.v3.Cluster', 'envoy.config.endpoint.v3.ClusterLoadAssignment', 'istio.workload.Address']));
+    for (const s of [node.sample, node.initial, node.changed]) {
+      expect(s.version).toBeGreaterThanOrEqual(1);
+      expect(s.services.length).toBeGreaterThanOrEqual(2);
+      expect(s.workloads.length).toBeGreaterThanOrEqual(2);
+      expect(s.totalResources).toBeGreaterThanOrEqual(10);
+      expect(s.decoded).toBe(s.totalResources);
+      for (const g of s.xds) {
+        expect(g.names.length, g.typeUrl).toBeGreaterThan(0);
+        expect(g.bytes, g.typeUrl).toBeGreaterThan(g.names.length);
+        expect(g.sha256).toMatch(/^[0-9a-f]{64}$/);
+      }
+      expect(s.totalBytes).toBe(s.xds.reduce((n, g) => n + g.bytes, 0));
     }
-    expect(node.totalBytes).toBe(node.xds.reduce((n, g) => n + g.bytes, 0));
+    // The scenario directory: mesh settings from the ConfigMap, the bad Service rejected with file,
+    // line, resource and field, the Deployment reported, the good resources served.
+    const initial = node.initial;
+    expect(initial.trustDomain).toBe('example.org');
+    expect(initial.issues.join('\n')).toMatch(/error: bookinfo\/broken\.yaml:11: Service bookinfo\/details: spec\.ports\[0\]\.port: /);
+    expect(initial.issues.join('\n')).toMatch(/Deployment bookinfo\/productpage/);
+    expect(initial.workloads).toContain('Kubernetes//Pod/bookinfo/reviews-v1@node-a spiffe://example.org/ns/bookinfo/sa/bookinfo-reviews 10.244.0.11');
+    expect(initial.services).toContain('bookinfo/reviews.bookinfo.svc.cluster.local -> 10.244.0.11,192.168.1.40');
+    // The edit: a new version; the broken Service keeps its last good version; only the moved pod's
+    // resources change.
+    const changed = node.changed;
+    expect(changed.version).toBe(initial.version + 1);
+    expect(changed.issues.join('\n')).toMatch(/bookinfo\/workloads\.yaml:\d+: Service bookinfo\/reviews: spec\.ports\[0\]\.port: /);
+    expect(changed.services).toContain('bookinfo/reviews.bookinfo.svc.cluster.local -> 10.244.0.11,192.168.1.40');
+    expect(changed.services).toContain('bookinfo/ratings.bookinfo.svc.cluster.local -> 10.244.0.13');
+    expect(node.delta).toContain('Address Kubernetes//Pod/bookinfo/ratings-v1');
+    expect(node.delta.length).toBeLessThan(changed.totalResources);
   });
 
   it('gives the same result in Deno, run from the TypeScript sources', () => {

@@ -1,7 +1,9 @@
 /**
  * The config directory the runtime scenario reads, as text (hosts read disks; core parses text).
  * Inline, because workerd has no file system: the mesh ConfigMap, a namespace of workloads and services,
- * and one file with a bad resource and an unknown kind, so validation errors travel too.
+ * and one file with a bad resource and an unsupported kind, so validation errors travel too.
+ * SCENARIO_CHANGE is the same directory after an edit: one pod moved (a real change) and one good
+ * Service broken (rejected; its last good version must keep serving).
  */
 import type { SourceFile } from '../../core/ports/index.ts';
 
@@ -90,6 +92,22 @@ metadata:
 spec:
   address: 192.168.1.40
   serviceAccount: bookinfo-reviews
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: reviews-from-productpage
+  namespace: bookinfo
+spec:
+  selector:
+    matchLabels:
+      app: reviews
+  action: ALLOW
+  rules:
+    - from:
+        - source:
+            principals:
+              - example.org/ns/bookinfo/sa/bookinfo-productpage
 `;
 
 const bad = `apiVersion: v1
@@ -130,3 +148,12 @@ export const SCENARIO_FILES: readonly SourceFile[] = [
   { path: 'bookinfo/workloads.yaml', text: bookinfo },
   { path: 'bookinfo/broken.yaml', text: bad },
 ];
+
+const edited = bookinfo
+  .replace('podIP: 10.244.0.12', 'podIP: 10.244.0.13')
+  .replace('      port: 9080\n      targetPort: 9080', '      port: 0\n      targetPort: 9080');
+
+export const SCENARIO_CHANGE: readonly SourceFile[] = SCENARIO_FILES.map((f) => (f.text === bookinfo ? { ...f, text: edited } : f));
+if (!edited.includes('podIP: 10.244.0.13') || !edited.includes('port: 0')) {
+  throw new Error('scenario-files: the edit did not apply');
+}

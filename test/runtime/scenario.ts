@@ -1,53 +1,68 @@
 /**
- * The core scenario (issue 2, design.md 8): a config directory's text in, validation issues, a
- * snapshot and encoded xDS resources out, reduced to plain JSON so Node, Deno and workerd results
- * can be compared byte for byte. Uses only core/ and the libraries core uses; no runtime API except
- * web standards (crypto.subtle for the digests).
+ * The core scenario (issue 2, design.md 8): a config directory's text in, validation issues, an
+ * immutable snapshot and encoded xDS resources out, reduced to plain JSON so that the Node, Deno and
+ * workerd results can be compared exactly. It drives core's own pipeline (ConfigStore -> MeshSnapshot
+ * -> XdsTranslator -> static protobuf encoders) and nothing else: no runtime API beyond web
+ * standards (crypto.subtle for the digests).
  *
- * Switching to the real pipeline once core/config and core/xds land: replace `baselinePipeline`
- * by a `corePipeline(files)` returning the same PipelineOutput, e.g.
- *   const { resources, issues } = parseSourceFiles(files);           // core/config/index.ts
- *   const snapshot = buildSnapshot(resources, ...);                  // or new Store(...).apply(...)
- *   const xds = translate(snapshot);                                 // core/xds/index.ts
- *   xds: per type URL, the resources' `encode(r).finish()` bytes
- * then delete scenario-baseline.ts. runtimes.test.ts needs no change beyond its `pipeline` check.
+ * Three steps: the embedded sample config (must be clean), the scenario directory (one bad resource,
+ * one unsupported kind), then an edit of it (a pod moves: new version; a good Service broken: rejected,
+ * its last good version keeps serving). Every encoded resource is decoded back as well.
  */
-import { formatIssue } from '../../core/config/issues.ts';
-import type { ConfigIssue } from '../../core/config/issues.ts';
+import { ConfigStore, formatIssue } from '../../core/config/index.ts';
+import type { MeshSnapshot } from '../../core/config/index.ts';
+import { SAMPLE_FILES } from '../../core/config/sample/index.ts';
 import { systemClock } from '../../core/ports/index.ts';
-import { baselinePipeline } from './scenario-baseline.ts';
-import { SCENARIO_FILES } from './scenario-files.ts';
+import type { SourceFile } from '../../core/ports/index.ts';
+import { PUSH_ORDER, XdsTranslator, decodeResource } from '../../core/xds/index.ts';
+import type { XdsResources } from '../../core/xds/index.ts';
+import { SCENARIO_CHANGE, SCENARIO_FILES } from './scenario-files.ts';
 
-/** What a pipeline hands back before it is reduced to JSON. */
-export interface PipelineOutput {
-  /** Which pipeline ran: the stand-in or core's own. */
-  pipeline: string;
-  issues: readonly ConfigIssue[];
-  /** Accepted resources by kind. */
-  resourceCounts: Record<string, number>;
-  snapshot: { version: number; trustDomain: string; services: string[]; workloads: string[] };
-  /** Encoded xDS resources, grouped by type URL. */
-  xds: { typeUrl: string; resources: Uint8Array[] }[];
+export interface XdsGroup {
+  typeUrl: string;
+  /** Resource names, sorted. */
+  names: string[];
+  bytes: number;
+  /** SHA-256 over each resource's name and bytes, length-prefixed, in name order. */
+  sha256: string;
 }
 
-export interface ScenarioResult {
-  pipeline: string;
+export interface StepResult {
+  version: number;
+  /** Snapshot issues, then translation warnings, each as `severity: file:line: Kind ns/name: path: message`. */
   issues: string[];
   errors: number;
   warnings: number;
+  /** Accepted resources by kind. */
   resourceCounts: Record<string, number>;
-  snapshot: PipelineOutput['snapshot'];
-  xds: { typeUrl: string; count: number; bytes: number; sha256: string }[];
+  trustDomain: string;
+  /** `<key> -> <endpoint addresses>` per service. */
+  services: string[];
+  /** `<uid>@<node> <identity> <addresses>` per workload. */
+  workloads: string[];
+  xds: XdsGroup[];
+  totalResources: number;
   totalBytes: number;
-  /** SHA-256 over every encoded resource, each prefixed by its length, in order. */
+  /** Resources decoded back with core/xds's decoders (equals totalResources when all decode). */
+  decoded: number;
   sha256: string;
+}
+
+export interface ScenarioResult {
+  pipeline: 'core';
+  sample: StepResult;
+  initial: StepResult;
+  changed: StepResult;
+  /** `<typeUrl short> <name>` of every resource added, removed or re-encoded differently by the edit. */
+  delta: string[];
   /** core/ports' systemClock answered with sane values (the values themselves differ per run). */
   clockOk: boolean;
 }
 
+const enc = new TextEncoder();
+
 async function sha256(parts: readonly Uint8Array[]): Promise<string> {
-  const total = parts.reduce((n, p) => n + 4 + p.length, 0);
-  const all = new Uint8Array(total);
+  const all = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0));
   const view = new DataView(all.buffer);
   let at = 0;
   for (const p of parts) {
@@ -59,28 +74,66 @@ async function sha256(parts: readonly Uint8Array[]): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+async function step(snapshot: MeshSnapshot, xds: XdsResources): Promise<StepResult> {
+  const issues = [...snapshot.issues, ...xds.warnings];
+  const groups: XdsGroup[] = [];
+  const everything: Uint8Array[] = [];
+  let decoded = 0;
+  for (const typeUrl of [...PUSH_ORDER, ...[...xds.resources.keys()].filter((t) => !PUSH_ORDER.includes(t)).sort()]) {
+    const byName = xds.resources.get(typeUrl);
+    if (!byName?.size) continue;
+    const names = [...byName.keys()].sort();
+    const parts = names.flatMap((n) => [enc.encode(n), byName.get(n)!.bytes]);
+    for (const n of names) if (decodeResource(typeUrl, byName.get(n)!.bytes)) decoded++;
+    everything.push(...parts);
+    groups.push({ typeUrl, names, bytes: names.reduce((sum, n) => sum + byName.get(n)!.bytes.length, 0), sha256: await sha256(parts) });
+  }
+  return {
+    version: snapshot.version,
+    issues: issues.map((i) => `${i.severity}: ${formatIssue(i)}`),
+    errors: issues.filter((i) => i.severity === 'error').length,
+    warnings: issues.filter((i) => i.severity === 'warning').length,
+    resourceCounts: Object.fromEntries([...snapshot.resources].map(([kind, list]) => [kind, list.length]).sort()),
+    trustDomain: snapshot.mesh.trustDomain,
+    services: snapshot.services.map((s) => `${s.key} -> ${s.endpoints.map((e) => e.address).join(',')}`),
+    workloads: snapshot.workloads.map((w) => `${w.uid}@${w.node} ${w.identity} ${w.addresses.join(',')}`),
+    xds: groups,
+    totalResources: groups.reduce((n, g) => n + g.names.length, 0),
+    totalBytes: groups.reduce((n, g) => n + g.bytes, 0),
+    decoded,
+    sha256: await sha256(everything),
+  };
+}
+
+function delta(before: XdsResources, after: XdsResources): string[] {
+  const out: string[] = [];
+  for (const typeUrl of new Set([...before.resources.keys(), ...after.resources.keys()])) {
+    const a = before.resources.get(typeUrl) ?? new Map();
+    const b = after.resources.get(typeUrl) ?? new Map();
+    const short = typeUrl.slice(typeUrl.lastIndexOf('.') + 1);
+    for (const name of new Set([...a.keys(), ...b.keys()])) if (a.get(name)?.version !== b.get(name)?.version) out.push(`${short} ${name}`);
+  }
+  return out.sort();
+}
+
 export async function runCoreScenario(): Promise<ScenarioResult> {
-  const out = baselinePipeline(SCENARIO_FILES);
-  const xds = await Promise.all(
-    out.xds.map(async (g) => ({
-      typeUrl: g.typeUrl,
-      count: g.resources.length,
-      bytes: g.resources.reduce((n, r) => n + r.length, 0),
-      sha256: await sha256(g.resources),
-    })),
-  );
+  const translator = new XdsTranslator();
+  const load = (store: ConfigStore, files: readonly SourceFile[]): { snapshot: MeshSnapshot; xds: XdsResources } => {
+    store.sink('scenario').replaceFiles(files);
+    return { snapshot: store.snapshot, xds: translator.translate(store.snapshot) };
+  };
+  const sample = load(new ConfigStore(), SAMPLE_FILES);
+  const store = new ConfigStore();
+  const initial = load(store, SCENARIO_FILES);
+  const changed = load(store, SCENARIO_CHANGE);
   const now = systemClock.now();
   const mono = systemClock.monotonic();
   return {
-    pipeline: out.pipeline,
-    issues: out.issues.map((i) => `${i.severity}: ${formatIssue(i)}`),
-    errors: out.issues.filter((i) => i.severity === 'error').length,
-    warnings: out.issues.filter((i) => i.severity === 'warning').length,
-    resourceCounts: out.resourceCounts,
-    snapshot: out.snapshot,
-    xds,
-    totalBytes: xds.reduce((n, g) => n + g.bytes, 0),
-    sha256: await sha256(out.xds.flatMap((g) => g.resources)),
+    pipeline: 'core',
+    sample: await step(sample.snapshot, sample.xds),
+    initial: await step(initial.snapshot, initial.xds),
+    changed: await step(changed.snapshot, changed.xds),
+    delta: delta(initial.xds, changed.xds),
     clockOk: Number.isFinite(now) && now > 1.6e12 && Number.isFinite(mono) && mono >= 0,
   };
 }

@@ -39,6 +39,7 @@ export function meshSettings(over: Partial<MeshSettings> = {}): MeshSettings {
     network: '',
     domainSuffix: 'cluster.local',
     rootCa: { source: 'state' },
+    rootNamespace: 'istio-system',
     ...over,
   };
 }

@@ -30,8 +30,15 @@ export async function loadOrCreateCa(o: LoadCaOptions): Promise<CertificateAutho
   await ensurePrivateDir(o.stateDir);
   // Istio's self-signed CA names its organisation after the trust domain
   const root = makeRootCa({ org: o.trustDomain, cn: 'Weft Root CA', ...(o.now ? { now: o.now } : {}) });
-  // key first: a crash between writes leaves a key without a cert, which loadCaDir reports
-  await writeFileAtomic(join(o.stateDir, CA_FILES.caKey), root.keyPem, 0o600);
+  // key first, exclusively: a second control plane starting at the same moment loads the first's
+  // root instead of making its own; a crash between writes leaves a key without a cert, which
+  // loadCaDir reports
+  try {
+    await writeFileAtomic(join(o.stateDir, CA_FILES.caKey), root.keyPem, 0o600, { exclusive: true });
+  } catch (err) {
+    if (errno(err) === 'EEXIST') return loadCaDir(o.stateDir, o.now);
+    throw err;
+  }
   await writeFileAtomic(join(o.stateDir, CA_FILES.caCert), root.certPem, 0o644);
   await writeFileAtomic(join(o.stateDir, CA_FILES.certChain), root.certPem, 0o644);
   await writeFileAtomic(join(o.stateDir, CA_FILES.rootCert), root.certPem, 0o644);

@@ -36,10 +36,18 @@ export function keyIdentifier(publicKeyBits: Uint8Array): Uint8Array {
 
 /** 128 random bits, positive (RFC 5280 4.1.2.2 wants at least 64 bits of randomness, at most 20 octets). */
 export function randomSerial(): Uint8Array {
-  const b = randomBytes(16);
+  // one call into OpenSSL's RNG per 256 serials: a call costs about as much as building the TBS
+  if (poolOffset + 16 > pool.length) {
+    pool = randomBytes(4096);
+    poolOffset = 0;
+  }
+  const b = pool.slice(poolOffset, poolOffset + 16);
+  poolOffset += 16;
   b[0] = (b[0]! & 0x7f) | 0x01;
   return b;
 }
+let pool = new Uint8Array(0);
+let poolOffset = 0;
 
 /**
  * Signs a TBS body with the issuer's key: `build` receives the AlgorithmIdentifier to write into

@@ -71,7 +71,7 @@ export class TokenAuthority {
     }
     await ensurePrivateDir(stateDir);
     try {
-      await writeFileAtomic(join(stateDir, TOKEN_KEY_FILE), `${b64url(randomBytes(32))}\n`, 0o600);
+      await writeFileAtomic(join(stateDir, TOKEN_KEY_FILE), `${b64url(randomBytes(32))}\n`, 0o600, { exclusive: true });
     } catch (err) {
       if (errno(err) !== 'EEXIST') throw err;
     }

@@ -3,7 +3,14 @@
  * imported inside the action so `weft analyze` never loads gRPC and `weft node` never loads the CA.
  */
 import type { Command } from 'commander';
+import { register as control } from './control.ts';
+import { register as ca } from './ca.ts';
+import { register as token } from './token.ts';
+import { register as analyze } from './analyze.ts';
 
 export function registerCommands(program: Command): void {
-  void program;
+  control(program);
+  ca(program);
+  token(program);
+  analyze(program);
 }

@@ -37,6 +37,8 @@ export interface TypeState {
   /** The last response was NACKed and nothing newer was sent since. */
   nacked: boolean;
   responses: number;
+  /** Id of the translation `sent` was last brought up to date with (0: none), for incremental pushes. */
+  syncedId: number;
 }
 
 export interface TypeSyncz {
@@ -90,8 +92,30 @@ export function watchedResources(res: XdsResources, typeUrl: string, st: TypeSta
   return out;
 }
 
+/**
+ * When `st` is up to date with the translation before `res`, the watched names that changed or went
+ * away in between (each checked against what was sent); undefined when a full comparison is needed.
+ * Keeps a push to many streams proportional to the change, not to the mesh.
+ */
+export function changesSinceSync(res: XdsResources, typeUrl: string, st: TypeState): { changed: EncodedResource[]; removed: string[] } | undefined {
+  const delta = res.changes;
+  if (!delta || st.syncedId === 0 || delta.sinceId !== st.syncedId) return undefined;
+  const all = res.resources.get(typeUrl);
+  const changes = delta.byType.get(typeUrl);
+  if (!all || !changes) return undefined;
+  const changed: EncodedResource[] = [];
+  const removed: string[] = [];
+  for (const name of changes.changed) {
+    if (!st.wildcard && !st.names.has(name)) continue;
+    const r = all.get(name)!;
+    if (st.sent.get(name) !== r.version) changed.push(r);
+  }
+  for (const name of changes.removed) if (st.sent.get(name)) removed.push(name);
+  return { changed, removed };
+}
+
 export function newTypeState(): TypeState {
-  return { wildcard: false, names: new Set(), sent: new Map(), nonce: '', sentVersion: '', ackedVersion: '', nacked: false, responses: 0 };
+  return { wildcard: false, names: new Set(), sent: new Map(), nonce: '', sentVersion: '', ackedVersion: '', nacked: false, responses: 0, syncedId: 0 };
 }
 
 export abstract class AdsConnection {

@@ -111,7 +111,12 @@ export class DeltaXdsClient extends EventEmitter {
   }
 
   start(): this {
-    if (!this.#client) this.#client = new Client(this.#opts.address, this.#credentials(), this.#opts.channelOptions ?? {});
+    if (!this.#client) {
+      const options: ChannelOptions = { ...this.#opts.channelOptions };
+      // Verified by SPIFFE id, not by name: give TLS a name so it does not send the address as SNI.
+      if (this.#opts.tls?.serverIdentity) options['grpc.ssl_target_name_override'] ??= 'weft-control';
+      this.#client = new Client(this.#opts.address, this.#credentials(), options);
+    }
     this.#connect();
     return this;
   }

@@ -9,7 +9,7 @@
 import { PUSH_ORDER, frameDeltaDiscoveryResponse, isWildcardType } from '../../../core/xds/index.ts';
 import type { EncodedResource, XdsResources } from '../../../core/xds/index.ts';
 import type { DeltaDiscoveryRequest } from '../../../core/xds/codec.ts';
-import { AdsConnection, newTypeState, watchedResources } from './connection.ts';
+import { AdsConnection, changesSinceSync, newTypeState, watchedResources } from './connection.ts';
 import type { TypeState } from './connection.ts';
 
 /** In `sent`: the client was told this subscribed name does not exist. */
@@ -64,15 +64,14 @@ export class DeltaConnection extends AdsConnection {
 
     const res = this.host.current();
     if (!res) return;
-    if (first) this.respond(typeUrl, st, res, added, true);
-    else if (added.length || widened) this.respond(typeUrl, st, res, added, false);
+    if (first || added.length || widened) this.respond(typeUrl, st, res, { askedFor: added, always: first, full: true });
   }
 
   push(res: XdsResources): void {
     const order = [...PUSH_ORDER, ...[...this.types.keys()].filter((t) => !PUSH_ORDER.includes(t))];
     for (const typeUrl of order) {
       const st = this.types.get(typeUrl);
-      if (st) this.respond(typeUrl, st, res, [...st.names], st.responses === 0);
+      if (st) this.respond(typeUrl, st, res, { askedFor: [], always: st.responses === 0, full: false });
     }
   }
 
@@ -80,13 +79,14 @@ export class DeltaConnection extends AdsConnection {
    * Sends the watched resources whose version differs from what the client holds, and removals.
    * `askedFor`: names just subscribed, answered with a removal when they do not exist. `always`:
    * answer even with nothing (the first response of a type tells the client it is in sync).
+   * `full`: compare every watched resource (after a subscription change), else only what changed
+   * since the last translation when the stream was up to date with it.
    */
-  private respond(typeUrl: string, st: TypeState, res: XdsResources, askedFor: readonly string[], always: boolean): void {
-    const all = res.resources.get(typeUrl) ?? new Map<string, EncodedResource>();
-    const changed = watchedResources(res, typeUrl, st).filter((r) => st.sent.get(r.name) !== r.version);
-    const removed: string[] = [];
-    for (const [name, version] of st.sent) if (version !== ABSENT && !all.has(name)) removed.push(name);
-    for (const name of askedFor) if (!all.has(name) && !st.sent.has(name)) removed.push(name);
+  private respond(typeUrl: string, st: TypeState, res: XdsResources, how: { askedFor: readonly string[]; always: boolean; full: boolean }): void {
+    const { askedFor, always } = how;
+    const quick = how.full ? undefined : changesSinceSync(res, typeUrl, st);
+    const { changed, removed } = quick ?? fullDiff(res, typeUrl, st, askedFor);
+    st.syncedId = res.id;
     if (!always && changed.length === 0 && removed.length === 0) return;
 
     const nonce = this.nextNonce();
@@ -110,4 +110,14 @@ export class DeltaConnection extends AdsConnection {
     if (this.#pending.size > MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
     this.send(typeUrl, bytes);
   }
+}
+
+/** Every watched resource whose version differs from what the client holds, and removals. */
+function fullDiff(res: XdsResources, typeUrl: string, st: TypeState, askedFor: readonly string[]): { changed: EncodedResource[]; removed: string[] } {
+  const all = res.resources.get(typeUrl) ?? new Map<string, EncodedResource>();
+  const changed = watchedResources(res, typeUrl, st).filter((r) => st.sent.get(r.name) !== r.version);
+  const removed: string[] = [];
+  for (const [name, version] of st.sent) if (version !== ABSENT && !all.has(name)) removed.push(name);
+  for (const name of askedFor) if (!all.has(name) && !st.sent.has(name)) removed.push(name);
+  return { changed, removed };
 }

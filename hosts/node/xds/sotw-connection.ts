@@ -13,7 +13,7 @@
 import { PUSH_ORDER, frameDiscoveryResponse } from '../../../core/xds/index.ts';
 import type { XdsResources } from '../../../core/xds/index.ts';
 import type { DiscoveryRequest } from '../../../core/xds/codec.ts';
-import { AdsConnection, applyWatch, newTypeState, watchedResources } from './connection.ts';
+import { AdsConnection, applyWatch, changesSinceSync, newTypeState, watchedResources } from './connection.ts';
 import type { TypeState } from './connection.ts';
 
 export class SotwConnection extends AdsConnection {
@@ -49,8 +49,16 @@ export class SotwConnection extends AdsConnection {
         this.respond(typeUrl, st, res);
         continue;
       }
+      const quick = changesSinceSync(res, typeUrl, st);
+      if (quick && quick.changed.length === 0 && quick.removed.length === 0) {
+        st.syncedId = res.id;
+        continue;
+      }
       const list = watchedResources(res, typeUrl, st);
-      if (list.length === st.sent.size && list.every((r) => st.sent.get(r.name) === r.version)) continue;
+      if (list.length === st.sent.size && list.every((r) => st.sent.get(r.name) === r.version)) {
+        st.syncedId = res.id;
+        continue;
+      }
       this.respond(typeUrl, st, res, list);
     }
   }
@@ -59,6 +67,7 @@ export class SotwConnection extends AdsConnection {
     // An RDS or EDS watch on nothing is an unsubscription: nothing to answer.
     if (!st.wildcard && st.names.size === 0) {
       st.sent = new Map();
+      st.syncedId = res.id;
       return;
     }
     const nonce = this.nextNonce();
@@ -73,6 +82,7 @@ export class SotwConnection extends AdsConnection {
     st.sent = new Map(list.map((r) => [r.name, r.version]));
     st.nacked = false;
     st.responses++;
+    st.syncedId = res.id;
     this.send(typeUrl, bytes);
   }
 }

@@ -1,0 +1,282 @@
+/**
+ * The Store: the one updater of the control plane's MeshSnapshot (conventions.md 2). Sources feed it
+ * through a sink: a directory source hands over its whole file set; a Kubernetes watch source (a later
+ * issue) upserts and deletes objects. Each change is validated off to the side (verdicts cached per file
+ * text), merged with the resource as the unit of rejection, translated, and swapped in once. The version
+ * goes up only when what the snapshot serves changes; a change of issues alone gives a new snapshot
+ * object with the same version.
+ */
+import type { SourceFile } from '../ports/index.ts';
+import type { ConfigIssue } from './issues.ts';
+import type { ConfigResource, MeshSettings, MeshSnapshot } from './snapshot.ts';
+import type { PathSegment } from './field-path.ts';
+import { NO_LINES } from './field-path.ts';
+import { fileLocator, parseSourceFile } from './parse-file.ts';
+import { validateObject } from './validate.ts';
+import { mergeUnits, type Accepted, type Unit } from './merge.ts';
+import { lookupKind, splitApiVersion } from './kinds.ts';
+import { DEFAULT_MESH_SETTINGS, meshSettingsFrom, parseMeshConfig } from './mesh-settings.ts';
+import { MESH_CONFIGMAP } from './mesh-configmap.ts';
+import { assembleSnapshot, buildMesh, type BuiltMesh } from './build-snapshot.ts';
+import { stableStringify } from './stable-json.ts';
+
+/** A file a source could not read: its previous resources stay in force. */
+export interface UnreadableFile {
+  path: string;
+  message: string;
+}
+
+/** Names one object of a watch source. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export interface SourceSink {
+  /** The whole set of files this source holds now (a directory source); files left out are deleted. */
+  replaceFiles(files: readonly SourceFile[], unreadable?: readonly UnreadableFile[]): void;
+  /** Objects added or changed (a watch source); `origin` names them in messages (e.g. `k8s`). */
+  upsertObjects(objects: readonly unknown[], origin?: string): void;
+  deleteObjects(refs: readonly ObjectRef[]): void;
+  /** The whole set of objects this source holds now (a watch source's initial list). */
+  replaceObjects(objects: readonly unknown[], origin?: string): void;
+}
+
+export interface ConfigSource {
+  readonly id: string;
+  start(sink: SourceSink): void | Promise<void>;
+  stop(): void | Promise<void>;
+}
+
+export interface StoreOptions {
+  /** A bare MeshConfig file (`--mesh`); it takes precedence over the ConfigMap istio-system/istio. */
+  meshFile?: SourceFile;
+  rootCa?: MeshSettings['rootCa'];
+  clusterId?: string;
+  network?: string;
+  domainSuffix?: string;
+  /** Where a subscriber's exception goes; without it, the first one is rethrown after all were called. */
+  onSubscriberError?: (err: unknown) => void;
+}
+
+type Listener = (snapshot: MeshSnapshot) => void;
+
+const objectKey = (apiVersion: string, kind: string, namespace: string | undefined, name: string) => {
+  const found = lookupKind(apiVersion, kind);
+  const gk = found.found === 'ok' || found.found === 'version' ? found.def.gk : `${splitApiVersion(apiVersion).group}/${kind}`;
+  const ns = found.found === 'ok' && !found.def.namespaced ? '' : (namespace || 'default');
+  return `${gk}/${ns}/${name}`;
+};
+
+export class ConfigStore {
+  readonly #units = new Map<string, Unit & { sourceId: string }>();
+  readonly #listeners = new Set<Listener>();
+  readonly #sources = new Map<string, ConfigSource>();
+  readonly #base: MeshSettings;
+  readonly #onError: ((err: unknown) => void) | undefined;
+  #meshFile: SourceFile | undefined;
+  #lastGoodMeshFile: MeshSettings | undefined;
+  #lastGood = new Map<string, Accepted>();
+  #contents = new Map<string, string>();
+  #built: BuiltMesh | undefined;
+  #issuesKey = '';
+  #snapshot: MeshSnapshot;
+
+  constructor(opts: StoreOptions = {}) {
+    this.#base = Object.freeze({
+      ...DEFAULT_MESH_SETTINGS,
+      ...(opts.rootCa ? { rootCa: opts.rootCa } : {}),
+      ...(opts.clusterId ? { clusterId: opts.clusterId } : {}),
+      ...(opts.network !== undefined ? { network: opts.network } : {}),
+      ...(opts.domainSuffix ? { domainSuffix: opts.domainSuffix } : {}),
+    });
+    this.#meshFile = opts.meshFile;
+    this.#onError = opts.onSubscriberError;
+    this.#snapshot = assembleSnapshot(0, this.#base, new Map(), buildMesh(this.#base, new Map()), []);
+    this.#apply(true);
+  }
+
+  get snapshot(): MeshSnapshot {
+    return this.#snapshot;
+  }
+
+  /** Called with every new snapshot; returns the unsubscribe function. */
+  subscribe(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The sink a source feeds; usable directly (tests, `weft analyze`). */
+  sink(sourceId: string): SourceSink {
+    const prefix = `${sourceId}\0`;
+    const fileKey = (path: string) => `${prefix}f\0${path}`;
+    const objKey = (k: string) => `${prefix}o\0${k}`;
+    const ownKeys = (kind: 'f' | 'o') => [...this.#units.keys()].filter((k) => k.startsWith(`${prefix}${kind}\0`));
+    const upsert = (objects: readonly unknown[], origin = sourceId) => {
+      for (const obj of objects) {
+        const o = (obj ?? {}) as { apiVersion?: string; kind?: string; metadata?: { namespace?: string; name?: string } };
+        const id = objectKey(String(o.apiVersion ?? ''), String(o.kind ?? ''), o.metadata?.namespace, String(o.metadata?.name ?? ''));
+        const entry = validateObject(obj, { file: origin, locator: NO_LINES });
+        this.#units.set(objKey(id), { key: objKey(id), sourceId, file: origin, good: { entries: [entry], warnings: [] } });
+      }
+    };
+    return {
+      replaceFiles: (files, unreadable = []) => {
+        const keep = new Set<string>();
+        for (const file of files) {
+          const key = fileKey(file.path);
+          keep.add(key);
+          const prev = this.#units.get(key);
+          if (prev && !prev.failure && prev.good?.text === file.text) continue;
+          const parsed = parseSourceFile(file);
+          this.#units.set(key, parsed.ok
+            ? { key, sourceId, file: file.path, good: { text: file.text, entries: parsed.entries, warnings: parsed.issues } }
+            : { key, sourceId, file: file.path, ...(prev?.good ? { good: prev.good } : {}), failure: parsed.issues });
+        }
+        for (const u of unreadable) {
+          const key = fileKey(u.path);
+          keep.add(key);
+          const prev = this.#units.get(key);
+          const failure: ConfigIssue[] = [{ severity: 'error', file: u.path, line: 0, path: '', message: `cannot read: ${u.message}` }];
+          this.#units.set(key, { key, sourceId, file: u.path, ...(prev?.good ? { good: prev.good } : {}), failure });
+        }
+        for (const k of ownKeys('f')) if (!keep.has(k)) this.#units.delete(k);
+        this.#apply();
+      },
+      upsertObjects: (objects, origin) => {
+        upsert(objects, origin);
+        this.#apply();
+      },
+      deleteObjects: (refs) => {
+        for (const r of refs) this.#units.delete(objKey(objectKey(r.apiVersion, r.kind, r.namespace, r.name)));
+        this.#apply();
+      },
+      replaceObjects: (objects, origin) => {
+        for (const k of ownKeys('o')) this.#units.delete(k);
+        upsert(objects, origin);
+        this.#apply();
+      },
+    };
+  }
+
+  /** Starts a source feeding this store. */
+  async addSource(source: ConfigSource): Promise<void> {
+    if (this.#sources.has(source.id)) throw new Error(`config source ${source.id} is already added`);
+    this.#sources.set(source.id, source);
+    await source.start(this.sink(source.id));
+  }
+
+  /** Stops a source and forgets what it provided. */
+  async removeSource(id: string): Promise<void> {
+    const source = this.#sources.get(id);
+    this.#sources.delete(id);
+    await source?.stop();
+    for (const k of [...this.#units.keys()]) if (k.startsWith(`${id}\0`)) this.#units.delete(k);
+    this.#apply();
+  }
+
+  async close(): Promise<void> {
+    for (const s of [...this.#sources.values()]) await s.stop();
+    this.#sources.clear();
+  }
+
+  /** A new `--mesh` file (or none): re-read, keeping the last good settings when the text is bad. */
+  setMeshFile(file: SourceFile | undefined): void {
+    this.#meshFile = file;
+    if (!file) this.#lastGoodMeshFile = undefined;
+    this.#apply();
+  }
+
+  #mesh(accepted: ReadonlyMap<string, Accepted>): { settings: MeshSettings; issues: ConfigIssue[] } {
+    const cmId = `/ConfigMap/${MESH_CONFIGMAP.namespace}/${MESH_CONFIGMAP.name}`;
+    const cm = accepted.get(cmId)?.resource;
+    if (this.#meshFile) {
+      const parsed = parseMeshConfig(this.#meshFile.text, { file: this.#meshFile.path });
+      if (parsed.config) this.#lastGoodMeshFile = meshSettingsFrom(parsed.config, this.#base);
+      const issues = [...parsed.issues];
+      if (cm) {
+        issues.push({
+          severity: 'warning', file: cm.origin.file, line: cm.origin.line, resource: { kind: 'ConfigMap', namespace: cm.metadata.namespace, name: cm.metadata.name },
+          path: 'data.mesh', message: `is ignored: the mesh file ${this.#meshFile.path} takes precedence`,
+        });
+      }
+      return { settings: this.#lastGoodMeshFile ?? this.#base, issues };
+    }
+    const text = (cm?.extra?.data as Record<string, string> | undefined)?.[MESH_CONFIGMAP.key];
+    // The ConfigMap was validated with its MeshConfig when accepted: its issues are already reported.
+    const config = text !== undefined ? parseMeshConfig(text, { file: cm!.origin.file }).config : undefined;
+    return { settings: meshSettingsFrom(config, this.#base), issues: [] };
+  }
+
+  #apply(initial = false): void {
+    const units = [...this.#units.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const merged = mergeUnits(units, this.#lastGood);
+    const mesh = this.#mesh(merged.accepted);
+    const issues = [...merged.issues, ...mesh.issues];
+    const contents = new Map<string, string>([...merged.accepted].map(([id, a]) => [id, a.content]));
+    contents.set('\0mesh', stableStringify(mesh.settings));
+    this.#lastGood = merged.accepted;
+
+    const changed = !sameMap(contents, this.#contents);
+    let version = this.#snapshot.version;
+    const resources = changed || !this.#built ? groupResources(merged.accepted) : this.#snapshot.resources;
+    if (changed || !this.#built) {
+      version = initial && contents.size === 1 ? version : version + 1;
+      this.#built = buildMesh(mesh.settings, resources, locateIn(merged.accepted));
+      this.#contents = contents;
+    }
+    const issuesKey = JSON.stringify(issues);
+    if (!changed && issuesKey === this.#issuesKey) return;
+    this.#issuesKey = issuesKey;
+    this.#snapshot = assembleSnapshot(version, mesh.settings, resources, this.#built, issues);
+    if (!initial) this.#notify();
+  }
+
+  #notify(): void {
+    const errors: unknown[] = [];
+    for (const l of [...this.#listeners]) {
+      try {
+        l(this.#snapshot);
+      } catch (err) {
+        if (this.#onError) this.#onError(err);
+        else errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  }
+}
+
+function sameMap(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+/** Accepted resources by kind, each list sorted by namespace/name (then apiVersion, for the two Gateways). */
+function groupResources(accepted: ReadonlyMap<string, Accepted>): Map<string, readonly ConfigResource[]> {
+  const byKind = new Map<string, ConfigResource[]>();
+  for (const a of accepted.values()) {
+    const list = byKind.get(a.resource.kind) ?? [];
+    list.push(a.resource);
+    byKind.set(a.resource.kind, list);
+  }
+  const key = (r: ConfigResource) => `${r.metadata.namespace}/${r.metadata.name}\0${r.apiVersion}`;
+  const out = new Map<string, readonly ConfigResource[]>();
+  for (const kind of [...byKind.keys()].sort()) out.set(kind, Object.freeze(byKind.get(kind)!.sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0))));
+  return out;
+}
+
+/** Field lines for warnings found while building: re-read the resource's file text, once per text. */
+function locateIn(accepted: ReadonlyMap<string, Accepted>) {
+  const byResource = new Map<ConfigResource, Accepted>([...accepted.values()].map((a) => [a.resource, a]));
+  const locators = new Map<string, ReturnType<typeof fileLocator>>();
+  return (res: ConfigResource, path: readonly PathSegment[]): number => {
+    const a = byResource.get(res);
+    if (!a?.text || !a.at) return res.origin.line;
+    let loc = locators.get(a.text);
+    if (!loc) locators.set(a.text, (loc = fileLocator(a.text)));
+    return loc(a.at, path);
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The work behind `weft analyze`: read the paths (files, or directories of *.yaml/*.yml), run them
+ * through the Store as the control plane would, and print one line per issue plus a summary.
+ * Returns the exit code: 1 when there are errors, 0 with only warnings.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { relative, isAbsolute, sep } from 'node:path';
+import type { SourceFile } from '../../../core/ports/index.ts';
+import { analyzeFiles, formatIssue, type ConfigIssue, type UnreadableFile } from '../../../core/config/index.ts';
+import { listConfigFiles } from './read-config-dir.ts';
+import { loadMeshFile } from './mesh-file.ts';
+
+/** A path as the user would type it: relative to the working directory when below it. */
+function shown(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel.split(sep).join('/') : p;
+}
+
+export async function collectFiles(paths: readonly string[]): Promise<{ files: SourceFile[]; unreadable: UnreadableFile[] }> {
+  const files: SourceFile[] = [];
+  const unreadable: UnreadableFile[] = [];
+  const seen = new Set<string>();
+  const add = async (p: string) => {
+    const path = shown(p);
+    if (seen.has(path)) return;
+    seen.add(path);
+    try {
+      files.push({ path, text: await readFile(p, 'utf8') });
+    } catch (err) {
+      unreadable.push({ path, message: (err as Error).message });
+    }
+  };
+  for (const p of paths) {
+    const st = await stat(p).catch((err: Error) => err);
+    if (st instanceof Error) unreadable.push({ path: p, message: st.message });
+    else if (st.isDirectory()) for (const f of await listConfigFiles(p)) await add(f);
+    else await add(p);
+  }
+  return { files, unreadable };
+}
+
+export function issueLine(i: ConfigIssue): string {
+  return `${i.severity === 'error' ? 'Error' : 'Warning'} ${formatIssue(i)}`;
+}
+
+export async function runAnalyze(paths: readonly string[], opts: { mesh?: string; output?: string }, print: (line: string) => void): Promise<number> {
+  const { files, unreadable } = await collectFiles(paths);
+  let meshFile: SourceFile | undefined;
+  if (opts.mesh) {
+    try {
+      meshFile = await loadMeshFile(opts.mesh);
+    } catch (err) {
+      unreadable.push({ path: opts.mesh, message: (err as Error).message });
+    }
+  }
+  const result = analyzeFiles(files, { ...(meshFile ? { meshFile } : {}), unreadable });
+  const { errors, warnings } = result;
+  if (opts.output === 'json') {
+    print(JSON.stringify({ files: files.map((f) => f.path), errors: errors.length, warnings: warnings.length, issues: result.snapshot.issues }, null, 2));
+    return errors.length > 0 ? 1 : 0;
+  }
+  for (const i of result.snapshot.issues) print(issueLine(i));
+  const what = paths.join(' ');
+  if (errors.length === 0 && warnings.length === 0) {
+    print(`✔ No validation issues found when analyzing ${what}.`);
+  } else {
+    const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
+    print(`${errors.length > 0 ? 'Error' : 'Warning'}: ${n(errors.length, 'error')} and ${n(warnings.length, 'warning')} in ${n(files.length, 'file')} (${what}).`);
+  }
+  return errors.length > 0 ? 1 : 0;
+}

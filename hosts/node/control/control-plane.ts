@@ -1,0 +1,212 @@
+/**
+ * `weft control`: the Store (fed by a directory of YAML, or the embedded sample), the CA, and the
+ * ADS server on 15010 (plaintext, loopback by default) and 15012 (TLS, join token required), plus
+ * the HTTP API on 15014. One snapshot feeds everything: a change is validated, swapped in, pushed.
+ */
+import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { readFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import type { Server as HttpServer } from 'node:http';
+import { ConfigStore, formatIssue, type ConfigSource, type MeshSnapshot } from '../../../core/config/index.ts';
+import { SAMPLE_FILES } from '../../../core/config/sample/index.ts';
+import { openControlPlaneState, createCaService, issueControlPlaneCertificate, authenticate, CaRefusal } from '../ca/index.ts';
+import type { Caller } from '../../../core/identity/index.ts';
+import { AdsServer, type XdsCaller } from '../xds/index.ts';
+import { DirectorySource } from '../config/index.ts';
+import { ControlMetrics } from './metrics.ts';
+import { createHttpApi } from './http-api.ts';
+import { StaticSource } from './static-source.ts';
+
+export interface ControlOptions {
+  /** Directory of YAML; the embedded sample mesh when absent. */
+  configDir?: string;
+  meshFile?: string;
+  cacertsDir?: string;
+  stateDir?: string;
+  /** Address of 15012 and 15014. */
+  listen: string;
+  /** Address of the plaintext 15010 (loopback unless told otherwise). */
+  xdsListen: string;
+  xdsPort: number;
+  securePort: number;
+  httpPort: number;
+  /** Debounce of file changes and of pushes, in ms. */
+  debounceMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface ControlPorts {
+  xds: number;
+  secure: number;
+  http: number;
+}
+
+export class ControlPlane {
+  readonly metrics = new ControlMetrics();
+  ports: ControlPorts = { xds: 0, secure: 0, http: 0 };
+  stateDir = '';
+  rootCertPem = '';
+  readonly #store: ConfigStore;
+  readonly #ads: AdsServer;
+  readonly #secureAds: AdsServer;
+  readonly #source: ConfigSource;
+  readonly #log: (line: string) => void;
+  #grpcPlain?: Server;
+  #grpcSecure?: Server;
+  #http?: HttpServer;
+  #ready = false;
+
+  private constructor(readonly opts: ControlOptions, store: ConfigStore, source: ConfigSource) {
+    this.#store = store;
+    this.#source = source;
+    this.#log = opts.log ?? ((line) => process.stderr.write(line + '\n'));
+    const debounceMs = opts.debounceMs ?? 100;
+    this.#ads = new AdsServer({ metrics: this.metrics, debounceMs });
+    this.#secureAds = new AdsServer({
+      metrics: this.metrics,
+      debounceMs,
+      authenticate: (call) => this.#authenticate(call),
+      admitNode: (node, caller) => {
+        const want = node.metadata['NODE_NAME'];
+        if (caller?.kind === 'node' && typeof want === 'string' && want !== caller.name) {
+          return new Error(`node name ${want} differs from the join token's node ${String(caller.name)}`);
+        }
+        return undefined;
+      },
+    });
+  }
+
+  static async start(opts: ControlOptions): Promise<ControlPlane> {
+    const meshFile = opts.meshFile ? { path: opts.meshFile, text: await readFile(opts.meshFile, 'utf8') } : undefined;
+    const store = new ConfigStore({
+      ...(meshFile ? { meshFile } : {}),
+      ...(opts.cacertsDir ? { rootCa: { source: 'cacerts', dir: opts.cacertsDir } } : {}),
+    });
+    const source: ConfigSource = opts.configDir
+      ? new DirectorySource(opts.configDir, { debounceMs: opts.debounceMs ?? 100 })
+      : new StaticSource('sample', SAMPLE_FILES);
+    const cp = new ControlPlane(opts, store, source);
+    await cp.#start();
+    return cp;
+  }
+
+  get snapshot(): MeshSnapshot {
+    return this.#store.snapshot;
+  }
+
+  syncz(): unknown[] {
+    return [
+      ...this.#ads.syncz().map((s) => ({ ...s, port: 'xds' })),
+      ...this.#secureAds.syncz().map((s) => ({ ...s, port: 'secure' })),
+    ];
+  }
+
+  async #start(): Promise<void> {
+    this.#store.subscribe((snap) => this.#onSnapshot(snap));
+    await this.#source.start(this.#store.sink(this.#source.id));
+    const snap = this.#store.snapshot;
+    const state = await openControlPlaneState({
+      stateDir: this.opts.stateDir,
+      cacertsDir: this.opts.cacertsDir,
+      trustDomain: snap.mesh.trustDomain,
+    });
+    this.stateDir = state.stateDir;
+    this.rootCertPem = state.ca.rootCertPem;
+    this.#onSnapshot(snap);
+
+    const plain = new Server();
+    this.#ads.addTo(plain);
+    this.ports.xds = await bind(plain, `${this.opts.xdsListen}:${this.opts.xdsPort}`, ServerCredentials.createInsecure());
+    this.#grpcPlain = plain;
+
+    const cert = issueControlPlaneCertificate(state.ca, {
+      trustDomain: snap.mesh.trustDomain,
+      ipAddresses: servingAddresses(this.opts.listen),
+    });
+    const secure = new Server();
+    this.#secureAds.addTo(secure);
+    const caService = createCaService({ ca: state.ca, tokens: state.tokens, snapshot: () => this.#store.snapshot, metrics: this.metrics, log: this.#log });
+    secure.addService(caService.definition, caService.implementation);
+    const creds = ServerCredentials.createSsl(Buffer.from(state.ca.rootCertPem), [
+      { private_key: Buffer.from(cert.keyPem), cert_chain: Buffer.from(cert.chainPem) },
+    ], false);
+    this.ports.secure = await bind(secure, `${this.opts.listen}:${this.opts.securePort}`, creds);
+    this.#grpcSecure = secure;
+    this.#tokens = state.tokens;
+
+    this.#http = createHttpApi({
+      snapshot: () => this.#store.snapshot,
+      syncz: () => this.syncz(),
+      metrics: this.metrics,
+      ready: () => this.#ready,
+    });
+    this.ports.http = await new Promise<number>((resolve, reject) => {
+      this.#http!.once('error', reject);
+      this.#http!.listen(this.opts.httpPort, this.opts.listen, () => {
+        const addr = this.#http!.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : this.opts.httpPort);
+      });
+    });
+    this.#ready = true;
+  }
+
+  #tokens?: { verify(token: string, now?: number): Caller };
+
+  #authenticate(call: ServerDuplexStream<unknown, unknown>): XdsCaller | Error {
+    if (!this.#tokens) return new Error('control plane is starting');
+    try {
+      const caller = authenticate(call.metadata, this.#tokens);
+      return caller.kind === 'node' ? { kind: 'node', name: caller.node } : { kind: caller.kind, name: `${caller.namespace}/${caller.name}` };
+    } catch (err) {
+      return err instanceof CaRefusal ? new Error(err.message) : (err as Error);
+    }
+  }
+
+  #lastVersion = -1;
+  #onSnapshot(snap: MeshSnapshot): void {
+    const errors = snap.issues.filter((i) => i.severity === 'error');
+    this.metrics.configVersion.set(snap.version);
+    this.metrics.configErrors.set({ severity: 'error' }, errors.length);
+    this.metrics.configErrors.set({ severity: 'warning' }, snap.issues.length - errors.length);
+    if (snap.version !== this.#lastVersion) {
+      this.#lastVersion = snap.version;
+      this.#log(JSON.stringify({ msg: 'config', version: snap.version, services: snap.services.length, workloads: snap.workloads.length, errors: errors.length }));
+      this.#ads.update(snap);
+      this.#secureAds.update(snap);
+    }
+    for (const e of errors) this.#log(`config error: ${formatIssue(e)}`);
+  }
+
+  async stop(): Promise<void> {
+    this.#ready = false;
+    await this.#source.stop();
+    this.#ads.close();
+    this.#secureAds.close();
+    await Promise.all([
+      new Promise<void>((r) => (this.#grpcPlain ? this.#grpcPlain.tryShutdown(() => r()) : r())),
+      new Promise<void>((r) => (this.#grpcSecure ? this.#grpcSecure.tryShutdown(() => r()) : r())),
+      new Promise<void>((r) => (this.#http ? this.#http.close(() => r()) : r())),
+    ]);
+    this.#grpcPlain?.forceShutdown();
+    this.#grpcSecure?.forceShutdown();
+    this.#http?.closeAllConnections();
+  }
+}
+
+function bind(server: Server, address: string, creds: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, creds, (err, port) => {
+      if (err) reject(new Error(`cannot listen on ${address}: ${err.message}`));
+      else resolve(port);
+    });
+  });
+}
+
+/** IP SANs of the serving certificate: the listen address, or every local address when it is a wildcard. */
+function servingAddresses(listen: string): string[] {
+  if (listen !== '0.0.0.0' && listen !== '::') return [listen, '127.0.0.1'];
+  const out = new Set<string>(['127.0.0.1', '::1']);
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address.split('%')[0]!);
+  return [...out];
+}
+

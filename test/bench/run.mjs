@@ -1,0 +1,26 @@
+// Runs a benchmark script: bundles test/bench/<name>/main.ts with esbuild (benchmarks are scripts,
+// not tests) and runs it with node, passing the remaining arguments through.
+// Usage: node test/bench/run.mjs control [--sizes 100,1000,10000] [--clients 10,100]
+import { build } from 'esbuild';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+
+const [name, ...args] = process.argv.slice(2);
+if (!name || !existsSync(`test/bench/${name}/main.ts`)) {
+  console.error('usage: node test/bench/run.mjs <name> [args...]   (name: a folder under test/bench with main.ts)');
+  process.exit(2);
+}
+mkdirSync('.tmp/bench', { recursive: true });
+const outfile = `.tmp/bench/${name}.mjs`;
+await build({
+  entryPoints: [`test/bench/${name}/main.ts`],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  logLevel: 'warning',
+});
+const child = spawn(process.execPath, ['--expose-gc', outfile, ...args], { stdio: 'inherit' });
+child.on('exit', (code) => process.exit(code ?? 1));
