@@ -5,7 +5,7 @@
 import type { ConfigIssue } from './issues.ts';
 import type { ConfigResource, MeshSettings, MeshSnapshot, NamespaceInfo } from './snapshot.ts';
 import { BuildContext, type LocateField } from './build-context.ts';
-import { buildWorkloads } from './workloads.ts';
+import { buildWorkloads, type WorkloadMemo } from './workloads.ts';
 import { buildServices } from './services.ts';
 import { checkReferences } from './references.ts';
 import { deepFreeze } from './stable-json.ts';
@@ -52,10 +52,10 @@ export interface BuiltMesh {
 }
 
 /** The derived part of a snapshot: namespaces, workloads, services, reference warnings. */
-export function buildMesh(mesh: MeshSettings, resources: ReadonlyMap<string, readonly ConfigResource[]>, locate?: LocateField): BuiltMesh {
+export function buildMesh(mesh: MeshSettings, resources: ReadonlyMap<string, readonly ConfigResource[]>, locate?: LocateField, memo?: WorkloadMemo): BuiltMesh {
   const namespaces = buildNamespaces(resources);
   const ctx = new BuildContext(resources, namespaces, mesh, locate);
-  const workloads = buildWorkloads(ctx);
+  const workloads = buildWorkloads(ctx, memo);
   const services = buildServices(ctx, workloads);
   checkReferences(ctx, services);
   return { namespaces, services, workloads, warnings: ctx.warnings };
@@ -63,15 +63,22 @@ export function buildMesh(mesh: MeshSettings, resources: ReadonlyMap<string, rea
 
 export function assembleSnapshot(version: number, mesh: MeshSettings, resources: ReadonlyMap<string, readonly ConfigResource[]>, built: BuiltMesh, issues: readonly ConfigIssue[]): MeshSnapshot {
   const all = [...issues, ...built.warnings].sort(compareIssues);
+  // Resources are deep-frozen when validated; the derived lists are frozen one level down (readonly
+  // types cover the rest): deep-freezing 10,000 workloads on every change would cost more than it guards.
   return Object.freeze({
     version,
     mesh,
     namespaces: built.namespaces,
-    services: deepFreeze(built.services),
-    workloads: deepFreeze(built.workloads),
+    services: freezeItems(built.services),
+    workloads: freezeItems(built.workloads),
     resources,
     issues: deepFreeze(all),
   });
+}
+
+function freezeItems<T extends object>(list: readonly T[]): readonly T[] {
+  for (const item of list) Object.freeze(item);
+  return Object.freeze(list);
 }
 
 export function buildSnapshot(input: BuildInput): MeshSnapshot {

@@ -7,6 +7,7 @@
 import type { ConfigIssue } from './issues.ts';
 import type { ConfigResource } from './snapshot.ts';
 import type { Entry } from './validate.ts';
+import type { ChunkCache } from './parse-file.ts';
 
 /** One file (or watched object) as the Store last saw it. */
 export interface Unit {
@@ -14,7 +15,7 @@ export interface Unit {
   /** The path shown in messages. */
   file: string;
   /** The last text that parsed, and its verdicts. */
-  good?: { text?: string; entries: readonly Entry[]; warnings: readonly ConfigIssue[] };
+  good?: { text?: string; entries: readonly Entry[]; warnings: readonly ConfigIssue[]; cache?: ChunkCache };
   /** Why the latest text could not be used (syntax error, unreadable), when it could not. */
   failure?: readonly ConfigIssue[];
 }
@@ -22,8 +23,7 @@ export interface Unit {
 export interface Accepted {
   resource: ConfigResource;
   content: string;
-  /** The unit and entry it came from, to find field lines again. */
-  text?: string;
+  /** Where it came from, to find field lines again. */
   at?: Entry['at'];
   nameLine?: number;
 }
@@ -65,7 +65,6 @@ export function mergeUnits(units: readonly Unit[], lastGood: ReadonlyMap<string,
         accepted.set(entry.id, {
           resource: entry.resource,
           content: entry.content!,
-          ...(unit.good.text !== undefined ? { text: unit.good.text } : {}),
           ...(entry.at ? { at: entry.at } : {}),
           ...(entry.nameLine ? { nameLine: entry.nameLine } : {}),
         });

@@ -43,7 +43,7 @@ export interface MeshParse {
 export function parseMeshConfig(text: string, origin: MeshTextOrigin): MeshParse {
   const issues: ConfigIssue[] = [];
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, version: '1.1' });
+  const doc = parseDocument(text, { lineCounter, merge: true });
   const prefix = origin.pathPrefix ?? [];
   const exact = origin.fallbackLine === undefined;
   const locator = yamlLocator(doc, lineCounter);

@@ -96,9 +96,11 @@ export function checkReferences(ctx: BuildContext, services: readonly ServiceInf
   for (const gw of ctx.of('Gateway')) {
     if (isIstioGateway(gw)) {
       const servers = (gw.spec as { servers?: { tls?: { credentialName?: string } }[] }).servers ?? [];
+      // Istio reads the Secret from the gateway workload's namespace, which a Gateway resource does not
+      // name: a Secret of that name in any namespace is taken as the one meant.
       servers.forEach((s, i) => {
-        const cred = s.tls?.credentialName;
-        if (cred && !has('Secret', gw.metadata.namespace, cred)) ctx.warn(gw, ['spec', 'servers', i, 'tls', 'credentialName'], `Secret ${gw.metadata.namespace}/${cred} does not exist`);
+        const cred = s.tls?.credentialName?.split('/').pop();
+        if (cred && !ctx.of('Secret').some((x) => x.metadata.name === cred)) ctx.warn(gw, ['spec', 'servers', i, 'tls', 'credentialName'], `Secret ${cred} does not exist`);
       });
       continue;
     }

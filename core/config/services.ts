@@ -13,6 +13,33 @@ import { podUid, type MutableWorkload } from './workloads.ts';
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * Workloads by namespace and label, so selecting a service's endpoints costs the size of the smallest
+ * matching label group, not a scan of every workload (10,000 endpoints x many services).
+ */
+class WorkloadIndex {
+  readonly #byLabel = new Map<string, MutableWorkload[]>();
+  constructor(workloads: readonly MutableWorkload[]) {
+    for (const w of workloads) {
+      for (const [k, v] of Object.entries(w.labels)) {
+        const key = `${w.namespace}\0${k}\0${v}`;
+        const list = this.#byLabel.get(key);
+        if (list) list.push(w);
+        else this.#byLabel.set(key, [w]);
+      }
+    }
+  }
+  /** Workloads in `namespace` whose labels include all of `selector` (a non-empty selector). */
+  select(namespace: string, selector: Readonly<Record<string, string>>): MutableWorkload[] {
+    let smallest: MutableWorkload[] | undefined;
+    for (const [k, v] of Object.entries(selector)) {
+      const list = this.#byLabel.get(`${namespace}\0${k}\0${v}`) ?? [];
+      if (!smallest || list.length < smallest.length) smallest = list;
+    }
+    return (smallest ?? []).filter((w) => matchesSelector(selector, w.labels));
+  }
+}
+
 /** The workload port serving `sp`, or undefined when this workload does not serve it. */
 function workloadPort(w: MutableWorkload, sp: ServicePortInfo): number | undefined {
   if (w.kind === 'WorkloadEntry' && sp.name && w.namedPorts[sp.name] !== undefined) return w.namedPorts[sp.name];
@@ -63,7 +90,7 @@ function endpointsFromSlices(ctx: BuildContext, svc: ConfigResource, ports: read
   return [...out.values()];
 }
 
-function fromService(ctx: BuildContext, svc: ConfigResource, workloads: readonly MutableWorkload[]): ServiceInfo {
+function fromService(ctx: BuildContext, svc: ConfigResource, index: WorkloadIndex): ServiceInfo {
   const spec = svc.spec as ServiceSpec;
   const { namespace, name, labels } = svc.metadata;
   const hostname = `${name}.${namespace}.svc.${ctx.mesh.domainSuffix}`;
@@ -78,9 +105,7 @@ function fromService(ctx: BuildContext, svc: ConfigResource, workloads: readonly
   const selector = spec.selector && Object.keys(spec.selector).length > 0 ? spec.selector : undefined;
   let endpoints: EndpointInfo[] = [];
   if (spec.type !== 'ExternalName') {
-    endpoints = selector
-      ? endpointsFromWorkloads(workloads.filter((w) => w.namespace === namespace && matchesSelector(selector, w.labels)), ports)
-      : endpointsFromSlices(ctx, svc, ports);
+    endpoints = selector ? endpointsFromWorkloads(index.select(namespace, selector), ports) : endpointsFromSlices(ctx, svc, ports);
   }
   const waypoint = ctx.waypointFor(svc, labels, 'service');
   return {
@@ -98,7 +123,7 @@ function fromService(ctx: BuildContext, svc: ConfigResource, workloads: readonly
   };
 }
 
-function fromServiceEntry(ctx: BuildContext, se: ConfigResource, workloads: readonly MutableWorkload[]): ServiceInfo[] {
+function fromServiceEntry(ctx: BuildContext, se: ConfigResource, index: WorkloadIndex): ServiceInfo[] {
   const spec = se.spec as ServiceEntrySpec;
   const { namespace, name, labels } = se.metadata;
   const ports: ServicePortInfo[] = (spec.ports ?? []).map((p) => ({
@@ -110,8 +135,8 @@ function fromServiceEntry(ctx: BuildContext, se: ConfigResource, workloads: read
   }));
   const selector = spec.workloadSelector?.labels;
   let endpoints: EndpointInfo[];
-  if (selector) {
-    endpoints = endpointsFromWorkloads(workloads.filter((w) => w.namespace === namespace && matchesSelector(selector, w.labels)), ports);
+  if (selector && Object.keys(selector).length > 0) {
+    endpoints = endpointsFromWorkloads(index.select(namespace, selector), ports);
   } else {
     endpoints = (spec.endpoints ?? [])
       .filter((e) => e.address !== undefined)
@@ -148,8 +173,9 @@ function fromServiceEntry(ctx: BuildContext, se: ConfigResource, workloads: read
 /** Services sorted by key, endpoints by address; each workload learns the services it backs. */
 export function buildServices(ctx: BuildContext, workloads: MutableWorkload[]): ServiceInfo[] {
   const services: ServiceInfo[] = [];
-  for (const svc of ctx.of('Service')) services.push(fromService(ctx, svc, workloads));
-  for (const se of ctx.of('ServiceEntry')) services.push(...fromServiceEntry(ctx, se, workloads));
+  const index = new WorkloadIndex(workloads);
+  for (const svc of ctx.of('Service')) services.push(fromService(ctx, svc, index));
+  for (const se of ctx.of('ServiceEntry')) services.push(...fromServiceEntry(ctx, se, index));
   const byUid = new Map(workloads.map((w) => [w.uid, w]));
   const seen = new Set<string>();
   const out: ServiceInfo[] = [];

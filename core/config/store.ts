@@ -11,13 +11,14 @@ import type { ConfigIssue } from './issues.ts';
 import type { ConfigResource, MeshSettings, MeshSnapshot } from './snapshot.ts';
 import type { PathSegment } from './field-path.ts';
 import { NO_LINES } from './field-path.ts';
-import { fileLocator, parseSourceFile } from './parse-file.ts';
+import { chunkLocator, parseSourceFile } from './parse-file.ts';
 import { validateObject } from './validate.ts';
 import { mergeUnits, type Accepted, type Unit } from './merge.ts';
 import { lookupKind, splitApiVersion } from './kinds.ts';
 import { DEFAULT_MESH_SETTINGS, meshSettingsFrom, parseMeshConfig } from './mesh-settings.ts';
 import { MESH_CONFIGMAP } from './mesh-configmap.ts';
 import { assembleSnapshot, buildMesh, type BuiltMesh } from './build-snapshot.ts';
+import type { WorkloadMemo } from './workloads.ts';
 import { stableStringify } from './stable-json.ts';
 
 /** A file a source could not read: its previous resources stay in force. */
@@ -81,6 +82,7 @@ export class ConfigStore {
   #lastGood = new Map<string, Accepted>();
   #contents = new Map<string, string>();
   #built: BuiltMesh | undefined;
+  readonly #memo: WorkloadMemo = { key: '', byResource: new WeakMap() };
   #issuesKey = '';
   #snapshot: MeshSnapshot;
 
@@ -130,9 +132,9 @@ export class ConfigStore {
           keep.add(key);
           const prev = this.#units.get(key);
           if (prev && !prev.failure && prev.good?.text === file.text) continue;
-          const parsed = parseSourceFile(file);
+          const parsed = parseSourceFile(file, prev?.good?.cache);
           this.#units.set(key, parsed.ok
-            ? { key, sourceId, file: file.path, good: { text: file.text, entries: parsed.entries, warnings: parsed.issues } }
+            ? { key, sourceId, file: file.path, good: { text: file.text, entries: parsed.entries, warnings: parsed.issues, cache: parsed.cache } }
             : { key, sourceId, file: file.path, ...(prev?.good ? { good: prev.good } : {}), failure: parsed.issues });
         }
         for (const u of unreadable) {
@@ -224,7 +226,7 @@ export class ConfigStore {
     const resources = changed || !this.#built ? groupResources(merged.accepted) : this.#snapshot.resources;
     if (changed || !this.#built) {
       version = initial && contents.size === 1 ? version : version + 1;
-      this.#built = buildMesh(mesh.settings, resources, locateIn(merged.accepted));
+      this.#built = buildMesh(mesh.settings, resources, locateIn(merged.accepted), this.#memo);
       this.#contents = contents;
     }
     const issuesKey = JSON.stringify(issues);
@@ -268,15 +270,16 @@ function groupResources(accepted: ReadonlyMap<string, Accepted>): Map<string, re
   return out;
 }
 
-/** Field lines for warnings found while building: re-read the resource's file text, once per text. */
+/** Field lines for warnings found while building: re-read the resource's piece of text, once per piece. */
 function locateIn(accepted: ReadonlyMap<string, Accepted>) {
-  const byResource = new Map<ConfigResource, Accepted>([...accepted.values()].map((a) => [a.resource, a]));
-  const locators = new Map<string, ReturnType<typeof fileLocator>>();
+  let byResource: Map<ConfigResource, Accepted> | undefined;
+  const locators = new Map<string, ReturnType<typeof chunkLocator>>();
   return (res: ConfigResource, path: readonly PathSegment[]): number => {
-    const a = byResource.get(res);
-    if (!a?.text || !a.at) return res.origin.line;
-    let loc = locators.get(a.text);
-    if (!loc) locators.set(a.text, (loc = fileLocator(a.text)));
-    return loc(a.at, path);
+    byResource ??= new Map([...accepted.values()].map((a) => [a.resource, a]));
+    const at = byResource.get(res)?.at;
+    if (!at) return res.origin.line;
+    let loc = locators.get(at.text);
+    if (!loc) locators.set(at.text, (loc = chunkLocator(at.text)));
+    return loc(at, path);
   };
 }

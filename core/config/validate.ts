@@ -25,8 +25,11 @@ export interface Entry {
   content?: string;
   issues: ConfigIssue[];
   origin: { file: string; line: number };
-  /** Where it sits in its file (document index and List item path), to find field lines again later. */
-  at?: { doc: number; base: PathSegment[] };
+  /**
+   * Where it sits, to find field lines again later: the piece of file text it was parsed from, the
+   * document index in that piece, the List item path, and the piece's first line in the file.
+   */
+  at?: { text: string; doc: number; base: PathSegment[]; lineOffset: number };
   /** Line of metadata.name, where a duplicate is reported. */
   nameLine?: number;
 }
@@ -101,6 +104,8 @@ export function validateObject(input: unknown, src: ObjectSource): Entry {
     if (meshIssues.some((i) => i.severity === 'error')) return entry;
   }
 
+  if (def.gk === '/Secret') mergeStringData(data);
+
   const m = data.metadata as Record<string, unknown>;
   const { apiVersion: _a, kind: _k, metadata: _m, spec, ...rest } = data;
   const resource: ConfigResource = {
@@ -140,4 +145,18 @@ function parseWithSchema(def: KindDef, obj: Record<string, unknown>): Parsed {
   const second = def.schema.safeParse(withoutFields(obj, unknownFields), { reportInput: true });
   if (second.success) return { data: second.data as Record<string, unknown>, errors: [], unknownFields };
   return { errors: sortIssues(second.error.issues).errors, unknownFields };
+}
+
+/** As the API server does on write: `stringData` is folded into `data` (base64), so readers look in one place. */
+function mergeStringData(secret: Record<string, unknown>): void {
+  const plain = secret.stringData as Record<string, string> | undefined;
+  if (!plain) return;
+  const data = { ...((secret.data as Record<string, string> | undefined) ?? {}) };
+  for (const [k, v] of Object.entries(plain)) {
+    let binary = '';
+    for (const byte of new TextEncoder().encode(v)) binary += String.fromCharCode(byte);
+    data[k] = btoa(binary);
+  }
+  secret.data = data;
+  delete secret.stringData;
 }

@@ -3,6 +3,7 @@
  * identity, canonical names, ambient enrolment (HBONE) and waypoint. Outside Kubernetes the node that
  * serves a WorkloadEntry is named by its `weft.io/node` label.
  */
+import type { ConfigIssue } from './issues.ts';
 import type { ConfigResource, Locality, WorkloadInfo } from './snapshot.ts';
 import type { PodSpec, PodStatus } from './schema/core-v1.ts';
 import type { WorkloadEntrySpec } from './schema/istio-networking.ts';
@@ -130,12 +131,44 @@ function fromWorkloadEntry(ctx: BuildContext, we: ConfigResource): MutableWorklo
   };
 }
 
-export function buildWorkloads(ctx: BuildContext): MutableWorkload[] {
-  const out: MutableWorkload[] = [];
-  for (const pod of ctx.of('Pod')) {
-    const w = fromPod(ctx, pod);
-    if (w) out.push(w);
+/**
+ * Workloads of the last builds by resource object (resources keep their identity while unchanged), with
+ * the warnings found making them. Valid while the context they read (mesh settings, namespaces,
+ * waypoint Gateways) is the same: `key` says which context.
+ */
+export interface WorkloadMemo {
+  key: string;
+  byResource: WeakMap<ConfigResource, { workload: MutableWorkload | undefined; warnings: ConfigIssue[] }>;
+}
+
+/** What a workload reads besides its own resource. */
+function contextKey(ctx: BuildContext): string {
+  const gateways = ctx.of('Gateway').map((g) => [g.apiVersion, g.metadata.namespace, g.metadata.name, g.metadata.labels[LABELS.waypointFor], (g.spec as { gatewayClassName?: string }).gatewayClassName]);
+  return JSON.stringify([ctx.mesh, [...ctx.namespaces.values()], gateways]);
+}
+
+export function buildWorkloads(ctx: BuildContext, memo?: WorkloadMemo): MutableWorkload[] {
+  if (memo) {
+    const key = contextKey(ctx);
+    if (memo.key !== key) {
+      memo.key = key;
+      memo.byResource = new WeakMap();
+    }
   }
-  for (const we of ctx.of('WorkloadEntry')) out.push(fromWorkloadEntry(ctx, we));
+  const out: MutableWorkload[] = [];
+  const make = (res: ConfigResource, build: () => MutableWorkload | undefined) => {
+    const hit = memo?.byResource.get(res);
+    if (hit) {
+      ctx.warnings.push(...hit.warnings);
+      if (hit.workload) out.push({ ...hit.workload, services: [] });
+      return;
+    }
+    const before = ctx.warnings.length;
+    const workload = build();
+    memo?.byResource.set(res, { workload, warnings: ctx.warnings.slice(before) });
+    if (workload) out.push({ ...workload, services: [] });
+  };
+  for (const pod of ctx.of('Pod')) make(pod, () => fromPod(ctx, pod));
+  for (const we of ctx.of('WorkloadEntry')) make(we, () => fromWorkloadEntry(ctx, we));
   return out.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
 }

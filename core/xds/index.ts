@@ -6,10 +6,12 @@
 export { TYPE_URL, EMBEDDED_TYPE_URL, isWildcardType, shortTypeName, PUSH_ORDER } from './type-urls.ts';
 export type { XdsTypeUrl } from './type-urls.ts';
 export { XdsTranslator, DEFAULT_ROOT_NAMESPACE, formatWarnings } from './translate.ts';
-export type { XdsResources } from './translate.ts';
+export type { XdsResources, TypeChanges } from './translate.ts';
 export { EncodedResource } from './encoded-resource.ts';
 export type { ResourceMap } from './encoded-resource.ts';
 export { frameDiscoveryResponse, frameDeltaDiscoveryResponse } from './wire.ts';
+export { readDeltaDiscoveryResponse } from './wire-reader.ts';
+export type { DeltaResponseView, DeltaResourceView } from './wire-reader.ts';
 export { translateAuthorizationPolicy, selectorMatches } from './authorization.ts';
 export type { AuthorizationPolicySpec, AuthorizationTranslation } from './authorization.ts';
 export { serviceAddress, workloadAddress, workloadServicePorts, HBONE_PORT } from './workload-api.ts';

@@ -50,7 +50,8 @@ interface Entry {
 
 export class XdsTranslator {
   readonly #rootNamespace: string;
-  #byObject = new WeakMap<object, Entry>();
+  /** One cache per kind: a ServiceInfo yields both its Address and its Envoy resources. */
+  #byObject = { svc: new WeakMap<object, Entry>(), envoy: new WeakMap<object, Entry>(), wl: new WeakMap<object, Entry>() };
   #byName = new Map<string, Entry>();
   #nextByName = new Map<string, Entry>();
   #policies = new WeakMap<ConfigResource, { rootNs: string; result: ReturnType<typeof translateAuthorizationPolicy>; res?: EncodedResource }>();
@@ -103,14 +104,14 @@ export class XdsTranslator {
 
     for (const svc of snapshot.services) {
       add(
-        this.#cached(`svc:${svc.key}`, svc, `${meshKey}|${waypointKey(svc.waypoint)}`, () => [
+        this.#cached('svc', svc.key, svc, `${meshKey}|${waypointKey(svc.waypoint)}`, () => [
           new EncodedResource(TYPE_URL.address, svc.key, istio.workload.Address.encode(serviceAddress(svc, ctx)).finish()),
         ]),
       );
       // Endpoint localities and named ports come from the workloads, so they are part of the key.
       let epKey = meshKey;
       for (const ep of svc.endpoints) epKey += `;${endpointWorkloadKey(svc, workloadsByUid.get(ep.workloadUid))}`;
-      add(this.#cached(`envoy:${svc.key}`, svc, epKey, () => this.#envoyFor(svc, snapshot, workloadsByUid)));
+      add(this.#cached('envoy', svc.key, svc, epKey, () => this.#envoyFor(svc, snapshot, workloadsByUid)));
     }
 
     const servicePorts = workloadServicePorts(snapshot.services, workloadsByUid);
@@ -127,7 +128,7 @@ export class XdsTranslator {
         for (const p of list) dep += `${p.servicePort}>${p.targetPort},`;
       }
       add(
-        this.#cached(`wl:${w.uid}`, w, dep, () => [
+        this.#cached('wl', w.uid, w, dep, () => [
           new EncodedResource(TYPE_URL.address, w.uid, istio.workload.Address.encode(workloadAddress(w, ports, policies, ctx)).finish()),
         ]),
       );
@@ -158,8 +159,10 @@ export class XdsTranslator {
   }
 
   /** By object identity, else by content, else made (and remembered both ways). */
-  #cached(name: string, obj: object, dep: string, make: () => EncodedResource[]): readonly EncodedResource[] {
-    const hit = this.#byObject.get(obj);
+  #cached(kind: 'svc' | 'envoy' | 'wl', key: string, obj: object, dep: string, make: () => EncodedResource[]): readonly EncodedResource[] {
+    const byObject = this.#byObject[kind];
+    const name = `${kind}:${key}`;
+    const hit = byObject.get(obj);
     let entry: Entry;
     if (hit && hit.dep === dep) {
       entry = hit;
@@ -167,7 +170,7 @@ export class XdsTranslator {
       const content = `${JSON.stringify(obj)}\u0000${dep}`;
       const prev = this.#byName.get(name);
       entry = prev && prev.content === content ? prev : { dep, content, out: make() };
-      this.#byObject.set(obj, { dep, content, out: entry.out });
+      byObject.set(obj, { dep, content, out: entry.out });
     }
     this.#nextByName.set(name, entry);
     return entry.out;

@@ -84,6 +84,19 @@ describe('workload API translation', () => {
     expect(w.services!['default/reviews.default.svc.cluster.local']!.ports!.map((p) => p.servicePort)).toEqual([9443]);
   });
 
+  it('carries address ranges and DNS-only workloads', () => {
+    const t = new XdsTranslator().translate(
+      buildSnapshot(1, [{ name: 'ext', source: 'ServiceEntry', hostname: 'api.example.com', vip: '192.168.0.0/24', ports: [{ port: 443 }], backends: [{ name: 'ext-1', ip: 'api.example.com' }] }]),
+    );
+    const s = decodeAddress(t.resources.get(TYPE_URL.address)!.get('default/api.example.com')!.bytes).service!;
+    expect(s.addresses!.map((a) => [Array.from(a.address!), a.length])).toEqual([[[192, 168, 0, 0], 24]]);
+    const w = decodeAddress(t.resources.get(TYPE_URL.address)!.get('Kubernetes//Pod/default/ext-1')!.bytes).workload!;
+    expect(w.hostname).toBe('api.example.com');
+    expect(w.addresses).toEqual([]);
+    // Not an IP literal: no EDS endpoint for proxyless gRPC.
+    expect(t.resources.get(TYPE_URL.endpoint)!.get('outbound|443||api.example.com')!.bytes.length).toBeLessThan(40);
+  });
+
   it('elides the cluster.local trust domain', () => {
     const plain = new XdsTranslator().translate(buildSnapshot(1, [{ name: 'a', ports: [{ port: 80 }], backends: [{ name: 'a-1', ip: '10.0.0.1' }] }]));
     const w = decodeAddress(plain.resources.get(TYPE_URL.address)!.get('Kubernetes//Pod/default/a-1')!.bytes).workload!;

@@ -5,7 +5,7 @@
  * per workload, selector policies listed on each workload they select.
  */
 import type { MeshSettings, ServiceInfo, ServicePortInfo, WaypointRef, WorkloadInfo } from '../config/snapshot.ts';
-import { parseIp } from './ip.ts';
+import { parseCidr, parseIp } from './ip.ts';
 import { istio } from './pb.ts';
 import type { AddressProto, ServiceProto, WorkloadProto } from './pb.ts';
 
@@ -45,6 +45,8 @@ export function workloadAddress(w: WorkloadInfo, ports: WorkloadServicePorts, po
     name: w.name,
     namespace: w.namespace,
     addresses: w.addresses.map(parseIp).filter((a): a is Uint8Array => a !== undefined),
+    // A workload known by DNS name only (a WorkloadEntry with a hostname address).
+    hostname: w.addresses.find((a) => !parseIp(a)) ?? '',
     network: w.network,
     tunnelProtocol: w.tunnelProtocol === 'HBONE' ? istio.workload.TunnelProtocol.HBONE : istio.workload.TunnelProtocol.NONE,
     // ztunnel reads an empty trust domain as cluster.local, and istiod leaves it out then.
@@ -93,11 +95,15 @@ export function resolveTargetPort(p: ServicePortInfo, w: WorkloadInfo | undefine
   return w?.namedPorts[p.targetPort];
 }
 
+/** VIPs, and ServiceEntry address ranges (with their prefix length). */
 function networkAddresses(addresses: readonly string[], network: string): istio.workload.NetworkAddress.$Properties[] {
   const out: istio.workload.NetworkAddress.$Properties[] = [];
   for (const a of addresses) {
-    const bytes = parseIp(a);
-    if (bytes) out.push({ network, address: bytes });
+    const cidr = parseCidr(a);
+    if (!cidr) continue;
+    const addr: istio.workload.NetworkAddress.$Properties = { network, address: cidr.address };
+    if (cidr.length < cidr.address.length * 8) addr.length = cidr.length;
+    out.push(addr);
   }
   return out;
 }

@@ -12,7 +12,7 @@ import { AdsServer, DeltaXdsClient } from '../../hosts/node/xds/index.ts';
 import type { XdsUpdate } from '../../hosts/node/xds/index.ts';
 import { buildSnapshot } from '../support/mesh-fixture.ts';
 import type { BackendSpec } from '../support/mesh-fixture.ts';
-import { istioAddress, openDelta, startXdsServer } from '../support/xds-streams.ts';
+import { eventually, istioAddress, openDelta, startXdsServer } from '../support/xds-streams.ts';
 import type { DeltaRequest, RawStream } from '../support/xds-streams.ts';
 import type { DeltaDiscoveryResponse } from '../../core/xds/codec.ts';
 
@@ -71,7 +71,7 @@ describe('delta ADS protocol', () => {
     // An identical snapshot sends nothing.
     ads.update(mesh(3, [{ name: 'b-1', ip: '10.0.0.2', healthy: false }]));
     expect(await s.quiet(200)).toBe(true);
-    expect(ads.syncz().find((e) => e.protocol === 'delta')!.types[TYPE_URL.address]).toMatchObject({ status: 'ACKED', ackedVersion: '2', resources: 4 });
+    await eventually(() => expect(ads.syncz().find((e) => e.protocol === 'delta')!.types[TYPE_URL.address]).toMatchObject({ status: 'ACKED', ackedVersion: '2', resources: 4 }));
   });
 
   it('answers named subscriptions, says which names do not exist, and forgets unsubscribed ones', async () => {
@@ -138,8 +138,9 @@ describe('DeltaXdsClient', () => {
       expect(nack).toMatchObject({ typeUrl: TYPE_URL.address, version: '2', message: 'bad address 10.6.6.6' });
       expect(client.version(TYPE_URL.address)).toBe('1');
       expect(client.resources(TYPE_URL.address).has(W('b-2'))).toBe(true);
-      await new Promise((r) => setTimeout(r, 50));
-      expect(ads.syncz()[0]!.types[TYPE_URL.address]).toMatchObject({ status: 'NACKED', ackedVersion: '1', lastNack: { version: '2', message: 'bad address 10.6.6.6' } });
+      await eventually(() =>
+        expect(ads.syncz()[0]!.types[TYPE_URL.address]).toMatchObject({ status: 'NACKED', ackedVersion: '1', lastNack: { version: '2', message: 'bad address 10.6.6.6' } }),
+      );
       expect(await metrics.registry.metrics()).toMatch(/pilot_total_xds_rejects\{type="wds"\} 1/);
 
       // The control plane restarts with b-2 gone: the client reconnects and gets only that removal.
@@ -157,7 +158,7 @@ describe('DeltaXdsClient', () => {
       expect(addressUpdates.flatMap((u) => u.resources.map((r) => r.name))).toEqual([]);
       expect(addressUpdates.flatMap((u) => u.removed)).toEqual([W('b-2')]);
       expect([...client.resources(TYPE_URL.address).keys()].sort()).toEqual(ALL.filter((n) => n !== W('b-2')).sort());
-      expect(ads.syncz()[0]!.types[TYPE_URL.address]).toMatchObject({ status: 'ACKED', ackedVersion: '3' });
+      await eventually(() => expect(ads.syncz()[0]!.types[TYPE_URL.address]).toMatchObject({ status: 'ACKED', ackedVersion: '3' }));
     } finally {
       client.close();
       ads.close();

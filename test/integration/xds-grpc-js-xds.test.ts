@@ -14,6 +14,7 @@ import { TYPE_URL } from '../../core/xds/index.ts';
 import { ControlMetrics } from '../../hosts/node/control/metrics.ts';
 import { AdsServer } from '../../hosts/node/xds/index.ts';
 import { buildSnapshot } from '../support/mesh-fixture.ts';
+import { eventually } from '../support/xds-streams.ts';
 import type { BackendSpec } from '../support/mesh-fixture.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -108,6 +109,7 @@ describe('grpc-js-xds client against the Weft ADS server', () => {
   });
 
   it('ACKs LDS, RDS, CDS and EDS, and shows in syncz and metrics', async () => {
+    await eventually(() => expect(ads.syncz()[0]?.types[TYPE_URL.endpoint]?.status).toBe('ACKED'));
     const [proxy] = ads.syncz();
     expect(proxy).toBeDefined();
     expect(proxy!.proxyType).toBe('grpc');
@@ -126,7 +128,7 @@ describe('grpc-js-xds client against the Weft ADS server', () => {
     ads.update(snapshot(2, [backendB()]));
     const round = await callUntil(6, (r) => r.every((c) => c.backend === 'B'));
     expect(round.map((c) => c.backend ?? c.error)).toEqual(['B', 'B', 'B', 'B', 'B', 'B']);
-    expect(ads.syncz()[0]!.types[TYPE_URL.endpoint]).toMatchObject({ status: 'ACKED', ackedVersion: '2' });
+    await eventually(() => expect(ads.syncz()[0]!.types[TYPE_URL.endpoint]).toMatchObject({ status: 'ACKED', ackedVersion: '2' }));
     // And back: both again.
     ads.update(snapshot(3, [backendA(), backendB()]));
     const seen = new Set<string>();

@@ -10,7 +10,7 @@ import { ControlMetrics } from '../../hosts/node/control/metrics.ts';
 import { AdsServer } from '../../hosts/node/xds/index.ts';
 import { buildSnapshot } from '../support/mesh-fixture.ts';
 import type { BackendSpec } from '../support/mesh-fixture.ts';
-import { openSotw, startXdsServer } from '../support/xds-streams.ts';
+import { eventually, openSotw, startXdsServer } from '../support/xds-streams.ts';
 import type { RawStream, SotwRequest } from '../support/xds-streams.ts';
 import type { DiscoveryResponse } from '../../core/xds/codec.ts';
 
@@ -86,24 +86,25 @@ describe('SotW ADS', () => {
     const s = open();
     s.send({ node: { ...node, id: 'sidecar~10.0.0.10~nacker.default~default.svc.cluster.local' }, typeUrl: TYPE_URL.endpoint, resourceNames: [A_CLUSTER] });
     const r1 = await s.next();
-    s.send({ typeUrl: TYPE_URL.endpoint, resourceNames: [A_CLUSTER], versionInfo: '1', responseNonce: r1.nonce });
-    // The next version is refused: the client repeats its last good version with an error.
-    ads.update(mesh(2, [{ name: 'b-1', ip: '10.0.0.2' }]));
-    ads.update(mesh(3, [{ name: 'a-1', ip: '10.0.0.1' }])); // within the debounce: only 3 is pushed
     s.send({ typeUrl: TYPE_URL.endpoint, resourceNames: [A_CLUSTER, B_CLUSTER], versionInfo: '1', responseNonce: r1.nonce });
     const r2 = await s.next();
     expect(names(r2)).toEqual([A_CLUSTER, B_CLUSTER]);
-    const r3 = await s.next(2000);
+    s.send({ typeUrl: TYPE_URL.endpoint, resourceNames: [A_CLUSTER, B_CLUSTER], versionInfo: '1', responseNonce: r2.nonce });
+    // The next version is refused: the client repeats its last good version with an error.
+    ads.update(mesh(2, [{ name: 'b-1', ip: '10.0.0.2' }]));
+    ads.update(mesh(3, [{ name: 'a-1', ip: '10.0.0.1' }])); // within the debounce: only 3 is pushed
+    const r3 = await s.next(3000);
     expect(r3.versionInfo).toBe('3'); // the debounced push, B's endpoints changed
     s.send({ typeUrl: TYPE_URL.endpoint, resourceNames: [A_CLUSTER, B_CLUSTER], versionInfo: '1', responseNonce: r3.nonce, errorDetail: { code: 3, message: 'endpoint rejected: test' } });
     expect(await s.quiet()).toBe(true); // a NACK with unchanged names is not answered
-    const entry = ads.syncz().find((e) => e.node.id.includes('nacker'))!;
-    expect(entry.types[TYPE_URL.endpoint]).toMatchObject({
-      status: 'NACKED',
-      sentVersion: '3',
-      ackedVersion: '1',
-      lastNack: { version: '3', nonce: r3.nonce, message: 'endpoint rejected: test' },
-    });
+    await eventually(() =>
+      expect(ads.syncz().find((e) => e.node.id.includes('nacker'))!.types[TYPE_URL.endpoint]).toMatchObject({
+        status: 'NACKED',
+        sentVersion: '3',
+        ackedVersion: '1',
+        lastNack: { version: '3', nonce: r3.nonce, message: 'endpoint rejected: test' },
+      }),
+    );
     expect(await metrics.registry.metrics()).toMatch(/pilot_total_xds_rejects\{type="eds"\} 1/);
   });
 
@@ -141,18 +142,21 @@ describe('SotW ADS', () => {
 });
 
 describe('ADS authentication', () => {
-  it('refuses a stream without a valid token and a node its caller may not be', async () => {
-    const ads = new AdsServer({
-      debounceMs: 0,
-      authenticate: (call) => {
-        const auth = String(call.metadata.get('authorization')[0] ?? '');
-        return auth === 'Bearer good' ? { kind: 'node', name: 'node-a' } : new Error('a valid join token is required');
-      },
-      admitNode: (n, caller) => (n.metadata['NODE_NAME'] === caller?.name ? undefined : new Error(`token is for ${caller?.name}`)),
-    });
+  it('checks each listener its own way: one refuses a bad token or a node its caller may not be, the other is open', async () => {
+    // One AdsServer (one translation) on two gRPC servers, as 15012 (token) and 15010 (open).
+    const ads = new AdsServer({ debounceMs: 0 });
     ads.update(mesh(1));
     ads.flush();
-    const { server, address } = await startXdsServer((s) => ads.addTo(s));
+    const secure = await startXdsServer((s) =>
+      ads.addTo(s, {
+        authenticate: (call) => {
+          const auth = String(call.metadata.get('authorization')[0] ?? '');
+          return auth === 'Bearer good' ? { kind: 'node', name: 'node-a' } : new Error('a valid join token is required');
+        },
+        admitNode: (n, caller) => (n.metadata['NODE_NAME'] === caller?.name ? undefined : new Error(`token is for ${caller?.name}`)),
+      }),
+    );
+    const open = await startXdsServer((s) => ads.addTo(s));
     const md = (token: string) => {
       const m = new grpc.Metadata();
       m.set('authorization', `Bearer ${token}`);
@@ -160,20 +164,28 @@ describe('ADS authentication', () => {
     };
     const nodeMeta = (name: string) => ({ id: 'n', metadata: { fields: { NODE_NAME: { stringValue: name } } } });
 
-    const bad = openSotw(address, md('bad'));
+    const bad = openSotw(secure.address, md('bad'));
     bad.send({ node: nodeMeta('node-a'), typeUrl: TYPE_URL.cluster });
     expect(await bad.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: 'a valid join token is required' });
 
-    const other = openSotw(address, md('good'));
+    const other = openSotw(secure.address, md('good'));
     other.send({ node: nodeMeta('node-b'), typeUrl: TYPE_URL.cluster });
     expect(await other.status).toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: 'token is for node-a' });
 
-    const ok = openSotw(address, md('good'));
+    const ok = openSotw(secure.address, md('good'));
     ok.send({ node: nodeMeta('node-a'), typeUrl: TYPE_URL.cluster });
     expect((await ok.next()).versionInfo).toBe('1');
-    expect(ads.syncz()).toEqual([expect.objectContaining({ caller: { kind: 'node', name: 'node-a' }, proxyType: 'node' })]);
-    for (const s of [bad, other, ok]) s.close();
+
+    const anon = openSotw(open.address);
+    anon.send({ node: nodeMeta('anyone'), typeUrl: TYPE_URL.cluster });
+    expect((await anon.next()).versionInfo).toBe('1');
+    expect(ads.syncz().map((e) => [e.caller, e.proxyType])).toEqual([
+      [{ kind: 'node', name: 'node-a' }, 'node'],
+      [undefined, 'unknown'],
+    ]);
+    for (const s of [bad, other, ok, anon]) s.close();
     ads.close();
-    server.forceShutdown();
+    secure.server.forceShutdown();
+    open.server.forceShutdown();
   });
 });

@@ -104,3 +104,16 @@ export function istioAddress(r: { resource?: unknown; bytes?: Uint8Array }): ist
   const any = r.resource as { value?: Uint8Array | null };
   return decodeResource(TYPE_URL.address, any.value ?? new Uint8Array(0)) as istio.workload.Address;
 }
+
+/** Retries `check` (which throws until it holds) until it passes or `ms` elapse. */
+export async function eventually<T>(check: () => T | Promise<T>, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

@@ -37,7 +37,7 @@ function objectMeta(rule: NameRule) {
     uid: z.string().optional(),
     resourceVersion: z.string().optional(),
     generation: z.int().optional(),
-    // YAML 1.1 reads an unquoted timestamp as a date; both forms are fine.
+    // Written by the API server; kept as read (a string, or a date from a YAML 1.1 tag).
     creationTimestamp: z.unknown().optional(),
     deletionTimestamp: z.unknown().optional(),
     deletionGracePeriodSeconds: z.int().optional(),

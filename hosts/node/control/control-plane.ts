@@ -47,8 +47,8 @@ export class ControlPlane {
   stateDir = '';
   rootCertPem = '';
   readonly #store: ConfigStore;
+  /** One ADS server (one translation per snapshot) on both ports, with different access checks. */
   readonly #ads: AdsServer;
-  readonly #secureAds: AdsServer;
   readonly #source: ConfigSource;
   readonly #log: (line: string) => void;
   #grpcPlain?: Server;
@@ -62,18 +62,6 @@ export class ControlPlane {
     this.#log = opts.log ?? ((line) => process.stderr.write(line + '\n'));
     const debounceMs = opts.debounceMs ?? 100;
     this.#ads = new AdsServer({ metrics: this.metrics, debounceMs });
-    this.#secureAds = new AdsServer({
-      metrics: this.metrics,
-      debounceMs,
-      authenticate: (call) => this.#authenticate(call),
-      admitNode: (node, caller) => {
-        const want = node.metadata['NODE_NAME'];
-        if (caller?.kind === 'node' && typeof want === 'string' && want !== caller.name) {
-          return new Error(`node name ${want} differs from the join token's node ${String(caller.name)}`);
-        }
-        return undefined;
-      },
-    });
   }
 
   static async start(opts: ControlOptions): Promise<ControlPlane> {
@@ -95,10 +83,7 @@ export class ControlPlane {
   }
 
   syncz(): unknown[] {
-    return [
-      ...this.#ads.syncz().map((s) => ({ ...s, port: 'xds' })),
-      ...this.#secureAds.syncz().map((s) => ({ ...s, port: 'secure' })),
-    ];
+    return this.#ads.syncz();
   }
 
   async #start(): Promise<void> {
@@ -124,7 +109,17 @@ export class ControlPlane {
       ipAddresses: servingAddresses(this.opts.listen),
     });
     const secure = new Server();
-    this.#secureAds.addTo(secure);
+    this.#ads.addTo(secure, {
+      authenticate: (call) => this.#authenticate(call),
+      admitNode: (node, caller) => {
+        // A node proxy names its node in metadata (NODE_NAME, as Istio's proxies do); it must be the token's.
+        const want = node.metadata['NODE_NAME'];
+        if (caller?.kind === 'node' && typeof want === 'string' && want !== caller.name) {
+          return new Error(`node name ${want} differs from the join token's node ${String(caller.name)}`);
+        }
+        return undefined;
+      },
+    });
     const caService = createCaService({ ca: state.ca, tokens: state.tokens, snapshot: () => this.#store.snapshot, metrics: this.metrics, log: this.#log });
     secure.addService(caService.definition, caService.implementation);
     const creds = ServerCredentials.createSsl(Buffer.from(state.ca.rootCertPem), [
@@ -172,7 +167,6 @@ export class ControlPlane {
       this.#lastVersion = snap.version;
       this.#log(JSON.stringify({ msg: 'config', version: snap.version, services: snap.services.length, workloads: snap.workloads.length, errors: errors.length }));
       this.#ads.update(snap);
-      this.#secureAds.update(snap);
     }
     for (const e of errors) this.#log(`config error: ${formatIssue(e)}`);
   }
@@ -181,7 +175,6 @@ export class ControlPlane {
     this.#ready = false;
     await this.#source.stop();
     this.#ads.close();
-    this.#secureAds.close();
     await Promise.all([
       new Promise<void>((r) => (this.#grpcPlain ? this.#grpcPlain.tryShutdown(() => r()) : r())),
       new Promise<void>((r) => (this.#grpcSecure ? this.#grpcSecure.tryShutdown(() => r()) : r())),

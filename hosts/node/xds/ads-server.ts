@@ -3,6 +3,8 @@
  * stream, pushed after a debounce; state of the world and delta on the same service. Streams are
  * authenticated when they open (`authenticate`, e.g. a join token on 15012) and may be refused
  * once their node is known (`admitNode`, e.g. a node name that differs from the token's).
+ * One AdsServer can serve several gRPC servers (15010 and 15012), each with its own checks, so a
+ * snapshot is translated once for all of them.
  */
 import { status } from '@grpc/grpc-js';
 import type { Server, ServerDuplexStream, ServiceError, UntypedServiceImplementation } from '@grpc/grpc-js';
@@ -17,13 +19,18 @@ import { DeltaConnection } from './delta-connection.ts';
 import { SotwConnection } from './sotw-connection.ts';
 
 export type Authenticate = (call: ServerDuplexStream<unknown, unknown>) => XdsCaller | Error | Promise<XdsCaller | Error>;
+export type AdmitNode = (node: NodeInfo, caller: XdsCaller | undefined) => Error | undefined;
 
-export interface AdsServerOptions {
-  metrics?: ControlMetrics;
-  /** Decides who may open a stream; an Error refuses it with UNAUTHENTICATED. Absent: anyone (15010). */
+/** The checks of one listener (e.g. none on 15010, a join token on 15012). */
+export interface AdsAccess {
+  /** Decides who may open a stream; an Error refuses it with UNAUTHENTICATED. Absent: anyone. */
   authenticate?: Authenticate;
   /** Checks a stream's node against its caller on the first request; an Error refuses it with PERMISSION_DENIED. */
-  admitNode?: (node: NodeInfo, caller: XdsCaller | undefined) => Error | undefined;
+  admitNode?: AdmitNode;
+}
+
+export interface AdsServerOptions extends AdsAccess {
+  metrics?: ControlMetrics;
   /** Quiet time after the last snapshot before a push (istiod's PILOT_DEBOUNCE_AFTER). */
   debounceMs?: number;
   /** Longest a push waits while snapshots keep arriving (istiod's PILOT_DEBOUNCE_MAX). */
@@ -51,11 +58,15 @@ export class AdsServer {
     this.#translator = new XdsTranslator(opts.rootNamespace ? { rootNamespace: opts.rootNamespace } : {});
   }
 
-  /** Registers the ADS service on a grpc-js server (the caller binds and starts it). */
-  addTo(server: Server): void {
+  /**
+   * Registers the ADS service on a grpc-js server (the caller binds and starts it). `access`
+   * replaces the constructor's authenticate/admitNode for this server's streams.
+   */
+  addTo(server: Server, access?: AdsAccess): void {
+    const checks: AdsAccess = access ?? { authenticate: this.#opts.authenticate, admitNode: this.#opts.admitNode };
     const impl: UntypedServiceImplementation = {
-      StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>) => void this.#open(call, 'sotw'),
-      DeltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, Uint8Array>) => void this.#open(call, 'delta'),
+      StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>) => void this.#open(call, 'sotw', checks),
+      DeltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, Uint8Array>) => void this.#open(call, 'delta', checks),
     };
     server.addService(adsServiceDefinition, impl);
   }
@@ -122,17 +133,17 @@ export class AdsServer {
     this.#timer = setTimeout(() => this.flush(), wait);
   }
 
-  async #open(call: ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, Uint8Array>, protocol: 'sotw' | 'delta'): Promise<void> {
+  async #open(call: ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, Uint8Array>, protocol: 'sotw' | 'delta', checks: AdsAccess): Promise<void> {
     let caller: XdsCaller | undefined;
     // Requests that arrive while authentication runs are kept, in order.
     const early: (DiscoveryRequest | DeltaDiscoveryRequest)[] = [];
     const buffer = (req: DiscoveryRequest | DeltaDiscoveryRequest): void => void early.push(req);
     call.on('data', buffer);
     call.on('error', () => {}); // a client reset is not ours to report
-    if (this.#opts.authenticate) {
+    if (checks.authenticate) {
       let who: XdsCaller | Error;
       try {
-        who = await this.#opts.authenticate(call as ServerDuplexStream<unknown, unknown>);
+        who = await checks.authenticate(call as ServerDuplexStream<unknown, unknown>);
       } catch (err) {
         who = err instanceof Error ? err : new Error(String(err));
       }
@@ -143,11 +154,15 @@ export class AdsServer {
       }
       caller = who;
     }
-    if (this.#closed || call.cancelled) return;
+    if (call.cancelled) return;
+    if (this.#closed) {
+      call.emit('error', grpcError(status.UNAVAILABLE, 'control plane shutting down'));
+      return;
+    }
     const host: ConnectionHost = {
       metrics: this.#opts.metrics,
       current: () => this.#current,
-      admit: (c) => this.#admit(c),
+      admit: (c) => this.#admit(c, checks.admitNode),
     };
     const id = `${protocol}-${++this.#seq}`;
     const conn = protocol === 'sotw' ? new SotwConnection(id, call, host, caller) : new DeltaConnection(id, call, host, caller);
@@ -179,8 +194,8 @@ export class AdsServer {
     for (const req of early) onRequest(req);
   }
 
-  #admit(conn: AdsConnection): Error | undefined {
-    const refusal = this.#opts.admitNode?.(conn.node!, conn.caller);
+  #admit(conn: AdsConnection, admitNode: AdmitNode | undefined): Error | undefined {
+    const refusal = admitNode?.(conn.node!, conn.caller);
     if (refusal) {
       this.#connections.delete(conn);
       return grpcError(status.PERMISSION_DENIED, refusal.message);

@@ -12,8 +12,8 @@ import { EventEmitter } from 'node:events';
 import { Client, Metadata, credentials, status } from '@grpc/grpc-js';
 import type { ChannelCredentials, ChannelOptions, ClientDuplexStream } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
-import { decodeDeltaDiscoveryResponse, decodeResource, encodeDeltaDiscoveryRequest, jsonToStruct } from '../../../core/xds/index.ts';
-import type { DeltaDiscoveryResponse } from '../../../core/xds/codec.ts';
+import { decodeResource, encodeDeltaDiscoveryRequest, jsonToStruct, readDeltaDiscoveryResponse } from '../../../core/xds/index.ts';
+import type { DeltaResponseView } from '../../../core/xds/index.ts';
 import type { envoy } from '../../../core/xds/pb.ts';
 import { DELTA_PATH, asBuffer } from './ads-service.ts';
 
@@ -81,7 +81,7 @@ export class DeltaXdsClient extends EventEmitter {
   readonly #opts: DeltaClientOptions;
   readonly #watches = new Map<string, Watch>();
   #client?: Client;
-  #stream?: ClientDuplexStream<Uint8Array, DeltaDiscoveryResponse>;
+  #stream?: ClientDuplexStream<Uint8Array, DeltaResponseView>;
   #timer?: NodeJS.Timeout;
   #delay: number;
   #closed = false;
@@ -112,7 +112,8 @@ export class DeltaXdsClient extends EventEmitter {
 
   start(): this {
     if (!this.#client) {
-      const options: ChannelOptions = { ...this.#opts.channelOptions };
+      // A full push of a large mesh is one message of several MB; gRPC's default cap is 4 MB.
+      const options: ChannelOptions = { 'grpc.max_receive_message_length': -1, ...this.#opts.channelOptions };
       // Verified by SPIFFE id, not by name: give TLS a name so it does not send the address as SNI.
       if (this.#opts.tls?.serverIdentity) options['grpc.ssl_target_name_override'] ??= 'weft-control';
       this.#client = new Client(this.#opts.address, this.#credentials(), options);
@@ -167,7 +168,8 @@ export class DeltaXdsClient extends EventEmitter {
     const md = new Metadata();
     const token = typeof this.#opts.token === 'function' ? this.#opts.token() : this.#opts.token;
     if (token) md.set('authorization', `Bearer ${token}`);
-    const stream = this.#client.makeBidiStreamRequest(DELTA_PATH, asBuffer, (b: Buffer) => decodeDeltaDiscoveryResponse(b), md);
+    // A hand reader: one pass, views into the message, no object per Resource (core/xds/wire-reader.ts).
+    const stream = this.#client.makeBidiStreamRequest(DELTA_PATH, asBuffer, (b: Buffer) => readDeltaDiscoveryResponse(b), md);
     this.#stream = stream;
     let first = true;
     for (const [typeUrl, w] of this.#watches) {
@@ -183,7 +185,7 @@ export class DeltaXdsClient extends EventEmitter {
       first = false;
       this.#write(req);
     }
-    stream.on('data', (res: DeltaDiscoveryResponse) => {
+    stream.on('data', (res: DeltaResponseView) => {
       if (!this.#connected) {
         this.#connected = true;
         this.#delay = this.#opts.backoff?.initialMs ?? 100;
@@ -225,24 +227,23 @@ export class DeltaXdsClient extends EventEmitter {
     this.#stream?.write(encodeDeltaDiscoveryRequest(req));
   }
 
-  #onResponse(res: DeltaDiscoveryResponse): void {
+  #onResponse(res: DeltaResponseView): void {
     const typeUrl = res.typeUrl;
     const w = this.#watches.get(typeUrl);
-    const update: XdsUpdate = { typeUrl, systemVersion: res.systemVersionInfo, nonce: res.nonce, resources: [], removed: [...(res.removedResources ?? [])] };
+    const update: XdsUpdate = { typeUrl, systemVersion: res.systemVersionInfo, nonce: res.nonce, resources: [], removed: res.removedResources };
     let error: string | undefined;
     if (!w) error = `not subscribed to ${typeUrl}`;
-    for (const r of res.resources ?? []) {
+    const decode = this.#opts.decode !== false;
+    for (const r of res.resources) {
       if (error) break;
-      const any = r.resource;
-      if (!any || any.typeUrl !== typeUrl) {
-        error = `resource ${r.name}: type ${any?.typeUrl ?? 'none'} on a ${typeUrl} response`;
+      if (r.typeUrl !== typeUrl) {
+        error = `resource ${r.name}: type ${r.typeUrl || 'none'} on a ${typeUrl} response`;
         break;
       }
-      const bytes = any.value ?? new Uint8Array(0);
-      const entry: XdsResourceEntry = { name: r.name ?? '', version: r.version ?? '', bytes };
-      if (this.#opts.decode !== false) {
+      const entry: XdsResourceEntry = { name: r.name, version: r.version, bytes: r.value };
+      if (decode) {
         try {
-          entry.resource = decodeResource(typeUrl, bytes);
+          entry.resource = decodeResource(typeUrl, r.value);
         } catch (err) {
           error = `resource ${r.name}: ${(err as Error).message}`;
         }

@@ -71,7 +71,10 @@ export class DeltaConnection extends AdsConnection {
     const order = [...PUSH_ORDER, ...[...this.types.keys()].filter((t) => !PUSH_ORDER.includes(t))];
     for (const typeUrl of order) {
       const st = this.types.get(typeUrl);
-      if (st) this.respond(typeUrl, st, res, { askedFor: [], always: st.responses === 0, full: false });
+      if (!st) continue;
+      // A type never answered (the stream came before the first snapshot) gets its full first answer.
+      const initial = st.responses === 0;
+      this.respond(typeUrl, st, res, { askedFor: initial ? [...st.names] : [], always: initial, full: initial });
     }
   }
 

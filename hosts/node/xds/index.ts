@@ -3,7 +3,7 @@
  * client of node proxies. The resources come from core/xds.
  */
 export { AdsServer } from './ads-server.ts';
-export type { AdsServerOptions, Authenticate } from './ads-server.ts';
+export type { AdsServerOptions, AdsAccess, AdmitNode, Authenticate } from './ads-server.ts';
 export type { XdsCaller, SynczEntry, TypeSyncz, NackRecord } from './connection.ts';
 export { DeltaXdsClient } from './delta-client.ts';
 export type { DeltaClientOptions, XdsUpdate, XdsResourceEntry, AnswerEvent } from './delta-client.ts';
