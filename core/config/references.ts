@@ -24,8 +24,20 @@ interface Ref {
 }
 
 export function checkReferences(ctx: BuildContext, services: readonly ServiceInfo[]): void {
-  const has = (kind: string, ns: string, name: string, pick: (r: ConfigResource) => boolean = () => true) =>
-    ctx.of(kind).some((r) => r.metadata.namespace === ns && r.metadata.name === name && pick(r));
+  const byName = new Map<string, Map<string, ConfigResource[]>>();
+  const named = (kind: string, ns: string, name: string): readonly ConfigResource[] => {
+    let index = byName.get(kind);
+    if (!index) {
+      index = new Map();
+      for (const r of ctx.of(kind)) {
+        const k = `${r.metadata.namespace}/${r.metadata.name}`;
+        index.set(k, [...(index.get(k) ?? []), r]);
+      }
+      byName.set(kind, index);
+    }
+    return index.get(`${ns}/${name}`) ?? [];
+  };
+  const has = (kind: string, ns: string, name: string) => named(kind, ns, name).length > 0;
   const k8sGateway = (r: ConfigResource) => !isIstioGateway(r);
   const hostnames = new Set(services.map((s) => s.hostname));
 
@@ -48,7 +60,7 @@ export function checkReferences(ctx: BuildContext, services: readonly ServiceInf
     if (group === '' && kind === 'Service') {
       exists = has('Service', ns, ref.name);
       if (exists && ref.port !== undefined) {
-        const svc = ctx.of('Service').find((s) => s.metadata.namespace === ns && s.metadata.name === ref.name)!;
+        const svc = named('Service', ns, ref.name)[0]!;
         const ports = ((svc.spec as { ports?: { port: number }[] }).ports ?? []).map((p) => p.port);
         if (!ports.includes(ref.port)) ctx.warn(route, [...path, 'port'], `BackendNotFound: Service ${ns}/${ref.name} has no port ${ref.port}`);
       }
@@ -68,7 +80,7 @@ export function checkReferences(ctx: BuildContext, services: readonly ServiceInf
       (spec.parentRefs ?? []).forEach((p, i) => {
         const ns = p.namespace ?? route.metadata.namespace;
         if (p.group === GATEWAY_GROUP && p.kind === 'Gateway') {
-          const gw = ctx.of('Gateway').find((g) => k8sGateway(g) && g.metadata.namespace === ns && g.metadata.name === p.name);
+          const gw = named('Gateway', ns, p.name).find(k8sGateway);
           if (!gw) ctx.warn(route, ['spec', 'parentRefs', i], `NoMatchingParent: Gateway ${ns}/${p.name} does not exist`);
           else if (p.sectionName && !(gw.spec as { listeners: { name: string }[] }).listeners.some((l) => l.name === p.sectionName)) {
             ctx.warn(route, ['spec', 'parentRefs', i, 'sectionName'], `NoMatchingParent: Gateway ${ns}/${p.name} has no listener ${p.sectionName}`);
@@ -131,7 +143,7 @@ export function checkReferences(ctx: BuildContext, services: readonly ServiceInf
     (spec.gateways ?? []).forEach((g, i) => {
       if (g === 'mesh') return;
       const [gns, gname] = g.includes('/') ? g.split('/') : [ns, g];
-      if (!ctx.of('Gateway').some((r) => isIstioGateway(r) && r.metadata.namespace === gns && r.metadata.name === gname)) {
+      if (!named('Gateway', gns!, gname!).some(isIstioGateway)) {
         ctx.warn(vs, ['spec', 'gateways', i], `Gateway ${gns}/${gname} does not exist`);
       }
     });
@@ -168,7 +180,7 @@ export function checkReferences(ctx: BuildContext, services: readonly ServiceInf
         const ns = pol.metadata.namespace;
         const g = r.group ?? '';
         let exists: boolean | undefined;
-        if (g === GATEWAY_GROUP && r.kind === 'Gateway') exists = ctx.of('Gateway').some((x) => k8sGateway(x) && x.metadata.namespace === ns && x.metadata.name === r.name);
+        if (g === GATEWAY_GROUP && r.kind === 'Gateway') exists = named('Gateway', ns, r.name).some(k8sGateway);
         else if (g === GATEWAY_GROUP && r.kind === 'GatewayClass') exists = classes.has(r.name);
         else if (g === '' && r.kind === 'Service') exists = has('Service', ns, r.name);
         else if (g === 'networking.istio.io' && r.kind === 'ServiceEntry') exists = has('ServiceEntry', ns, r.name);

@@ -76,6 +76,7 @@ async function runCase(endpoints: number, clients: number): Promise<Row> {
     for (const c of fleet) c.close();
   } finally {
     cp.child.kill('SIGTERM');
+    await new Promise((r) => cp.child.once('exit', r));
     await rm(dir, { recursive: true, force: true });
   }
   console.error(`endpoints=${endpoints} clients=${clients}: change p50 ${median(row.changeMs).toFixed(0)} ms, full p50 ${median(row.fullMs).toFixed(0)} ms`);
@@ -123,7 +124,8 @@ async function connectFleet(address: string, n: number, expected: number): Promi
 }
 
 async function startControl(configDir: string, stateDir: string): Promise<{ child: ChildProcess; xdsAddress: string }> {
-  const child = spawn(process.execPath, ['dist/weft.mjs', 'control', '--config', configDir, '--state', stateDir, '--listen', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/weft.mjs', 'control', '--config', configDir, '--state', stateDir, '--listen', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
