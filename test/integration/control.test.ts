@@ -223,3 +223,38 @@ spec:
     expect(r.stderr).toMatch(/key/i);
   });
 });
+
+describe('weft control --cacerts', () => {
+  it('signs with a plugged-in intermediate, so two clusters share one root', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'weft-cacerts-'));
+    try {
+      expect(weftSync(['ca', 'root', '--out', join(d, 'root'), '--org', 'Example Corp']).status).toBe(0);
+      for (const c of ['east', 'west']) expect(weftSync(['ca', 'intermediate', '--root', join(d, 'root'), '--name', c, '--out', join(d, c)]).status).toBe(0);
+      mkdirSync(join(d, 'config'));
+      for (const [name, text] of Object.entries(MESH)) writeFileSync(join(d, 'config', name), text);
+      const east = await startControl(['--config', join(d, 'config'), '--state', join(d, 'state'), '--cacerts', join(d, 'east')]);
+      try {
+        expect(east.stdout()).toContain(`root certificate: ${join(d, 'east', 'root-cert.pem')}`);
+        const tok = weftSync(['token', 'create', '--node', 'node-a', '--state', join(d, 'state')]).stdout.trim();
+        const Client = caClientConstructor();
+        const client = new Client(east.secure, credentials.createSsl(readFileSync(join(d, 'root', 'root-cert.pem'))), { 'grpc.ssl_target_name_override': 'weft-control.weft-system.svc' });
+        const identity = 'spiffe://cluster.local/ns/demo/sa/echo';
+        const md = new Metadata();
+        md.set('authorization', `Bearer ${tok}`);
+        const chain = await new Promise<string[]>((resolve, reject) =>
+          client.CreateCertificate({ csr: createKeyAndCsr(identity).csrPem, metadata: impersonationMetadata(identity) }, md, (err, res) => (err ? reject(err) : resolve(res!.certChain ?? []))),
+        );
+        client.close();
+        const sharedRoot = readFileSync(join(d, 'root', 'root-cert.pem'), 'utf8');
+        expect(chain).toHaveLength(3);
+        expect(chain[2]!.trim()).toBe(sharedRoot.trim());
+        expect(verifyChain(chain, sharedRoot).ok).toBe(true);
+        expect(x509Text(chain[0]!)).toMatch(/Issuer:.*O ?= ?Weft/);
+      } finally {
+        await east.stop();
+      }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

@@ -49,7 +49,7 @@ export function register(program: Command): void {
         [
           `weft control is serving ${flags.config ? `config from ${flags.config}` : 'the embedded sample mesh'} (version ${snap.version}: ${snap.services.length} services, ${snap.workloads.length} workloads, ${errors} errors, ${snap.issues.length - errors} warnings)`,
           `  xDS (plaintext)   ${flags.xdsListen}:${cp.ports.xds}`,
-          `  xDS + CA (TLS)    ${flags.listen}:${cp.ports.secure}   root certificate: ${cp.stateDir}/root-cert.pem`,
+          `  xDS + CA (TLS)    ${flags.listen}:${cp.ports.secure}   root certificate: ${cp.rootCertPath}`,
           `  HTTP              http://${host}:${cp.ports.http}/debug/configz  /debug/status  /debug/syncz  /metrics  /ready`,
           `  state             ${cp.stateDir}`,
           `Next: weft token create --node <name>${flags.state ? ` --state ${flags.state}` : ''}   (a join token for a node proxy)`,

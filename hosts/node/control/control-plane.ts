@@ -6,6 +6,7 @@
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import { ConfigStore, formatIssue, type ConfigSource, type MeshSnapshot } from '../../../core/config/index.ts';
 import { SAMPLE_FILES } from '../../../core/config/sample/index.ts';
@@ -46,6 +47,8 @@ export class ControlPlane {
   ports: ControlPorts = { xds: 0, secure: 0, http: 0 };
   stateDir = '';
   rootCertPem = '';
+  /** The file a node proxy is given as `--root-cert`: the mesh root, from cacerts or the state directory. */
+  rootCertPath = '';
   readonly #store: ConfigStore;
   /** One ADS server (one translation per snapshot) on both ports, with different access checks. */
   readonly #ads: AdsServer;
@@ -97,6 +100,7 @@ export class ControlPlane {
     });
     this.stateDir = state.stateDir;
     this.rootCertPem = state.ca.rootCertPem;
+    this.rootCertPath = join(this.opts.cacertsDir ?? state.stateDir, 'root-cert.pem');
     this.#onSnapshot(snap);
 
     const plain = new Server();
