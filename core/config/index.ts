@@ -20,5 +20,5 @@ export { spiffeId, podUid, workloadEntryUid } from './workloads.ts';
 export { formatPath, type PathSegment } from './field-path.ts';
 export { durationMs, parseGatewayDuration, parseGoDuration } from './schema/duration.ts';
 export { re2ToJs, checkRegex } from './schema/regex.ts';
-export { isCIDR, isIP, isIPv4, isIPv6 } from './schema/net.ts';
+export { isCIDR, isIP, isIPv4, isIPv6 } from '../net/ip.ts';
 export type * from './types.ts';

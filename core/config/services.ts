@@ -7,7 +7,7 @@
 import type { ConfigResource, EndpointInfo, ServiceInfo, ServicePortInfo } from './snapshot.ts';
 import type { EndpointSliceData, ServiceSpec } from './schema/core-v1.ts';
 import type { ServiceEntrySpec } from './schema/istio-networking.ts';
-import { isIP } from './schema/net.ts';
+import { isIP } from '../net/ip.ts';
 import { LABELS, matchesSelector, type BuildContext } from './build-context.ts';
 import { podUid, type MutableWorkload } from './workloads.ts';
 

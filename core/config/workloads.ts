@@ -7,7 +7,7 @@ import type { ConfigIssue } from './issues.ts';
 import type { ConfigResource, Locality, WorkloadInfo } from './snapshot.ts';
 import type { PodSpec, PodStatus } from './schema/core-v1.ts';
 import type { WorkloadEntrySpec } from './schema/istio-networking.ts';
-import { isIP } from './schema/net.ts';
+import { isIP } from '../net/ip.ts';
 import { LABELS, type BuildContext } from './build-context.ts';
 
 /** A workload under construction: `services` is filled in once services are built. */

@@ -6,7 +6,7 @@
 import { OID } from './oid.ts';
 import { TAG, asciiBytes, bitString, boolean, implicitPrimitive, integer, octetString, oid, sequence } from './der-writer.ts';
 import { children, decodeBitString, decodeBoolean, decodeInteger, decodeOid, expect, parseDer, type DerNode } from './der-reader.ts';
-import { bytesToIp, ipToBytes } from './ip-address.ts';
+import { formatIp as bytesToIp, parseIp as ipToBytes } from '../net/ip.ts';
 
 export type GeneralName =
   | { type: 'uri'; value: string }

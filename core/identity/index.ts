@@ -5,7 +5,6 @@
 export * from './spiffe.ts';
 export * from './oid.ts';
 export * from './pem.ts';
-export * from './ip-address.ts';
 export * from './x509-name.ts';
 export * from './key-info.ts';
 export * from './extensions.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { base64Decode, base64Encode, pemDecodeAll, pemEncode } from './pem.ts';
-import { bytesToIp, ipToBytes } from './ip-address.ts';
+import { formatIp as bytesToIp, parseIp as ipToBytes } from '../net/ip.ts';
 
 const enc = new TextEncoder();
 

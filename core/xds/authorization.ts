@@ -5,7 +5,7 @@
  * a clause each for `to`, `from` and every `when`, HTTP-only attributes dropped with a warning (an
  * ALLOW rule using them is left out, a DENY rule keeps its L4 part: both err on the restrictive side).
  */
-import { parseCidr } from './ip.ts';
+import { parseCidr } from '../net/ip.ts';
 import { istio } from './pb.ts';
 import type { AuthorizationProto, MatchProto, StringMatchProto } from './pb.ts';
 

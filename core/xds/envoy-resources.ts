@@ -7,7 +7,7 @@
  * filter last and with typed_config, every locality with a load_balancing_weight, IP literals only.
  */
 import type { MeshSettings, ServiceInfo, ServicePortInfo, WorkloadInfo } from '../config/snapshot.ts';
-import { isIpLiteral } from './ip.ts';
+import { isIP } from '../net/ip.ts';
 import { envoy } from './pb.ts';
 import type { ClusterLoadAssignmentProto, ClusterProto, HttpConnectionManagerProto, ListenerProto, RouteConfigurationProto } from './pb.ts';
 import { EMBEDDED_TYPE_URL } from './type-urls.ts';
@@ -87,7 +87,7 @@ export function edsCluster(svc: ServiceInfo, port: number): ClusterProto {
 export function loadAssignment(svc: ServiceInfo, port: ServicePortInfo, workloadsByUid: ReadonlyMap<string, WorkloadInfo>): ClusterLoadAssignmentProto {
   const groups = new Map<string, { locality: envoy.config.core.v3.Locality.$Properties; lbEndpoints: envoy.config.endpoint.v3.LbEndpoint.$Properties[] }>();
   for (const ep of svc.endpoints) {
-    if (!isIpLiteral(ep.address)) continue;
+    if (!isIP(ep.address)) continue;
     const w = workloadsByUid.get(ep.workloadUid);
     const target = ep.ports[port.port] ?? resolveTargetPort(port, w);
     if (target === undefined) continue;

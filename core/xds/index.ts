@@ -17,5 +17,5 @@ export type { AuthorizationPolicySpec, AuthorizationTranslation } from './author
 export { serviceAddress, workloadAddress, workloadServicePorts, HBONE_PORT } from './workload-api.ts';
 export { apiListener, routeConfiguration, edsCluster, loadAssignment, clusterName, listenerName, virtualHostDomains } from './envoy-resources.ts';
 export * from './codec.ts';
-export { parseIp, parseCidr, formatIp, isIpLiteral } from './ip.ts';
+export { parseIp, parseCidr, formatIp, isIP } from '../net/ip.ts';
 export { contentHash } from './hash.ts';

@@ -5,7 +5,7 @@
  * per workload, selector policies listed on each workload they select.
  */
 import type { MeshSettings, ServiceInfo, ServicePortInfo, WaypointRef, WorkloadInfo } from '../config/snapshot.ts';
-import { parseCidr, parseIp } from './ip.ts';
+import { parseCidr, parseIp } from '../net/ip.ts';
 import { istio } from './pb.ts';
 import type { AddressProto, ServiceProto, WorkloadProto } from './pb.ts';
 

@@ -124,7 +124,7 @@ describe('weft control', () => {
     const c = secureClient({ token: token('node-a') });
     await eventually(() => c.resources(TYPE_URL.address).size === 3, 10_000, 'initial workload API state');
     const before = c.version(TYPE_URL.address);
-    const changed = new Promise<string[]>((resolve) => c.on('update', (u) => resolve(u.resources.map((r) => r.name))));
+    const changed = new Promise<string[]>((resolve) => c.on('update', (u) => resolve(u.resources.map((r: { name: string }) => r.name))));
     writeFileSync(config('echo.yaml'), MESH['echo.yaml'].replace('127.0.0.3', '127.0.0.4'));
     const names = await changed;
     expect(names).toEqual(['Kubernetes/networking.istio.io/WorkloadEntry/demo/echo-b']);

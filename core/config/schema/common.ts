@@ -6,7 +6,7 @@
 import { z } from './zod.ts';
 import { parseGatewayDuration, parseGoDuration } from './duration.ts';
 import { checkRegex } from './regex.ts';
-import { isCIDR, isIP, isIPOrCIDR } from './net.ts';
+import { isCIDR, isIP, isIPOrCIDR } from '../../net/ip.ts';
 
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;

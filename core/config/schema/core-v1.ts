@@ -6,7 +6,7 @@
 import { z } from './zod.ts';
 import { bool, dnsLabel, ipAddress, labelMap, port, stringList, stringMap } from './common.ts';
 import { resourceShape, specLessShape } from './meta.ts';
-import { isIP, isIPv4, isIPv6 } from './net.ts';
+import { isIP, isIPv4, isIPv6 } from '../../net/ip.ts';
 
 /** IANA_SVC_NAME: how a named port is spelled (container ports, Service targetPort). */
 const IANA_SVC_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;

@@ -5,7 +5,7 @@
  */
 import { z } from './zod.ts';
 import { GATEWAY_HOSTNAME, dnsLabel, dnsSubdomain, group, kind, labelKeyProblem, objectName, port } from './common.ts';
-import { isIP } from './net.ts';
+import { isIP } from '../../net/ip.ts';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 const CONTROLLER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$/;

@@ -4,7 +4,7 @@
  */
 import { z } from './zod.ts';
 import { DNS_LABEL, HEADER_NAME, numberRange, port } from './common.ts';
-import { isIP } from './net.ts';
+import { isIP } from '../../net/ip.ts';
 
 /** Istio's ValidateWildcardDomain: `*`, `*.example.com`, `*example.com`, an FQDN or a short name. */
 export function istioHostProblem(host: string, opts: { allowIP?: boolean } = {}): string | undefined {

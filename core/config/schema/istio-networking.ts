@@ -5,7 +5,7 @@
 import { z } from './zod.ts';
 import { DNS_LABEL, bool, intRange, port, stringList, stringMap, uint32 } from './common.ts';
 import { exportTo, istioHost, istioHostProblem } from './istio-common.ts';
-import { isCIDR, isIP, isIPOrCIDR } from './net.ts';
+import { isCIDR, isIP, isIPOrCIDR } from '../../net/ip.ts';
 
 /** Istio protocol names (protocol.Parse), case-insensitive as istiod reads them. */
 export const ISTIO_PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'HTTP_PROXY', 'MONGO', 'MYSQL', 'REDIS', 'TCP', 'TLS', 'UDP'] as const;

@@ -4,7 +4,7 @@
  */
 import { z } from './zod.ts';
 import { PolicyTargetReference, WorkloadSelector, bool, duration, ipOrCidr, stringList } from './common.ts';
-import { isIPOrCIDR } from './net.ts';
+import { isIPOrCIDR } from '../../net/ip.ts';
 
 const Source = z
   .strictObject({

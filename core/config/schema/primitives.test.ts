@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isCIDR, isIP, isIPv4, isIPv6 } from './net.ts';
+import { isCIDR, isIP, isIPv4, isIPv6 } from '../../net/ip.ts';
 import { parseGatewayDuration, parseGoDuration } from './duration.ts';
 import { checkRegex, re2ToJs } from './regex.ts';
 

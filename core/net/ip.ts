@@ -1,6 +1,8 @@
 /**
- * IP literals to the raw bytes the workload API carries (4 bytes for IPv4, 16 for IPv6), without
- * node:net, so core stays runtime-neutral.
+ * IP literals and CIDRs: syntax checks for config validation, and the raw bytes (4 for IPv4, 16 for
+ * IPv6) that the workload API and X.509 iPAddress SANs carry. Written by hand because core may not
+ * import node:net. IPv4 octets with leading zeros are refused (Go's net.ParseIP and Kubernetes
+ * refuse them too); IPv6 zones (`%eth0`) are refused: they mean nothing outside one host.
  */
 
 /** Bytes of an IPv4 or IPv6 literal, or undefined when `text` is not one (hostnames, zones, CIDRs). */
@@ -8,9 +10,6 @@ export function parseIp(text: string): Uint8Array | undefined {
   return text.includes(':') ? parseIpv6(text) : parseIpv4(text);
 }
 
-export function isIpLiteral(text: string): boolean {
-  return parseIp(text) !== undefined;
-}
 
 function parseIpv4(text: string): Uint8Array | undefined {
   // Four decimal octets, no leading zeros (ambiguous octal in some parsers), no signs.
@@ -80,7 +79,7 @@ export function parseCidr(text: string): { address: Uint8Array; length: number }
   const max = address.length * 8;
   if (slash < 0) return { address, length: max };
   const bits = text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return undefined;
+  if (!/^(0|[1-9]\d{0,2})$/.test(bits) || Number(bits) > max) return undefined;
   return { address, length: Number(bits) };
 }
 
@@ -108,4 +107,33 @@ export function formatIp(bytes: Uint8Array): string {
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+export type IpFamily = 4 | 6;
+
+export function ipFamily(text: string): IpFamily | undefined {
+  const bytes = parseIp(text);
+  return bytes ? (bytes.length === 4 ? 4 : 6) : undefined;
+}
+
+export function isIP(text: string): boolean {
+  return parseIp(text) !== undefined;
+}
+
+export function isIPv4(text: string): boolean {
+  return !text.includes(':') && parseIp(text) !== undefined;
+}
+
+export function isIPv6(text: string): boolean {
+  return text.includes(':') && parseIp(text) !== undefined;
+}
+
+/** `10.0.0.0/8`, `2001:db8::/32`: a prefix is required and must fit the family. */
+export function isCIDR(text: string): boolean {
+  return text.includes('/') && parseCidr(text) !== undefined;
+}
+
+/** A single address or a CIDR block, as Istio's ipBlocks and ServiceEntry addresses accept. */
+export function isIPOrCIDR(text: string): boolean {
+  return parseCidr(text) !== undefined;
 }
