@@ -3,12 +3,12 @@
  * issues), so the same input always yields the same snapshot and the Store can tell a real change.
  */
 import type { ConfigIssue } from './issues.ts';
-import type { ConfigResource, MeshSettings, MeshSnapshot, NamespaceInfo } from './snapshot.ts';
-import { BuildContext, type LocateField } from './build-context.ts';
-import { buildWorkloads, type WorkloadMemo } from './workloads.ts';
-import { buildServices } from './services.ts';
-import { checkReferences } from './references.ts';
+import type { ConfigResource, MeshSettings, MeshSnapshot } from './snapshot.ts';
+import type { LocateField } from './build-context.ts';
+import { MeshBuilder, type BuiltMesh } from './mesh-builder.ts';
 import { deepFreeze } from './stable-json.ts';
+
+export type { BuiltMesh } from './mesh-builder.ts';
 
 export interface BuildInput {
   version: number;
@@ -18,19 +18,6 @@ export interface BuildInput {
   /** Issues found before building (syntax, validation, duplicates, mesh settings). */
   issues?: readonly ConfigIssue[];
   locate?: LocateField;
-}
-
-/** Declared namespaces with their labels, plus every namespace a resource lives in (Kubernetes' `default` among them). */
-function buildNamespaces(resources: ReadonlyMap<string, readonly ConfigResource[]>): Map<string, NamespaceInfo> {
-  const labels = new Map<string, Record<string, string>>();
-  for (const ns of resources.get('Namespace') ?? []) labels.set(ns.metadata.name, { ...ns.metadata.labels });
-  for (const list of resources.values()) for (const r of list) if (r.metadata.namespace && !labels.has(r.metadata.namespace)) labels.set(r.metadata.namespace, {});
-  const out = new Map<string, NamespaceInfo>();
-  for (const name of [...labels.keys()].sort()) {
-    // The API server adds this label to every namespace; Gateway API namespace selectors rely on it.
-    out.set(name, { name, labels: { ...labels.get(name), 'kubernetes.io/metadata.name': name } });
-  }
-  return out;
 }
 
 export function compareIssues(a: ConfigIssue, b: ConfigIssue): number {
@@ -43,42 +30,24 @@ export function compareIssues(a: ConfigIssue, b: ConfigIssue): number {
   );
 }
 
-export interface BuiltMesh {
-  namespaces: Map<string, NamespaceInfo>;
-  services: MeshSnapshot['services'];
-  workloads: MeshSnapshot['workloads'];
-  /** Warnings found while building (dangling references, pods without addresses...). */
-  warnings: ConfigIssue[];
-}
-
-/** The derived part of a snapshot: namespaces, workloads, services, reference warnings. */
-export function buildMesh(mesh: MeshSettings, resources: ReadonlyMap<string, readonly ConfigResource[]>, locate?: LocateField, memo?: WorkloadMemo): BuiltMesh {
-  const namespaces = buildNamespaces(resources);
-  const ctx = new BuildContext(resources, namespaces, mesh, locate);
-  const workloads = buildWorkloads(ctx, memo);
-  const services = buildServices(ctx, workloads);
-  checkReferences(ctx, services);
-  return { namespaces, services, workloads, warnings: ctx.warnings };
+/** The derived part of a snapshot, built from scratch (the Store keeps a MeshBuilder to build incrementally). */
+export function buildMesh(mesh: MeshSettings, resources: ReadonlyMap<string, readonly ConfigResource[]>, locate?: LocateField): BuiltMesh {
+  return new MeshBuilder().build(mesh, resources, locate);
 }
 
 export function assembleSnapshot(version: number, mesh: MeshSettings, resources: ReadonlyMap<string, readonly ConfigResource[]>, built: BuiltMesh, issues: readonly ConfigIssue[]): MeshSnapshot {
   const all = [...issues, ...built.warnings].sort(compareIssues);
-  // Resources are deep-frozen when validated; the derived lists are frozen one level down (readonly
-  // types cover the rest): deep-freezing 10,000 workloads on every change would cost more than it guards.
+  // Resources are deep-frozen when validated; the builder freezes the derived lists and their items one
+  // level down (readonly types cover the rest) as it makes them, so an unchanged item costs nothing here.
   return Object.freeze({
     version,
     mesh,
     namespaces: built.namespaces,
-    services: freezeItems(built.services),
-    workloads: freezeItems(built.workloads),
+    services: built.services,
+    workloads: built.workloads,
     resources,
     issues: deepFreeze(all),
   });
-}
-
-function freezeItems<T extends object>(list: readonly T[]): readonly T[] {
-  for (const item of list) Object.freeze(item);
-  return Object.freeze(list);
 }
 
 export function buildSnapshot(input: BuildInput): MeshSnapshot {

@@ -33,6 +33,22 @@ export interface Merged {
   issues: ConfigIssue[];
 }
 
+/** One Accepted per verdict, made once: a verdict is kept as long as its text is, and merged on every change. */
+const acceptedOfEntry = new WeakMap<Entry, Accepted>();
+function acceptedOf(entry: Entry): Accepted {
+  let a = acceptedOfEntry.get(entry);
+  if (!a) {
+    a = {
+      resource: entry.resource!,
+      content: entry.content!,
+      ...(entry.at ? { at: entry.at } : {}),
+      ...(entry.nameLine ? { nameLine: entry.nameLine } : {}),
+    };
+    acceptedOfEntry.set(entry, a);
+  }
+  return a;
+}
+
 const where = (o: { file: string; line: number }) => (o.line ? `${o.file}:${o.line}` : o.file);
 
 export function mergeUnits(units: readonly Unit[], lastGood: ReadonlyMap<string, Accepted>): Merged {
@@ -46,9 +62,9 @@ export function mergeUnits(units: readonly Unit[], lastGood: ReadonlyMap<string,
       if (kept > 0) issues.push({ severity: 'warning', file: unit.file, line: 0, path: '', message: `this file could not be read; its ${kept} previous resource${kept === 1 ? '' : 's'} stay in force` });
     }
     if (!unit.good) continue;
-    issues.push(...unit.good.warnings);
+    if (unit.good.warnings.length > 0) issues.push(...unit.good.warnings);
     for (const entry of unit.good.entries) {
-      issues.push(...entry.issues);
+      if (entry.issues.length > 0) issues.push(...entry.issues);
       if (!entry.id) continue;
       const first = accepted.get(entry.id);
       if (entry.resource && first) {
@@ -62,12 +78,7 @@ export function mergeUnits(units: readonly Unit[], lastGood: ReadonlyMap<string,
           message: `duplicate: ${entry.ref?.kind} ${entry.ref?.namespace ? `${entry.ref.namespace}/` : ''}${entry.ref?.name} is also defined at ${where(firstAt)}; this definition is ignored`,
         });
       } else if (entry.resource) {
-        accepted.set(entry.id, {
-          resource: entry.resource,
-          content: entry.content!,
-          ...(entry.at ? { at: entry.at } : {}),
-          ...(entry.nameLine ? { nameLine: entry.nameLine } : {}),
-        });
+        accepted.set(entry.id, acceptedOf(entry));
         rejected.delete(entry.id);
       } else if (entry.issues.some((i) => i.severity === 'error') && !accepted.has(entry.id)) {
         rejected.set(entry.id, entry);

@@ -8,46 +8,22 @@ import type { ConfigResource, EndpointInfo, ServiceInfo, ServicePortInfo } from 
 import type { EndpointSliceData, ServiceSpec } from './schema/core-v1.ts';
 import type { ServiceEntrySpec } from './schema/istio-networking.ts';
 import { isIP } from '../net/ip.ts';
-import { LABELS, matchesSelector, type BuildContext } from './build-context.ts';
-import { podUid, type MutableWorkload } from './workloads.ts';
+import { LABELS, type BuildContext } from './build-context.ts';
+import { podUid, type WorkloadBase } from './workloads.ts';
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/**
- * Workloads by namespace and label, so selecting a service's endpoints costs the size of the smallest
- * matching label group, not a scan of every workload (10,000 endpoints x many services).
- */
-class WorkloadIndex {
-  readonly #byLabel = new Map<string, MutableWorkload[]>();
-  constructor(workloads: readonly MutableWorkload[]) {
-    for (const w of workloads) {
-      for (const [k, v] of Object.entries(w.labels)) {
-        const key = `${w.namespace}\0${k}\0${v}`;
-        const list = this.#byLabel.get(key);
-        if (list) list.push(w);
-        else this.#byLabel.set(key, [w]);
-      }
-    }
-  }
-  /** Workloads in `namespace` whose labels include all of `selector` (a non-empty selector). */
-  select(namespace: string, selector: Readonly<Record<string, string>>): MutableWorkload[] {
-    let smallest: MutableWorkload[] | undefined;
-    for (const [k, v] of Object.entries(selector)) {
-      const list = this.#byLabel.get(`${namespace}\0${k}\0${v}`) ?? [];
-      if (!smallest || list.length < smallest.length) smallest = list;
-    }
-    return (smallest ?? []).filter((w) => matchesSelector(selector, w.labels));
-  }
-}
+/** Selects workloads in a namespace by labels (the mesh builder's label index). */
+export type SelectWorkloads = (namespace: string, selector: Readonly<Record<string, string>>) => readonly WorkloadBase[];
 
 /** The workload port serving `sp`, or undefined when this workload does not serve it. */
-function workloadPort(w: MutableWorkload, sp: ServicePortInfo): number | undefined {
+function workloadPort(w: WorkloadBase, sp: ServicePortInfo): number | undefined {
   if (w.kind === 'WorkloadEntry' && sp.name && w.namedPorts[sp.name] !== undefined) return w.namedPorts[sp.name];
   if (typeof sp.targetPort === 'number') return sp.targetPort;
   return w.namedPorts[sp.targetPort];
 }
 
-function endpointsFromWorkloads(workloads: readonly MutableWorkload[], ports: readonly ServicePortInfo[]): EndpointInfo[] {
+function endpointsFromWorkloads(workloads: readonly WorkloadBase[], ports: readonly ServicePortInfo[]): EndpointInfo[] {
   const out: EndpointInfo[] = [];
   for (const w of workloads) {
     if (w.addresses.length === 0) continue;
@@ -90,7 +66,7 @@ function endpointsFromSlices(ctx: BuildContext, svc: ConfigResource, ports: read
   return [...out.values()];
 }
 
-function fromService(ctx: BuildContext, svc: ConfigResource, index: WorkloadIndex): ServiceInfo {
+function fromService(ctx: BuildContext, svc: ConfigResource, select: SelectWorkloads): ServiceInfo {
   const spec = svc.spec as ServiceSpec;
   const { namespace, name, labels } = svc.metadata;
   const hostname = `${name}.${namespace}.svc.${ctx.mesh.domainSuffix}`;
@@ -105,7 +81,7 @@ function fromService(ctx: BuildContext, svc: ConfigResource, index: WorkloadInde
   const selector = spec.selector && Object.keys(spec.selector).length > 0 ? spec.selector : undefined;
   let endpoints: EndpointInfo[] = [];
   if (spec.type !== 'ExternalName') {
-    endpoints = selector ? endpointsFromWorkloads(index.select(namespace, selector), ports) : endpointsFromSlices(ctx, svc, ports);
+    endpoints = selector ? endpointsFromWorkloads(select(namespace, selector), ports) : endpointsFromSlices(ctx, svc, ports);
   }
   const waypoint = ctx.waypointFor(svc, labels, 'service');
   return {
@@ -123,7 +99,7 @@ function fromService(ctx: BuildContext, svc: ConfigResource, index: WorkloadInde
   };
 }
 
-function fromServiceEntry(ctx: BuildContext, se: ConfigResource, index: WorkloadIndex): ServiceInfo[] {
+function fromServiceEntry(ctx: BuildContext, se: ConfigResource, select: SelectWorkloads): ServiceInfo[] {
   const spec = se.spec as ServiceEntrySpec;
   const { namespace, name, labels } = se.metadata;
   const ports: ServicePortInfo[] = (spec.ports ?? []).map((p) => ({
@@ -136,7 +112,7 @@ function fromServiceEntry(ctx: BuildContext, se: ConfigResource, index: Workload
   const selector = spec.workloadSelector?.labels;
   let endpoints: EndpointInfo[];
   if (selector && Object.keys(selector).length > 0) {
-    endpoints = endpointsFromWorkloads(index.select(namespace, selector), ports);
+    endpoints = endpointsFromWorkloads(select(namespace, selector), ports);
   } else {
     endpoints = (spec.endpoints ?? [])
       .filter((e) => e.address !== undefined)
@@ -170,23 +146,22 @@ function fromServiceEntry(ctx: BuildContext, se: ConfigResource, index: Workload
   }));
 }
 
-/** Services sorted by key, endpoints by address; each workload learns the services it backs. */
-export function buildServices(ctx: BuildContext, workloads: MutableWorkload[]): ServiceInfo[] {
-  const services: ServiceInfo[] = [];
-  const index = new WorkloadIndex(workloads);
-  for (const svc of ctx.of('Service')) services.push(fromService(ctx, svc, index));
-  for (const se of ctx.of('ServiceEntry')) services.push(...fromServiceEntry(ctx, se, index));
-  const byUid = new Map(workloads.map((w) => [w.uid, w]));
-  const seen = new Set<string>();
-  const out: ServiceInfo[] = [];
-  for (const s of services.sort((a, b) => byText(a.key, b.key))) {
-    // Two ServiceEntries (or a Service and a ServiceEntry) may name one host: the first by key wins, as in Istio's registry.
-    if (seen.has(s.key)) continue;
-    seen.add(s.key);
+/** What selects a service's endpoints: its label selector (over workloads in its namespace), else EndpointSlices or its own list. */
+export function serviceSelector(res: ConfigResource): Readonly<Record<string, string>> | undefined {
+  const selector = res.kind === 'Service' ? (res.spec as ServiceSpec).selector : (res.spec as ServiceEntrySpec).workloadSelector?.labels;
+  return selector && Object.keys(selector).length > 0 ? selector : undefined;
+}
+
+/** A Service without a selector takes its endpoints from EndpointSlices. */
+export function usesEndpointSlices(res: ConfigResource): boolean {
+  return res.kind === 'Service' && !serviceSelector(res) && (res.spec as ServiceSpec).type !== 'ExternalName';
+}
+
+/** The services one Service or ServiceEntry (one per host) makes, endpoints sorted by address; frozen. */
+export function serviceInfos(ctx: BuildContext, res: ConfigResource, select: SelectWorkloads): ServiceInfo[] {
+  const made = res.kind === 'Service' ? [fromService(ctx, res, select)] : fromServiceEntry(ctx, res, select);
+  return made.map((s) => {
     const endpoints = [...s.endpoints].sort((a, b) => byText(a.address, b.address) || byText(a.workloadUid, b.workloadUid));
-    for (const e of endpoints) byUid.get(e.workloadUid)?.services.push(s.key);
-    out.push({ ...s, endpoints });
-  }
-  for (const w of workloads) w.services.sort(byText);
-  return out;
+    return Object.freeze({ ...s, endpoints: Object.freeze(endpoints) });
+  });
 }

@@ -4,6 +4,12 @@
  * Translators (core/xds), the CA's authorizer and the debug API read only this.
  *
  * This file is a contract shared by config, identity and xds: add fields freely, rename with care.
+ *
+ * Structural sharing: consecutive snapshots of one Store share every object a change did not reach, and
+ * consumers may cache what they derive by object identity. The Store makes a new ServiceInfo whenever
+ * its resource, the mesh settings, namespaces, waypoints or any workload behind its endpoints change,
+ * and a new WorkloadInfo whenever its resource, that context, its services, or its endpoint ports (or
+ * the ports of a service it backs) change. A snapshot built another way may share nothing.
  */
 import type { ConfigIssue } from './issues.ts';
 

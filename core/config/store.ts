@@ -5,6 +5,11 @@
  * text), merged with the resource as the unit of rejection, translated, and swapped in once. The version
  * goes up only when what the snapshot serves changes; a change of issues alone gives a new snapshot
  * object with the same version.
+ *
+ * A change costs what it changes, not the size of the mesh: unchanged text keeps its resource objects,
+ * the per-kind lists are patched (kinds not touched keep their list), and the MeshBuilder remakes only
+ * the workloads and services the changed resources reach; everything else is shared with the previous
+ * snapshot by identity.
  */
 import type { SourceFile } from '../ports/index.ts';
 import type { ConfigIssue } from './issues.ts';
@@ -17,8 +22,9 @@ import { mergeUnits, type Accepted, type Unit } from './merge.ts';
 import { lookupKind, splitApiVersion } from './kinds.ts';
 import { DEFAULT_MESH_SETTINGS, meshSettingsFrom, parseMeshConfig } from './mesh-settings.ts';
 import { MESH_CONFIGMAP } from './mesh-configmap.ts';
-import { assembleSnapshot, buildMesh, type BuiltMesh } from './build-snapshot.ts';
-import type { WorkloadMemo } from './workloads.ts';
+import { assembleSnapshot, buildMesh } from './build-snapshot.ts';
+import { MeshBuilder, type BuiltMesh } from './mesh-builder.ts';
+import { updateSorted, type ListDiff } from './list-diff.ts';
 import { stableStringify } from './stable-json.ts';
 
 /** A file a source could not read: its previous resources stay in force. */
@@ -80,9 +86,13 @@ export class ConfigStore {
   #meshFile: SourceFile | undefined;
   #lastGoodMeshFile: MeshSettings | undefined;
   #lastGood = new Map<string, Accepted>();
-  #contents = new Map<string, string>();
+  /** The accepted set the snapshot's resource lists hold, and those lists by kind. */
+  #inSnapshot: ReadonlyMap<string, Accepted> = new Map();
+  readonly #lists = new Map<string, readonly ConfigResource[]>();
+  readonly #acceptedOf = new WeakMap<ConfigResource, Accepted>();
+  #meshKey = '';
+  readonly #builder = new MeshBuilder();
   #built: BuiltMesh | undefined;
-  readonly #memo: WorkloadMemo = { key: '', byResource: new WeakMap() };
   #issuesKey = '';
   #snapshot: MeshSnapshot;
 
@@ -217,23 +227,48 @@ export class ConfigStore {
     const merged = mergeUnits(units, this.#lastGood);
     const mesh = this.#mesh(merged.accepted);
     const issues = [...merged.issues, ...mesh.issues];
-    const contents = new Map<string, string>([...merged.accepted].map(([id, a]) => [id, a.content]));
-    contents.set('\0mesh', stableStringify(mesh.settings));
     this.#lastGood = merged.accepted;
+    const meshKey = stableStringify(mesh.settings);
+    const delta = diffAccepted(this.#inSnapshot, merged.accepted);
 
-    const changed = !sameMap(contents, this.#contents);
+    const changed = delta.content || meshKey !== this.#meshKey;
     let version = this.#snapshot.version;
-    const resources = changed || !this.#built ? groupResources(merged.accepted) : this.#snapshot.resources;
+    let resources = this.#snapshot.resources;
     if (changed || !this.#built) {
-      version = initial && contents.size === 1 ? version : version + 1;
-      this.#built = buildMesh(mesh.settings, resources, locateIn(merged.accepted), this.#memo);
-      this.#contents = contents;
+      version = initial && merged.accepted.size === 0 ? version : version + 1;
+      resources = this.#updateLists(delta.byKind);
+      for (const a of delta.accepted) this.#acceptedOf.set(a.resource, a);
+      this.#inSnapshot = merged.accepted;
+      this.#meshKey = meshKey;
+      this.#built = this.#builder.build(mesh.settings, resources, this.#locate());
     }
     const issuesKey = JSON.stringify(issues);
     if (!changed && issuesKey === this.#issuesKey) return;
     this.#issuesKey = issuesKey;
     this.#snapshot = assembleSnapshot(version, mesh.settings, resources, this.#built, issues);
     if (!initial) this.#notify();
+  }
+
+  /** The snapshot's lists with a change applied: lists of kinds the change did not touch keep their identity. */
+  #updateLists(byKind: ReadonlyMap<string, ListDiff<ConfigResource>>): ReadonlyMap<string, readonly ConfigResource[]> {
+    for (const [kind, d] of byKind) {
+      const list = updateSorted(this.#lists.get(kind) ?? [], d.removed, d.added);
+      if (list.length > 0) this.#lists.set(kind, Object.freeze(list));
+      else this.#lists.delete(kind);
+    }
+    return new Map([...this.#lists.keys()].sort().map((k) => [k, this.#lists.get(k)!]));
+  }
+
+  /** Field lines for warnings found while building: re-read the resource's piece of text, once per piece. */
+  #locate() {
+    const locators = new Map<string, ReturnType<typeof chunkLocator>>();
+    return (res: ConfigResource, path: readonly PathSegment[]): number => {
+      const at = this.#acceptedOf.get(res)?.at;
+      if (!at) return res.origin.line;
+      let loc = locators.get(at.text);
+      if (!loc) locators.set(at.text, (loc = chunkLocator(at.text)));
+      return loc(at, path);
+    };
   }
 
   #notify(): void {
@@ -250,36 +285,33 @@ export class ConfigStore {
   }
 }
 
-function sameMap(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) if (b.get(k) !== v) return false;
-  return true;
-}
-
-/** Accepted resources by kind, each list sorted by namespace/name (then apiVersion, for the two Gateways). */
-function groupResources(accepted: ReadonlyMap<string, Accepted>): Map<string, readonly ConfigResource[]> {
-  const byKind = new Map<string, ConfigResource[]>();
-  for (const a of accepted.values()) {
-    const list = byKind.get(a.resource.kind) ?? [];
-    list.push(a.resource);
-    byKind.set(a.resource.kind, list);
-  }
-  const key = (r: ConfigResource) => `${r.metadata.namespace}/${r.metadata.name}\0${r.apiVersion}`;
-  const out = new Map<string, readonly ConfigResource[]>();
-  for (const kind of [...byKind.keys()].sort()) out.set(kind, Object.freeze(byKind.get(kind)!.sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0))));
-  return out;
-}
-
-/** Field lines for warnings found while building: re-read the resource's piece of text, once per piece. */
-function locateIn(accepted: ReadonlyMap<string, Accepted>) {
-  let byResource: Map<ConfigResource, Accepted> | undefined;
-  const locators = new Map<string, ReturnType<typeof chunkLocator>>();
-  return (res: ConfigResource, path: readonly PathSegment[]): number => {
-    byResource ??= new Map([...accepted.values()].map((a) => [a.resource, a]));
-    const at = byResource.get(res)?.at;
-    if (!at) return res.origin.line;
-    let loc = locators.get(at.text);
-    if (!loc) locators.set(at.text, (loc = chunkLocator(at.text)));
-    return loc(at, path);
+/**
+ * What differs between the accepted set the snapshot was built from and a new one: resources by kind
+ * (a changed resource is removed and added), the new Accepted records, and whether any content changed
+ * (a resource re-read at another line is a new object with the same content).
+ */
+function diffAccepted(before: ReadonlyMap<string, Accepted>, after: ReadonlyMap<string, Accepted>) {
+  const byKind = new Map<string, ListDiff<ConfigResource>>();
+  const bucket = (kind: string) => {
+    let d = byKind.get(kind);
+    if (!d) byKind.set(kind, (d = { removed: [], added: [] }));
+    return d;
   };
+  const accepted: Accepted[] = [];
+  let content = false;
+  let matched = 0;
+  for (const [id, a] of after) {
+    const b = before.get(id);
+    if (b) matched++;
+    if (b?.resource === a.resource) continue;
+    if (!b || b.content !== a.content) content = true;
+    accepted.push(a);
+    bucket(a.resource.kind).added.push(a.resource);
+    if (b) bucket(b.resource.kind).removed.push(b.resource);
+  }
+  if (matched !== before.size) {
+    content = true;
+    for (const [id, b] of before) if (!after.has(id)) bucket(b.resource.kind).removed.push(b.resource);
+  }
+  return { byKind, accepted, content };
 }

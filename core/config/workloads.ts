@@ -3,15 +3,14 @@
  * identity, canonical names, ambient enrolment (HBONE) and waypoint. Outside Kubernetes the node that
  * serves a WorkloadEntry is named by its `weft.io/node` label.
  */
-import type { ConfigIssue } from './issues.ts';
 import type { ConfigResource, Locality, WorkloadInfo } from './snapshot.ts';
 import type { PodSpec, PodStatus } from './schema/core-v1.ts';
 import type { WorkloadEntrySpec } from './schema/istio-networking.ts';
 import { isIP } from '../net/ip.ts';
 import { LABELS, type BuildContext } from './build-context.ts';
 
-/** A workload under construction: `services` is filled in once services are built. */
-export type MutableWorkload = Omit<WorkloadInfo, 'services'> & { services: string[] };
+/** A workload as its own resource and the build context make it; the services it backs are added once services are built. */
+export type WorkloadBase = Omit<WorkloadInfo, 'services'>;
 
 export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
@@ -48,7 +47,7 @@ function podWorkloadName(pod: ConfigResource): string {
   return owner.name;
 }
 
-function fromPod(ctx: BuildContext, pod: ConfigResource): MutableWorkload | undefined {
+function fromPod(ctx: BuildContext, pod: ConfigResource): WorkloadBase | undefined {
   const spec = pod.spec as PodSpec;
   const status = (pod.extra?.status ?? {}) as PodStatus;
   const { namespace, name, labels } = pod.metadata;
@@ -82,7 +81,6 @@ function fromPod(ctx: BuildContext, pod: ConfigResource): MutableWorkload | unde
     canonicalRevision: canon.revision,
     workloadName,
     tunnelProtocol: spec.hostNetwork ? 'NONE' : tunnel(ctx, namespace, labels),
-    services: [],
     namedPorts,
     ...(waypoint ? { waypoint } : {}),
     healthy,
@@ -92,7 +90,7 @@ function fromPod(ctx: BuildContext, pod: ConfigResource): MutableWorkload | unde
   };
 }
 
-function fromWorkloadEntry(ctx: BuildContext, we: ConfigResource): MutableWorkload {
+function fromWorkloadEntry(ctx: BuildContext, we: ConfigResource): WorkloadBase {
   const spec = we.spec as WorkloadEntrySpec;
   const { namespace, name } = we.metadata;
   const labels = { ...we.metadata.labels, ...(spec.labels ?? {}) };
@@ -121,7 +119,6 @@ function fromWorkloadEntry(ctx: BuildContext, we: ConfigResource): MutableWorklo
     canonicalRevision: canon.revision,
     workloadName: name,
     tunnelProtocol: tunnel(ctx, namespace, labels),
-    services: [],
     namedPorts: { ...(spec.ports ?? {}) },
     ...(waypoint ? { waypoint } : {}),
     healthy: health ? health.status === 'True' : true,
@@ -131,44 +128,8 @@ function fromWorkloadEntry(ctx: BuildContext, we: ConfigResource): MutableWorklo
   };
 }
 
-/**
- * Workloads of the last builds by resource object (resources keep their identity while unchanged), with
- * the warnings found making them. Valid while the context they read (mesh settings, namespaces,
- * waypoint Gateways) is the same: `key` says which context.
- */
-export interface WorkloadMemo {
-  key: string;
-  byResource: WeakMap<ConfigResource, { workload: MutableWorkload | undefined; warnings: ConfigIssue[] }>;
-}
-
-/** What a workload reads besides its own resource. */
-function contextKey(ctx: BuildContext): string {
-  const gateways = ctx.of('Gateway').map((g) => [g.apiVersion, g.metadata.namespace, g.metadata.name, g.metadata.labels[LABELS.waypointFor], (g.spec as { gatewayClassName?: string }).gatewayClassName]);
-  return JSON.stringify([ctx.mesh, [...ctx.namespaces.values()], gateways]);
-}
-
-export function buildWorkloads(ctx: BuildContext, memo?: WorkloadMemo): MutableWorkload[] {
-  if (memo) {
-    const key = contextKey(ctx);
-    if (memo.key !== key) {
-      memo.key = key;
-      memo.byResource = new WeakMap();
-    }
-  }
-  const out: MutableWorkload[] = [];
-  const make = (res: ConfigResource, build: () => MutableWorkload | undefined) => {
-    const hit = memo?.byResource.get(res);
-    if (hit) {
-      ctx.warnings.push(...hit.warnings);
-      if (hit.workload) out.push({ ...hit.workload, services: [] });
-      return;
-    }
-    const before = ctx.warnings.length;
-    const workload = build();
-    memo?.byResource.set(res, { workload, warnings: ctx.warnings.slice(before) });
-    if (workload) out.push({ ...workload, services: [] });
-  };
-  for (const pod of ctx.of('Pod')) make(pod, () => fromPod(ctx, pod));
-  for (const we of ctx.of('WorkloadEntry')) make(we, () => fromWorkloadEntry(ctx, we));
-  return out.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+/** The workload a Pod or WorkloadEntry makes (frozen), or undefined (a pod without an address, a finished pod). */
+export function workloadFrom(ctx: BuildContext, res: ConfigResource): WorkloadBase | undefined {
+  const w = res.kind === 'Pod' ? fromPod(ctx, res) : fromWorkloadEntry(ctx, res);
+  return w && Object.freeze(w);
 }

@@ -96,3 +96,16 @@ describe('selectorMatches', () => {
     expect(selectorMatches({}, { app: 'a' })).toBe(true);
   });
 });
+
+describe('translateAuthorizationPolicy AUDIT', () => {
+  it('becomes a dry-run DENY (reported by node proxies, never enforced)', () => {
+    const t = tr('default', { action: 'AUDIT', rules: [{ from: [{ source: { namespaces: ['x'] } }] }] });
+    expect(t.authorization).toMatchObject({ action: Action.DENY, dryRun: true, rules: [{ clauses: [{ matches: [{ namespaces: [{ exact: 'x' }] }] }] }] });
+    expect(t.warning).toBeUndefined();
+  });
+  it('keeps the L4 part of rules with HTTP attributes and says so', () => {
+    const t = tr('default', { action: 'AUDIT', rules: [{ to: [{ operation: { methods: ['GET'], ports: ['80'] } }] }] });
+    expect(t.authorization?.rules).toHaveLength(1);
+    expect(t.warning).toMatch(/AUDIT rules are evaluated without them/);
+  });
+});

@@ -53,7 +53,7 @@ export interface OperationSpec {
 }
 
 export interface AuthorizationTranslation {
-  /** Undefined when node proxies do not enforce this policy (targetRef policies, CUSTOM/AUDIT). */
+  /** Undefined when node proxies do not enforce this policy (targetRef policies, CUSTOM). AUDIT: a dry-run DENY. */
   authorization?: AuthorizationProto;
   /** True when the policy applies by label selector (listed in Workload.authorization_policies). */
   selected: boolean;
@@ -76,12 +76,18 @@ export function translateAuthorizationPolicy(namespace: string, name: string, sp
   const scope = selected ? istio.security.Scope.WORKLOAD_SELECTOR : namespace === rootNamespace ? istio.security.Scope.GLOBAL : istio.security.Scope.NAMESPACE;
   const actionName = spec.action ?? 'ALLOW';
   let action: istio.security.Action;
+  let dryRun = false;
   switch (actionName) {
     case 'ALLOW':
       action = istio.security.Action.ALLOW;
       break;
     case 'DENY':
       action = istio.security.Action.DENY;
+      break;
+    case 'AUDIT':
+      // Istio's AUDIT reports matches and never decides: ztunnel's form of that is a dry-run DENY.
+      action = istio.security.Action.DENY;
+      dryRun = true;
       break;
     default:
       return { selected, warning: `node proxies do not support the ${actionName} action; the policy is not enforced at L4` };
@@ -96,11 +102,12 @@ export function translateAuthorizationPolicy(namespace: string, name: string, sp
     if (action === istio.security.Action.ALLOW && found.length > 0) continue;
     rules.push({ clauses });
   }
-  const authorization: AuthorizationProto = { name, namespace, scope, action, rules };
+  const authorization: AuthorizationProto = dryRun ? { name, namespace, scope, action, rules, dryRun } : { name, namespace, scope, action, rules };
   if (http.size === 0) return { authorization, selected };
   const list = [...http].sort().join(', ');
-  const effect =
-    action === istio.security.Action.ALLOW
+  const effect = dryRun
+    ? 'the AUDIT rules are evaluated without them, so they report more connections than requested'
+    : action === istio.security.Action.ALLOW
       ? 'ALLOW rules that use them are left out, which is more restrictive than requested'
       : 'the DENY rules are enforced without them, which is more restrictive than requested';
   return { authorization, selected, warning: `node proxies do not evaluate HTTP attributes (found: ${list}); ${effect}; use a waypoint to enforce HTTP rules` };

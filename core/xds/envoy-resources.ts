@@ -84,7 +84,7 @@ export function edsCluster(svc: ServiceInfo, port: number): ClusterProto {
  * as many endpoints as it has (grpc-js-xds silently drops a locality without a weight). Endpoints
  * whose address is not an IP literal, or whose workload does not serve the port, are left out.
  */
-export function loadAssignment(svc: ServiceInfo, port: ServicePortInfo, workloadsByUid: ReadonlyMap<string, WorkloadInfo>): ClusterLoadAssignmentProto {
+export function loadAssignment(svc: ServiceInfo, port: ServicePortInfo, workloadsByUid: { get(uid: string): WorkloadInfo | undefined }): ClusterLoadAssignmentProto {
   const groups = new Map<string, { locality: envoy.config.core.v3.Locality.$Properties; lbEndpoints: envoy.config.endpoint.v3.LbEndpoint.$Properties[] }>();
   for (const ep of svc.endpoints) {
     if (!isIP(ep.address)) continue;

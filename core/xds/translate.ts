@@ -3,32 +3,35 @@
  * streams, with what changed since the previous translation (so a push to many streams looks only
  * at the changed names).
  *
- * Encoding is the cost, so results are cached twice: by snapshot object (a ServiceInfo or
- * WorkloadInfo the Store carried over unchanged costs one lookup) and, when the object is new, by
- * its content (a rebuilt but equal object costs one JSON.stringify). Either way the key also holds
- * whatever else the resource depends on (policies, waypoints, mesh settings).
+ * A translation costs what changed, not the size of the mesh. The Store shares unchanged ServiceInfo
+ * and WorkloadInfo objects between snapshots (snapshot.ts), so the translator walks only the part of
+ * each list that differs from the previous snapshot's and encodes those objects again. What a resource
+ * reads besides its own object is summed up in two keys compared once per translation: the context
+ * (mesh network and domain suffix, the waypoints' services) and the AuthorizationPolicy list. When the
+ * context changes every object is encoded again; when the policies change every workload's policy list
+ * is computed again, and encoded again only if it differs. A resource encoded again with the same
+ * bytes keeps its EncodedResource (and its framed chunks) and is not a change.
  */
-import { formatIssue } from '../config/issues.ts';
 import type { ConfigIssue } from '../config/issues.ts';
-import type { ConfigResource, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../config/snapshot.ts';
+import type { ConfigResource, EndpointInfo, MeshSettings, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../config/snapshot.ts';
+import { formatIssue } from '../config/issues.ts';
+import { WAYPOINT_CLASS } from '../config/build-context.ts';
+import { diffList } from '../config/list-diff.ts';
 import { selectorMatches, translateAuthorizationPolicy } from './authorization.ts';
 import type { AuthorizationPolicySpec } from './authorization.ts';
 import { EncodedResource } from './encoded-resource.ts';
-import type { ResourceMap } from './encoded-resource.ts';
 import { apiListener, clusterName, edsCluster, listenerName, loadAssignment, routeConfiguration, tcpPorts } from './envoy-resources.ts';
+import type { LayeredMap } from './layered-map.ts';
 import { envoy, istio } from './pb.ts';
+import { ResourceChanges, keep, type ResourceMap, type TypeChanges } from './resource-changes.ts';
 import { TYPE_URL } from './type-urls.ts';
-import { serviceAddress, workloadAddress, workloadServicePorts } from './workload-api.ts';
-import type { WorkloadApiContext } from './workload-api.ts';
+import { resolveTargetPort, serviceAddress, workloadAddress } from './workload-api.ts';
+import type { WorkloadApiContext, WorkloadServicePorts } from './workload-api.ts';
+
+export type { TypeChanges } from './resource-changes.ts';
 
 /** Istio's default root namespace (MeshConfig.rootNamespace): its selector-less policies are mesh-wide. */
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
-
-export interface TypeChanges {
-  /** Names added or whose version changed. */
-  readonly changed: ReadonlySet<string>;
-  readonly removed: ReadonlySet<string>;
-}
 
 export interface XdsResources {
   /** Sequence number of this translation within its translator. */
@@ -42,20 +45,45 @@ export interface XdsResources {
   readonly warnings: readonly ConfigIssue[];
 }
 
-interface Entry {
-  dep: string;
-  content?: string;
-  out: readonly EncodedResource[];
+interface ServiceOut {
+  svc: ServiceInfo;
+  address: EncodedResource;
+  envoy: readonly EncodedResource[];
 }
+
+interface WorkloadOut {
+  w: WorkloadInfo;
+  policies: readonly string[];
+  address: EncodedResource;
+}
+
+interface SelectorPolicy {
+  key: string;
+  namespace: string;
+  spec: AuthorizationPolicySpec;
+}
+
+const EMPTY: readonly never[] = Object.freeze([]);
 
 export class XdsTranslator {
   readonly #rootNamespace: string;
-  /** One cache per kind: a ServiceInfo yields both its Address and its Envoy resources. */
-  #byObject = { svc: new WeakMap<object, Entry>(), envoy: new WeakMap<object, Entry>(), wl: new WeakMap<object, Entry>() };
-  #byName = new Map<string, Entry>();
-  #nextByName = new Map<string, Entry>();
-  #policies = new WeakMap<ConfigResource, { rootNs: string; result: ReturnType<typeof translateAuthorizationPolicy>; res?: EncodedResource }>();
-  #last?: XdsResources;
+  #last?: XdsResources & { resources: ReadonlyMap<string, LayeredMap<EncodedResource>> };
+  /** The lists the last translation read, to find what differs in the next snapshot. */
+  #prev?: { services: readonly ServiceInfo[]; workloads: readonly WorkloadInfo[] };
+  #ctxKey = '';
+  #policyList?: readonly ConfigResource[];
+  #policyRootNs = '';
+  #policyOut: readonly EncodedResource[] = EMPTY;
+  #selectorPolicies: readonly SelectorPolicy[] = EMPTY;
+  #policyWarnings: readonly ConfigIssue[] = EMPTY;
+  readonly #policies = new WeakMap<ConfigResource, { rootNs: string; result: ReturnType<typeof translateAuthorizationPolicy>; res?: EncodedResource }>();
+  /** The current services by key and what they were encoded to; services sharing a hostname by hostname. */
+  readonly #services = new Map<string, ServiceOut>();
+  readonly #current = new Map<string, ServiceInfo>();
+  readonly #hosts = new Map<string, { keys: string[]; out: readonly EncodedResource[] }>();
+  readonly #workloads = new Map<string, WorkloadOut>();
+  readonly #endpoints = new WeakMap<ServiceInfo, Map<string, EndpointInfo>>();
+  readonly #lookup = { get: (uid: string): WorkloadInfo | undefined => this.#workloads.get(uid)?.w };
 
   constructor(opts: { rootNamespace?: string } = {}) {
     this.#rootNamespace = opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
@@ -64,85 +92,175 @@ export class XdsTranslator {
   translate(snapshot: MeshSnapshot): XdsResources {
     const mesh = snapshot.mesh;
     const rootNs = mesh.rootNamespace || this.#rootNamespace;
-    const meshKey = `${mesh.network}|${mesh.domainSuffix}`;
-    const types = new Map<string, Map<string, EncodedResource>>(Object.values(TYPE_URL).map((t) => [t, new Map()]));
-    const add = (list: readonly EncodedResource[]): void => {
-      for (const r of list) types.get(r.typeUrl)!.set(r.name, r);
+    const out = new ResourceChanges(this.#last?.resources);
+    let byName: Map<string, ServiceInfo> | undefined;
+    const servicesByName = () => (byName ??= new Map(snapshot.services.map((s) => [`${s.namespace}/${s.name}`, s])));
+    const ctx: WorkloadApiContext = {
+      mesh,
+      get servicesByName() {
+        return servicesByName();
+      },
     };
-    const warnings: ConfigIssue[] = [];
-    this.#nextByName = new Map();
 
-    // Authorization policies first: selector policies are listed on the workloads they select.
-    const selectorPolicies: { key: string; namespace: string; spec: AuthorizationPolicySpec }[] = [];
-    for (const res of snapshot.resources.get('AuthorizationPolicy') ?? []) {
+    const policyList = snapshot.resources.get('AuthorizationPolicy') ?? EMPTY;
+    const policiesChanged = policyList !== this.#policyList || rootNs !== this.#policyRootNs;
+    if (policiesChanged) this.#translatePolicies(policyList, rootNs, out);
+    const ctxKey = contextKey(snapshot, servicesByName);
+    const ctxChanged = ctxKey !== this.#ctxKey;
+    const prev = ctxChanged ? undefined : this.#prev;
+
+    // Services that are new or changed, and the keys gone; the current service of each key.
+    let changedServices: readonly ServiceInfo[];
+    let goneServices: string[];
+    if (!prev) {
+      changedServices = snapshot.services;
+      const keys = new Set(snapshot.services.map((s) => s.key));
+      goneServices = [...this.#current.keys()].filter((k) => !keys.has(k));
+      this.#current.clear();
+      for (const s of snapshot.services) this.#current.set(s.key, s);
+    } else {
+      const d = diffList(prev.services, snapshot.services);
+      const keys = new Set(d.added.map((s) => s.key));
+      goneServices = d.removed.filter((s) => !keys.has(s.key)).map((s) => s.key);
+      changedServices = d.added;
+      for (const k of goneServices) this.#current.delete(k);
+      for (const s of d.added) this.#current.set(s.key, s);
+    }
+
+    // Workloads first: a service's endpoints read their workloads (locality, named ports).
+    if (!prev || policiesChanged) {
+      const seen = new Set<string>();
+      for (const w of snapshot.workloads) {
+        seen.add(w.uid);
+        this.#workload(w, rootNs, ctx, !prev, out);
+      }
+      for (const [uid, e] of this.#workloads) {
+        if (seen.has(uid)) continue;
+        this.#workloads.delete(uid);
+        out.replace([e.address], []);
+      }
+    } else {
+      const d = diffList(prev.workloads, snapshot.workloads);
+      const uids = new Set(d.added.map((w) => w.uid));
+      for (const w of d.removed) {
+        const e = this.#workloads.get(w.uid);
+        if (uids.has(w.uid) || !e) continue;
+        this.#workloads.delete(w.uid);
+        out.replace([e.address], []);
+      }
+      for (const w of d.added) this.#workload(w, rootNs, ctx, true, out);
+    }
+
+    const dirtyHosts = new Set<string>();
+    for (const key of goneServices) {
+      const e = this.#services.get(key);
+      if (!e) continue;
+      this.#services.delete(key);
+      out.replace([e.address], []);
+      this.#leaveHost(e.svc.hostname, key);
+      dirtyHosts.add(e.svc.hostname);
+    }
+    for (const svc of changedServices) {
+      const e = this.#services.get(svc.key);
+      if (e && e.svc === svc && prev) continue;
+      const address = keep(e?.address, new EncodedResource(TYPE_URL.address, svc.key, istio.workload.Address.encode(serviceAddress(svc, ctx)).finish()));
+      const envoyOut = this.#envoyFor(svc, mesh, e?.envoy ?? EMPTY);
+      out.replace(e ? [e.address] : [], [address]);
+      if (!e) this.#joinHost(svc.hostname, svc.key);
+      if (!e || !sameList(e.envoy, envoyOut)) dirtyHosts.add(svc.hostname);
+      this.#services.set(svc.key, { svc, address, envoy: envoyOut });
+    }
+    for (const host of dirtyHosts) this.#publishHost(host, out);
+
+    const { resources, byType } = out.finish();
+    const id = (this.#last?.id ?? 0) + 1;
+    const last = this.#last;
+    this.#last = { id, version: String(snapshot.version), resources, warnings: this.#policyWarnings, ...(last ? { changes: { sinceId: last.id, byType } } : {}) };
+    this.#prev = { services: snapshot.services, workloads: snapshot.workloads };
+    this.#ctxKey = ctxKey;
+    return this.#last;
+  }
+
+  #translatePolicies(list: readonly ConfigResource[], rootNs: string, out: ResourceChanges): void {
+    const encoded: EncodedResource[] = [];
+    const selectors: SelectorPolicy[] = [];
+    const warnings: ConfigIssue[] = [];
+    const before = new Map(this.#policyOut.map((r) => [r.name, r]));
+    for (const res of list) {
       const { namespace, name } = res.metadata;
       let hit = this.#policies.get(res);
       if (!hit || hit.rootNs !== rootNs) {
         const result = translateAuthorizationPolicy(namespace, name, res.spec as AuthorizationPolicySpec, rootNs);
-        const encoded = result.authorization
-          ? new EncodedResource(TYPE_URL.authorization, `${namespace}/${name}`, istio.security.Authorization.encode(result.authorization).finish())
-          : undefined;
-        hit = { rootNs, result, res: encoded };
+        const bytes = result.authorization ? istio.security.Authorization.encode(result.authorization).finish() : undefined;
+        hit = { rootNs, result, ...(bytes ? { res: new EncodedResource(TYPE_URL.authorization, `${namespace}/${name}`, bytes) } : {}) };
         this.#policies.set(res, hit);
       }
       if (hit.result.warning) {
         warnings.push({ severity: 'warning', file: res.origin.file, line: res.origin.line, resource: { kind: res.kind, namespace, name }, path: '', message: hit.result.warning });
       }
       if (!hit.res) continue;
-      add([hit.res]);
-      if (hit.result.selected) selectorPolicies.push({ key: hit.res.name, namespace, spec: res.spec as AuthorizationPolicySpec });
+      const kept = keep(before.get(hit.res.name), hit.res);
+      encoded.push(kept);
+      if (hit.result.selected) selectors.push({ key: kept.name, namespace, spec: res.spec as AuthorizationPolicySpec });
     }
-
-    const workloadsByUid = new Map(snapshot.workloads.map((w) => [w.uid, w]));
-    const servicesByName = new Map(snapshot.services.map((s) => [`${s.namespace}/${s.name}`, s]));
-    const ctx: WorkloadApiContext = { mesh, servicesByName };
-    const waypointKey = (ref: { namespace: string; name: string } | undefined): string => {
-      if (!ref) return '';
-      const svc = servicesByName.get(`${ref.namespace}/${ref.name}`);
-      return `${ref.namespace}/${ref.name}=${svc?.hostname ?? ''}/${svc?.addresses.join(',') ?? ''}`;
-    };
-
-    for (const svc of snapshot.services) {
-      add(
-        this.#cached('svc', svc.key, svc, `${meshKey}|${waypointKey(svc.waypoint)}`, () => [
-          new EncodedResource(TYPE_URL.address, svc.key, istio.workload.Address.encode(serviceAddress(svc, ctx)).finish()),
-        ]),
-      );
-      // Endpoint localities and named ports come from the workloads, so they are part of the key.
-      let epKey = meshKey;
-      for (const ep of svc.endpoints) epKey += `;${endpointWorkloadKey(svc, workloadsByUid.get(ep.workloadUid))}`;
-      add(this.#cached('envoy', svc.key, svc, epKey, () => this.#envoyFor(svc, snapshot, workloadsByUid)));
-    }
-
-    const servicePorts = workloadServicePorts(snapshot.services, workloadsByUid);
-    for (const w of snapshot.workloads) {
-      const policies: string[] = [];
-      for (const p of selectorPolicies) {
-        if ((p.namespace === w.namespace || p.namespace === rootNs) && selectorMatches(p.spec.selector, w.labels)) policies.push(p.key);
-      }
-      policies.sort();
-      const ports = servicePorts.get(w.uid) ?? new Map();
-      let dep = `${meshKey}|${waypointKey(w.waypoint)}|${policies.join(',')}|`;
-      for (const [key, list] of ports) {
-        dep += `${key}=`;
-        for (const p of list) dep += `${p.servicePort}>${p.targetPort},`;
-      }
-      add(
-        this.#cached('wl', w.uid, w, dep, () => [
-          new EncodedResource(TYPE_URL.address, w.uid, istio.workload.Address.encode(workloadAddress(w, ports, policies, ctx)).finish()),
-        ]),
-      );
-    }
-
-    this.#byName = this.#nextByName;
-    const id = (this.#last?.id ?? 0) + 1;
-    const out: XdsResources = { id, version: String(snapshot.version), resources: types, warnings };
-    const last = this.#last;
-    this.#last = last ? { ...out, changes: { sinceId: last.id, byType: diff(last.resources, types) } } : out;
-    return this.#last;
+    out.replace(this.#policyOut, encoded);
+    this.#policyList = list;
+    this.#policyRootNs = rootNs;
+    this.#policyOut = encoded;
+    this.#selectorPolicies = selectors;
+    this.#policyWarnings = warnings;
   }
 
-  #envoyFor(svc: ServiceInfo, snapshot: MeshSnapshot, workloadsByUid: ReadonlyMap<string, WorkloadInfo>): EncodedResource[] {
+  /** Encodes a workload's Address unless the same object with the same policies already was. */
+  #workload(w: WorkloadInfo, rootNs: string, ctx: WorkloadApiContext, force: boolean, out: ResourceChanges): void {
+    const e = this.#workloads.get(w.uid);
+    const policies = this.#policiesFor(w, rootNs);
+    if (e && e.w === w && !force && sameList(e.policies, policies)) return;
+    const ports = this.#portsOf(w);
+    const made = new EncodedResource(TYPE_URL.address, w.uid, istio.workload.Address.encode(workloadAddress(w, ports, policies, ctx)).finish());
+    const address = keep(e?.address, made);
+    if (address !== e?.address) out.replace(e ? [e.address] : [], [address]);
+    this.#workloads.set(w.uid, { w, policies, address });
+  }
+
+  /** Selector policies listed on a workload: its namespace's and the root namespace's that select it. */
+  #policiesFor(w: WorkloadInfo, rootNs: string): readonly string[] {
+    if (this.#selectorPolicies.length === 0) return EMPTY;
+    const out: string[] = [];
+    for (const p of this.#selectorPolicies) {
+      if ((p.namespace === w.namespace || p.namespace === rootNs) && selectorMatches(p.spec.selector, w.labels)) out.push(p.key);
+    }
+    return out.length === 0 ? EMPTY : out.sort();
+  }
+
+  /**
+   * The PortList of each service a workload backs: the endpoint's own mapping when it has one, else
+   * the service's numeric targetPort or the workload's named container port (a named port the
+   * workload does not have leaves that port out, as istiod does).
+   */
+  #portsOf(w: WorkloadInfo): WorkloadServicePorts {
+    const out = new Map<string, istio.workload.Port.$Properties[]>();
+    for (const key of w.services) {
+      const svc = this.#current.get(key);
+      const ep = svc && this.#endpointOf(svc, w.uid);
+      if (!ep) continue;
+      const list: istio.workload.Port.$Properties[] = [];
+      for (const p of svc.ports) {
+        const target = ep.ports[p.port] ?? resolveTargetPort(p, w);
+        if (target !== undefined) list.push({ servicePort: p.port, targetPort: target });
+      }
+      out.set(key, list);
+    }
+    return out;
+  }
+
+  #endpointOf(svc: ServiceInfo, uid: string): EndpointInfo | undefined {
+    let byUid = this.#endpoints.get(svc);
+    if (!byUid) this.#endpoints.set(svc, (byUid = new Map(svc.endpoints.map((e) => [e.workloadUid, e]))));
+    return byUid.get(uid);
+  }
+
+  #envoyFor(svc: ServiceInfo, mesh: MeshSettings, old: readonly EncodedResource[]): EncodedResource[] {
     const out: EncodedResource[] = [];
     const v3 = envoy.config;
     for (const port of tcpPorts(svc)) {
@@ -150,53 +268,59 @@ export class XdsTranslator {
       const cluster = clusterName(svc.hostname, port.port);
       out.push(
         new EncodedResource(TYPE_URL.listener, name, v3.listener.v3.Listener.encode(apiListener(svc, port.port)).finish()),
-        new EncodedResource(TYPE_URL.route, name, v3.route.v3.RouteConfiguration.encode(routeConfiguration(svc, port.port, snapshot.mesh)).finish()),
+        new EncodedResource(TYPE_URL.route, name, v3.route.v3.RouteConfiguration.encode(routeConfiguration(svc, port.port, mesh)).finish()),
         new EncodedResource(TYPE_URL.cluster, cluster, v3.cluster.v3.Cluster.encode(edsCluster(svc, port.port)).finish()),
-        new EncodedResource(TYPE_URL.endpoint, cluster, v3.endpoint.v3.ClusterLoadAssignment.encode(loadAssignment(svc, port, workloadsByUid)).finish()),
+        new EncodedResource(TYPE_URL.endpoint, cluster, v3.endpoint.v3.ClusterLoadAssignment.encode(loadAssignment(svc, port, this.#lookup)).finish()),
       );
     }
-    return out;
+    return out.map((r) => keep(old.find((o) => o.typeUrl === r.typeUrl && o.name === r.name), r));
   }
 
-  /** By object identity, else by content, else made (and remembered both ways). */
-  #cached(kind: 'svc' | 'envoy' | 'wl', key: string, obj: object, dep: string, make: () => EncodedResource[]): readonly EncodedResource[] {
-    const byObject = this.#byObject[kind];
-    const name = `${kind}:${key}`;
-    const hit = byObject.get(obj);
-    let entry: Entry;
-    if (hit && hit.dep === dep) {
-      entry = hit;
-    } else {
-      const content = `${JSON.stringify(obj)}\u0000${dep}`;
-      const prev = this.#byName.get(name);
-      entry = prev && prev.content === content ? prev : { dep, content, out: make() };
-      byObject.set(obj, { dep, content, out: entry.out });
+  #joinHost(host: string, key: string): void {
+    const g = this.#hosts.get(host);
+    if (g) g.keys = [...g.keys, key].sort();
+    else this.#hosts.set(host, { keys: [key], out: EMPTY });
+  }
+
+  #leaveHost(host: string, key: string): void {
+    const g = this.#hosts.get(host);
+    if (g) g.keys = g.keys.filter((k) => k !== key);
+  }
+
+  /**
+   * The Envoy resources of a hostname: their names come from the hostname, so two services naming one
+   * host (ServiceEntries in two namespaces) make the same names; the later key wins, name by name.
+   */
+  #publishHost(host: string, out: ResourceChanges): void {
+    const g = this.#hosts.get(host);
+    if (!g) return;
+    let next: readonly EncodedResource[];
+    if (g.keys.length === 1) next = this.#services.get(g.keys[0]!)?.envoy ?? EMPTY;
+    else {
+      const merged = new Map<string, EncodedResource>();
+      for (const key of g.keys) for (const r of this.#services.get(key)?.envoy ?? EMPTY) merged.set(`${r.typeUrl}\0${r.name}`, r);
+      next = [...merged.values()];
     }
-    this.#nextByName.set(name, entry);
-    return entry.out;
+    out.replace(g.out, next);
+    g.out = next;
+    if (g.keys.length === 0) this.#hosts.delete(host);
   }
 }
 
-function diff(before: ResourceMap, after: ResourceMap): Map<string, TypeChanges> {
-  const out = new Map<string, TypeChanges>();
-  for (const [typeUrl, now] of after) {
-    const then = before.get(typeUrl) ?? new Map();
-    const changed = new Set<string>();
-    const removed = new Set<string>();
-    for (const [name, r] of now) if (then.get(name)?.version !== r.version) changed.add(name);
-    for (const name of then.keys()) if (!now.has(name)) removed.add(name);
-    out.set(typeUrl, { changed, removed });
+/** What resources read besides their own object: mesh network and domain suffix, and each waypoint's service. */
+function contextKey(snapshot: MeshSnapshot, servicesByName: () => ReadonlyMap<string, ServiceInfo>): string {
+  let key = `${snapshot.mesh.network}\0${snapshot.mesh.domainSuffix}`;
+  for (const g of snapshot.resources.get('Gateway') ?? EMPTY) {
+    if ((g.spec as { gatewayClassName?: string }).gatewayClassName !== WAYPOINT_CLASS) continue;
+    const ref = `${g.metadata.namespace}/${g.metadata.name}`;
+    const svc = servicesByName().get(ref);
+    key += `\0${ref}=${svc?.hostname ?? ''}/${svc?.addresses.join(',') ?? ''}`;
   }
-  return out;
-}
-
-/** What an endpoint's Envoy form takes from its workload: locality and named container ports. */
-function endpointWorkloadKey(svc: ServiceInfo, w: WorkloadInfo | undefined): string {
-  if (!w) return '';
-  const l = w.locality;
-  let key = l ? `${l.region}/${l.zone}/${l.subzone}` : '';
-  for (const p of svc.ports) if (typeof p.targetPort === 'string') key += `,${w.namedPorts[p.targetPort] ?? ''}`;
   return key;
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
 /** Translation warnings as the one-line messages `weft analyze` prints. */

@@ -7,10 +7,12 @@ import { register as control } from './control.ts';
 import { register as ca } from './ca.ts';
 import { register as token } from './token.ts';
 import { register as analyze } from './analyze.ts';
+import { register as cni } from './cni.ts';
 
 export function registerCommands(program: Command): void {
   control(program);
   ca(program);
   token(program);
   analyze(program);
+  cni(program);
 }

@@ -1,0 +1,121 @@
+/**
+ * Runs a short-lived Node helper inside another network namespace and receives the sockets it makes
+ * there (capture-in-node.md): `nsenter --net=<path> node -e <script>` with an IPC channel; the helper
+ * creates listening servers (or connected sockets) in that namespace and sends them over IPC with
+ * `process.send(msg, handle)`, then exits. The handles keep working in this process: a server accepts
+ * connections from inside the pod namespace in the node proxy's own event loop.
+ *
+ * Why an inline `-e` script rather than a helper file or a hidden `weft` subcommand: it works the same
+ * from the TypeScript sources, from the single esbuild bundle and from any install layout, with no
+ * file to find or ship, and the helper starts in ~40 ms without loading the bundle.
+ *
+ * Helper protocol: the spec arrives as JSON in $WEFT_NETNS_HELPER; the helper sends
+ * `{ kind: 'handle', ... }` messages each with one handle, then `{ kind: 'done' }`, or
+ * `{ kind: 'error', message, code }`. Messages arrive in order, so 'done' means every handle has.
+ */
+import { spawn } from 'node:child_process';
+import type { Server, Socket } from 'node:net';
+
+export interface HelperHandle<M = Record<string, unknown>> {
+  message: M;
+  handle: Server | Socket;
+}
+
+interface HelperMessage {
+  kind?: string;
+  message?: string;
+  code?: string;
+}
+
+/**
+ * Common prelude of helper scripts: `send(msg, handle)` as a promise, `finish()` and `fail(err)`.
+ * A script appends its body, which reads `spec` and ends with `finish()`.
+ */
+export const HELPER_PRELUDE = `
+'use strict';
+const net = require('node:net');
+const spec = JSON.parse(process.env.WEFT_NETNS_HELPER || '{}');
+const send = (msg, handle) => new Promise((res, rej) => process.send(msg, handle, (e) => (e ? rej(e) : res())));
+const finish = () => process.send({ kind: 'done' }, () => process.disconnect());
+const fail = (e) => process.send({ kind: 'error', message: String((e && e.message) || e), code: e && e.code }, () => process.exit(1));
+process.on('uncaughtException', fail);
+`;
+
+/** Listens on each `spec.listen[i]` ({port, host}) and sends the servers. */
+export const LISTEN_SCRIPT = `${HELPER_PRELUDE}
+(async () => {
+  for (const { port, host } of spec.listen) {
+    const server = net.createServer();
+    await new Promise((res, rej) => { server.once('error', rej); server.listen({ port, host, backlog: 1024, exclusive: true }, res); });
+    await send({ kind: 'handle', port, host }, server);
+    server.close(); // the parent holds its own descriptor; stop accepting here
+  }
+  finish();
+})().catch(fail);
+`;
+
+/** Connects to `spec.connect` ({host, port, localAddress?}) and sends the connected socket. */
+export const CONNECT_SCRIPT = `${HELPER_PRELUDE}
+const socket = net.connect(spec.connect);
+socket.once('error', fail);
+socket.once('connect', () => send({ kind: 'handle', localAddress: socket.localAddress, localPort: socket.localPort }, socket).then(finish, fail));
+`;
+
+export interface HelperOptions<M = Record<string, unknown>> {
+  timeoutMs?: number;
+  nodePath?: string;
+  /** Called as each handle arrives (before the helper finishes), e.g. to attach a 'connection' listener at once. */
+  onHandle?: (h: HelperHandle<M>) => void;
+}
+
+/** Runs `script` in the namespace at `netnsPath` and resolves with the handles it sent, in order. */
+export function runNetnsHelper<M = Record<string, unknown>>(
+  netnsPath: string,
+  script: string,
+  spec: unknown,
+  opts: HelperOptions<M> = {},
+): Promise<HelperHandle<M>[]> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn('nsenter', [`--net=${netnsPath}`, '--', opts.nodePath ?? process.execPath, '-e', script], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', WEFT_NETNS_HELPER: JSON.stringify(spec) },
+    });
+    const got: HelperHandle<M>[] = [];
+    let stderr = '';
+    let settled = false;
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+    const settle = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (!err) return resolve(got);
+      for (const h of got) closeHandle(h.handle);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      reject(err);
+    };
+    const timer = setTimeout(() => settle(new Error(`netns helper in ${netnsPath} did not finish in ${timeoutMs} ms${tail(stderr)}`)), timeoutMs);
+    child.on('message', (msg: HelperMessage, handle?: Server | Socket) => {
+      if (msg.kind === 'handle' && handle) {
+        const h = { message: msg as M, handle };
+        got.push(h);
+        opts.onHandle?.(h);
+      }
+      else if (msg.kind === 'done') settle();
+      else if (msg.kind === 'error') settle(Object.assign(new Error(`in ${netnsPath}: ${msg.message}`), { code: msg.code }));
+    });
+    child.once('error', (err) => settle(new Error(`cannot start the netns helper (nsenter): ${err.message}`)));
+    // 'close' comes after the IPC channel and stderr have closed, so every message has been seen
+    child.once('close', (code, signal) => settle(new Error(`netns helper for ${netnsPath} exited (${signal ?? code}) before finishing${tail(stderr)}`)));
+  });
+}
+
+function tail(stderr: string): string {
+  const s = stderr.trim();
+  return s ? `: ${s.split('\n').slice(-3).join(' | ')}` : '';
+}
+
+function closeHandle(h: Server | Socket): void {
+  if ('destroy' in h) h.destroy();
+  else h.close();
+}

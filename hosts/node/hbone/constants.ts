@@ -1,0 +1,31 @@
+/**
+ * HBONE's fixed numbers, as ztunnel uses them (src/config.rs): port 15008, ALPN h2, HTTP/2 windows
+ * of 4 MiB per stream and 16 MiB per connection, 1 MiB frames, 100 streams per pooled connection,
+ * pooled connections released after 5 minutes unused. With Node's 64 KiB default windows a stream
+ * tops out near 155 MB/s on loopback; both the SETTINGS value (per stream) and
+ * `session.setLocalWindowSize()` (per connection) must be set.
+ */
+export const HBONE_PORT = 15008;
+export const HBONE_ALPN = 'h2';
+export const STREAM_WINDOW = 4 * 1024 * 1024;
+export const CONNECTION_WINDOW = 16 * 1024 * 1024;
+export const MAX_FRAME_SIZE = 1024 * 1024;
+/** What the client puts on one connection (ztunnel POOL_MAX_STREAMS_PER_CONNECTION). */
+export const MAX_STREAMS_PER_CONNECTION = 100;
+/** What the server accepts per connection (ztunnel's server, hyper's default). */
+export const SERVER_MAX_CONCURRENT_STREAMS = 200;
+/** ztunnel POOL_UNUSED_RELEASE_TIMEOUT. */
+export const POOL_IDLE_TIMEOUT_MS = 5 * 60_000;
+/** ztunnel: 64 KiB of request headers at most. */
+export const MAX_HEADER_LIST_SIZE = 64 * 1024;
+/** nghttp2 memory per session, MB: must hold a full connection window plus headroom. */
+export const MAX_SESSION_MEMORY_MB = 64;
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Settings both ends send. */
+export const H2_SETTINGS = {
+  initialWindowSize: STREAM_WINDOW,
+  maxFrameSize: MAX_FRAME_SIZE,
+  maxHeaderListSize: MAX_HEADER_LIST_SIZE,
+  enablePush: false,
+} as const;
