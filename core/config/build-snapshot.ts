@@ -47,6 +47,7 @@ export function assembleSnapshot(version: number, mesh: MeshSettings, resources:
     workloads: built.workloads,
     resources,
     issues: deepFreeze(all),
+    changes: built.changes,
   });
 }
 

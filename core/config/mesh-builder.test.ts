@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigStore } from './store.ts';
 import { MeshBuilder, type BuiltMesh } from './mesh-builder.ts';
 import { buildMesh, compareIssues } from './build-snapshot.ts';
-import type { MeshSnapshot } from './snapshot.ts';
+import type { ListChanges, MeshSnapshot } from './snapshot.ts';
+import { diffList } from './list-diff.ts';
 import { RandomMesh } from '../../test/support/random-mesh.ts';
 
 const plain = (b: BuiltMesh) =>
@@ -16,6 +17,7 @@ describe('MeshBuilder', () => {
       const sink = store.sink('dir');
       const builder = new MeshBuilder();
       sink.replaceFiles(mesh.list);
+      let previous: MeshSnapshot | undefined = store.snapshot;
       for (let step = 0; step < 80; step++) {
         const what = mesh.edit();
         sink.replaceFiles(mesh.list);
@@ -23,7 +25,17 @@ describe('MeshBuilder', () => {
         const fresh = buildMesh(snap.mesh, snap.resources);
         const label = `seed ${seed} step ${step}: ${what}`;
         // The builder alone, fed the Store's lists (unchanged kinds keep their list, as in production).
-        expect(plain(builder.build(snap.mesh, snap.resources)), label).toEqual(plain(fresh));
+        const built = builder.build(snap.mesh, snap.resources);
+        expect(plain(built), label).toEqual(plain(fresh));
+        // What the build says it changed is what changed, object by object.
+        for (const list of ['services', 'workloads'] as const) {
+          const told = built.changes[list] as ListChanges<object>;
+          const d = diffList<object>(told.before, built[list]);
+          expect(new Set(told.removed), `${label} (${list} removed)`).toEqual(new Set(d.removed));
+          expect(new Set(told.added), `${label} (${list} added)`).toEqual(new Set(d.added));
+        }
+        if (snap !== previous && snap.changes) expect(snap.changes.services.before === previous?.services || snap.services === previous?.services, `${label} v${previous?.version}->${snap.version} ${snap.changes.services.before === snap.services}`).toBe(true);
+        previous = snap;
         // The Store's own incremental build.
         expect(plain({ ...fresh, namespaces: snap.namespaces, services: snap.services, workloads: snap.workloads }), label).toEqual(plain(fresh));
       }

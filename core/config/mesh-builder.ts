@@ -14,7 +14,7 @@
  * A change of context (mesh settings, namespaces, waypoint Gateways) rebuilds everything.
  */
 import type { ConfigIssue } from './issues.ts';
-import type { ConfigResource, EndpointInfo, MeshSettings, NamespaceInfo, ServiceInfo, ServicePortInfo, WorkloadInfo } from './snapshot.ts';
+import type { ConfigResource, EndpointInfo, MeshSettings, NamespaceInfo, ServiceInfo, ServicePortInfo, SnapshotChanges, WorkloadInfo } from './snapshot.ts';
 import { BuildContext, LABELS, type LocateField } from './build-context.ts';
 import { workloadFrom, type WorkloadBase } from './workloads.ts';
 import { serviceInfos, serviceSelector, usesEndpointSlices } from './services.ts';
@@ -29,6 +29,14 @@ export interface BuiltMesh {
   workloads: readonly WorkloadInfo[];
   /** Warnings found while building (dangling references, pods without addresses...). */
   warnings: readonly ConfigIssue[];
+  /** What this build changed in the lists of the build before. */
+  changes: SnapshotChanges;
+}
+
+/** Per kind, the resources taken out of and put into the lists of the build before (the Store knows them). */
+export interface ResourceChangesHint {
+  before: Resources;
+  byKind: ReadonlyMap<string, ListDiff<ConfigResource>>;
 }
 
 interface WorkloadSlot {
@@ -77,16 +85,17 @@ export class MeshBuilder {
   #built?: BuiltMesh;
   readonly #select = (ns: string, selector: Readonly<Record<string, string>>) => this.#labels.select(ns, selector);
 
-  build(mesh: MeshSettings, resources: Resources, locate?: LocateField): BuiltMesh {
+  build(mesh: MeshSettings, resources: Resources, locate?: LocateField, hint?: ResourceChangesHint): BuiltMesh {
     const prev = this.#resources;
     const changed = new Set<string>();
     for (const [k, list] of resources) if (prev.get(k) !== list) changed.add(k);
     for (const k of prev.keys()) if (!resources.has(k)) changed.add(k);
     const meshKey = stableStringify(mesh);
-    if (this.#built && meshKey === this.#meshKey && changed.size === 0) return this.#built;
+    if (this.#built && meshKey === this.#meshKey && changed.size === 0) return this.#unchanged(this.#built);
 
     const diffs = new Map<string, ListDiff<ConfigResource>>();
-    for (const k of changed) diffs.set(k, diffList(prev.get(k) ?? EMPTY, resources.get(k) ?? EMPTY));
+    const known = hint?.before === prev ? hint.byKind : undefined;
+    for (const k of changed) diffs.set(k, known?.get(k) ?? diffList(prev.get(k) ?? EMPTY, resources.get(k) ?? EMPTY));
     const namespaces = this.#updateNamespaces(resources, diffs);
     const gateways = (resources.get('Gateway') ?? EMPTY).map((g) => [g.apiVersion, g.metadata.namespace, g.metadata.name, g.metadata.labels[LABELS.waypointFor], (g.spec as { gatewayClassName?: string }).gatewayClassName]);
     const ctxKey = JSON.stringify([meshKey, this.#namespacesKey, gateways]);
@@ -140,8 +149,16 @@ export class MeshBuilder {
 
     const oldWinners = reset ? EMPTY : (this.#built?.services ?? EMPTY);
     const winners = structural ? this.#winners(resources) : replaced.size > 0 ? Object.freeze(oldWinners.map((s) => replaced.get(s) ?? s)) : oldWinners;
-    for (const [before, after] of changedWinners(oldWinners, winners, structural)) this.#rewire(before, after, touched);
-    const workloads = this.#workloads(reset ? EMPTY : (this.#built?.workloads ?? EMPTY), touched);
+    const services = { before: this.#built?.services ?? EMPTY, removed: [] as ServiceInfo[], added: [] as ServiceInfo[] };
+    for (const [before, after] of changedWinners(oldWinners, winners, structural)) {
+      this.#rewire(before, after, touched);
+      if (before) services.removed.push(before);
+      if (after) services.added.push(after);
+    }
+    if (reset) services.removed = [...services.before];
+    const workloads = { before: this.#built?.workloads ?? EMPTY, removed: [] as WorkloadInfo[], added: [] as WorkloadInfo[] };
+    const workloadList = this.#workloads(reset ? EMPTY : workloads.before, touched, workloads);
+    if (reset) workloads.removed = [...workloads.before];
 
     if (reset || [...changed].some((k) => !NOT_REFERENCED.has(k))) {
       const before = ctx.warnings.length;
@@ -155,8 +172,14 @@ export class MeshBuilder {
     this.#resources = resources;
     this.#meshKey = meshKey;
     this.#ctxKey = ctxKey;
-    this.#built = { namespaces, services: winners, workloads, warnings };
+    this.#built = { namespaces, services: winners, workloads: workloadList, warnings, changes: { services, workloads } };
     return this.#built;
+  }
+
+  #unchanged(built: BuiltMesh): BuiltMesh {
+    if (built.changes.services.added.length === 0 && built.changes.workloads.added.length === 0 && built.changes.services.removed.length === 0 && built.changes.workloads.removed.length === 0) return built;
+    const none = <T>(before: readonly T[]) => ({ before, removed: EMPTY, added: EMPTY });
+    return (this.#built = { ...built, changes: { services: none(built.services), workloads: none(built.workloads) } });
   }
 
   #clear(): void {
@@ -309,12 +332,13 @@ export class MeshBuilder {
   }
 
   /** WorkloadInfo for the touched uids; the list sorted by uid, copied with replacements when no uid came or went. */
-  #workloads(previous: readonly WorkloadInfo[], touched: ReadonlySet<string>): readonly WorkloadInfo[] {
+  #workloads(previous: readonly WorkloadInfo[], touched: ReadonlySet<string>, changes: { removed: WorkloadInfo[]; added: WorkloadInfo[] }): readonly WorkloadInfo[] {
     let structural = previous.length === 0;
     const replaced: WorkloadInfo[] = [];
     for (const uid of touched) {
       const base = this.#byUid.get(uid);
-      const had = this.#final.has(uid);
+      const had = this.#final.get(uid);
+      if (had) changes.removed.push(had);
       if (!base) {
         if (had) {
           this.#final.delete(uid);
@@ -324,6 +348,7 @@ export class MeshBuilder {
       }
       const info: WorkloadInfo = Object.freeze({ ...base, services: this.#servicesOf.get(uid) ?? EMPTY });
       this.#final.set(uid, info);
+      changes.added.push(info);
       if (had) replaced.push(info);
       else structural = true;
     }

@@ -145,6 +145,24 @@ export interface ConfigResource<Spec = unknown> {
   origin: { file: string; line: number };
 }
 
+/** Objects taken out of and put into a list since the snapshot before (an object that changed is both). */
+export interface ListChanges<T> {
+  /** The list these changes apply to: the snapshot before's. */
+  readonly before: readonly T[];
+  readonly removed: readonly T[];
+  readonly added: readonly T[];
+}
+
+/**
+ * What changed since the snapshot before, so a consumer that keeps state derived from that one (the
+ * xDS translator) can apply the change without comparing 10,000 workloads. Check `before` first: a
+ * consumer that skipped a snapshot must compare the lists itself.
+ */
+export interface SnapshotChanges {
+  readonly services: ListChanges<ServiceInfo>;
+  readonly workloads: ListChanges<WorkloadInfo>;
+}
+
 export interface MeshSnapshot {
   /** Increases by one per accepted change; the xDS version of everything derived from it. */
   readonly version: number;
@@ -156,4 +174,6 @@ export interface MeshSnapshot {
   readonly resources: ReadonlyMap<string, readonly ConfigResource[]>;
   /** Current errors and warnings: rejected resources keep their last good version in `resources`. */
   readonly issues: readonly ConfigIssue[];
+  /** What changed in `services` and `workloads` since the Store's snapshot before (absent when not known). */
+  readonly changes?: SnapshotChanges;
 }

@@ -18,7 +18,7 @@ import type { PathSegment } from './field-path.ts';
 import { NO_LINES } from './field-path.ts';
 import { chunkLocator, parseSourceFile } from './parse-file.ts';
 import { validateObject } from './validate.ts';
-import { mergeUnits, type Accepted, type Unit } from './merge.ts';
+import { UnitMerger, type Accepted, type Unit } from './merge.ts';
 import { lookupKind, splitApiVersion } from './kinds.ts';
 import { DEFAULT_MESH_SETTINGS, meshSettingsFrom, parseMeshConfig } from './mesh-settings.ts';
 import { MESH_CONFIGMAP } from './mesh-configmap.ts';
@@ -85,9 +85,12 @@ export class ConfigStore {
   readonly #onError: ((err: unknown) => void) | undefined;
   #meshFile: SourceFile | undefined;
   #lastGoodMeshFile: MeshSettings | undefined;
-  #lastGood = new Map<string, Accepted>();
-  /** The accepted set the snapshot's resource lists hold, and those lists by kind. */
-  #inSnapshot: ReadonlyMap<string, Accepted> = new Map();
+  readonly #merger = new UnitMerger();
+  /** Units changed since the last merge. */
+  readonly #dirty = new Set<string>();
+  /** What the snapshot's resource lists hold, by id; ids whose accepted resource changed since. */
+  readonly #listed = new Map<string, Accepted>();
+  readonly #pending = new Set<string>();
   readonly #lists = new Map<string, readonly ConfigResource[]>();
   readonly #acceptedOf = new WeakMap<ConfigResource, Accepted>();
   #meshKey = '';
@@ -131,7 +134,7 @@ export class ConfigStore {
         const o = (obj ?? {}) as { apiVersion?: string; kind?: string; metadata?: { namespace?: string; name?: string } };
         const id = objectKey(String(o.apiVersion ?? ''), String(o.kind ?? ''), o.metadata?.namespace, String(o.metadata?.name ?? ''));
         const entry = validateObject(obj, { file: origin, locator: NO_LINES });
-        this.#units.set(objKey(id), { key: objKey(id), sourceId, file: origin, good: { entries: [entry], warnings: [] } });
+        this.#setUnit(objKey(id), { key: objKey(id), sourceId, file: origin, good: { entries: [entry], warnings: [] } });
       }
     };
     return {
@@ -143,7 +146,7 @@ export class ConfigStore {
           const prev = this.#units.get(key);
           if (prev && !prev.failure && prev.good?.text === file.text) continue;
           const parsed = parseSourceFile(file, prev?.good?.cache);
-          this.#units.set(key, parsed.ok
+          this.#setUnit(key, parsed.ok
             ? { key, sourceId, file: file.path, good: { text: file.text, entries: parsed.entries, warnings: parsed.issues, cache: parsed.cache } }
             : { key, sourceId, file: file.path, ...(prev?.good ? { good: prev.good } : {}), failure: parsed.issues });
         }
@@ -152,9 +155,9 @@ export class ConfigStore {
           keep.add(key);
           const prev = this.#units.get(key);
           const failure: ConfigIssue[] = [{ severity: 'error', file: u.path, line: 0, path: '', message: `cannot read: ${u.message}` }];
-          this.#units.set(key, { key, sourceId, file: u.path, ...(prev?.good ? { good: prev.good } : {}), failure });
+          this.#setUnit(key, { key, sourceId, file: u.path, ...(prev?.good ? { good: prev.good } : {}), failure });
         }
-        for (const k of ownKeys('f')) if (!keep.has(k)) this.#units.delete(k);
+        for (const k of ownKeys('f')) if (!keep.has(k)) this.#setUnit(k, undefined);
         this.#apply();
       },
       upsertObjects: (objects, origin) => {
@@ -162,11 +165,11 @@ export class ConfigStore {
         this.#apply();
       },
       deleteObjects: (refs) => {
-        for (const r of refs) this.#units.delete(objKey(objectKey(r.apiVersion, r.kind, r.namespace, r.name)));
+        for (const r of refs) this.#setUnit(objKey(objectKey(r.apiVersion, r.kind, r.namespace, r.name)), undefined);
         this.#apply();
       },
       replaceObjects: (objects, origin) => {
-        for (const k of ownKeys('o')) this.#units.delete(k);
+        for (const k of ownKeys('o')) this.#setUnit(k, undefined);
         upsert(objects, origin);
         this.#apply();
       },
@@ -185,7 +188,7 @@ export class ConfigStore {
     const source = this.#sources.get(id);
     this.#sources.delete(id);
     await source?.stop();
-    for (const k of [...this.#units.keys()]) if (k.startsWith(`${id}\0`)) this.#units.delete(k);
+    for (const k of [...this.#units.keys()]) if (k.startsWith(`${id}\0`)) this.#setUnit(k, undefined);
     this.#apply();
   }
 
@@ -222,31 +225,70 @@ export class ConfigStore {
     return { settings: meshSettingsFrom(config, this.#base), issues: [] };
   }
 
+  #setUnit(key: string, unit: (Unit & { sourceId: string }) | undefined): void {
+    if (unit) this.#units.set(key, unit);
+    else if (!this.#units.delete(key)) return;
+    this.#dirty.add(key);
+  }
+
   #apply(initial = false): void {
-    const units = [...this.#units.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const merged = mergeUnits(units, this.#lastGood);
-    const mesh = this.#mesh(merged.accepted);
+    for (const key of this.#dirty) this.#merger.update(key, this.#units.get(key));
+    this.#dirty.clear();
+    const merged = this.#merger.merge();
+    const accepted = this.#merger.accepted;
+    for (const id of merged.changed.keys()) this.#pending.add(id);
+    const mesh = this.#mesh(accepted);
     const issues = [...merged.issues, ...mesh.issues];
-    this.#lastGood = merged.accepted;
     const meshKey = stableStringify(mesh.settings);
-    const delta = diffAccepted(this.#inSnapshot, merged.accepted);
+    const delta = this.#diff(accepted);
 
     const changed = delta.content || meshKey !== this.#meshKey;
     let version = this.#snapshot.version;
     let resources = this.#snapshot.resources;
     if (changed || !this.#built) {
-      version = initial && merged.accepted.size === 0 ? version : version + 1;
+      version = initial && accepted.size === 0 ? version : version + 1;
+      const before = this.#snapshot.resources;
       resources = this.#updateLists(delta.byKind);
-      for (const a of delta.accepted) this.#acceptedOf.set(a.resource, a);
-      this.#inSnapshot = merged.accepted;
+      for (const id of this.#pending) {
+        const a = accepted.get(id);
+        if (a) {
+          this.#listed.set(id, a);
+          this.#acceptedOf.set(a.resource, a);
+        } else this.#listed.delete(id);
+      }
+      this.#pending.clear();
       this.#meshKey = meshKey;
-      this.#built = this.#builder.build(mesh.settings, resources, this.#locate());
+      this.#built = this.#builder.build(mesh.settings, resources, this.#locate(), { before, byKind: delta.byKind });
     }
     const issuesKey = JSON.stringify(issues);
     if (!changed && issuesKey === this.#issuesKey) return;
     this.#issuesKey = issuesKey;
     this.#snapshot = assembleSnapshot(version, mesh.settings, resources, this.#built, issues);
     if (!initial) this.#notify();
+  }
+
+  /**
+   * What differs between the resource lists and the accepted set, for the ids changed since the lists
+   * were made: resources by kind (a changed resource is removed and added), and whether any content
+   * changed (a resource re-read at another line is a new object with the same content).
+   */
+  #diff(accepted: ReadonlyMap<string, Accepted>): { byKind: Map<string, ListDiff<ConfigResource>>; content: boolean } {
+    const byKind = new Map<string, ListDiff<ConfigResource>>();
+    const bucket = (kind: string) => {
+      let d = byKind.get(kind);
+      if (!d) byKind.set(kind, (d = { removed: [], added: [] }));
+      return d;
+    };
+    let content = false;
+    for (const id of this.#pending) {
+      const a = accepted.get(id);
+      const b = this.#listed.get(id);
+      if (a?.resource === b?.resource) continue;
+      if (!a || !b || a.content !== b.content) content = true;
+      if (a) bucket(a.resource.kind).added.push(a.resource);
+      if (b) bucket(b.resource.kind).removed.push(b.resource);
+    }
+    return { byKind, content };
   }
 
   /** The snapshot's lists with a change applied: lists of kinds the change did not touch keep their identity. */
@@ -283,35 +325,4 @@ export class ConfigStore {
     }
     if (errors.length > 0) throw errors[0];
   }
-}
-
-/**
- * What differs between the accepted set the snapshot was built from and a new one: resources by kind
- * (a changed resource is removed and added), the new Accepted records, and whether any content changed
- * (a resource re-read at another line is a new object with the same content).
- */
-function diffAccepted(before: ReadonlyMap<string, Accepted>, after: ReadonlyMap<string, Accepted>) {
-  const byKind = new Map<string, ListDiff<ConfigResource>>();
-  const bucket = (kind: string) => {
-    let d = byKind.get(kind);
-    if (!d) byKind.set(kind, (d = { removed: [], added: [] }));
-    return d;
-  };
-  const accepted: Accepted[] = [];
-  let content = false;
-  let matched = 0;
-  for (const [id, a] of after) {
-    const b = before.get(id);
-    if (b) matched++;
-    if (b?.resource === a.resource) continue;
-    if (!b || b.content !== a.content) content = true;
-    accepted.push(a);
-    bucket(a.resource.kind).added.push(a.resource);
-    if (b) bucket(b.resource.kind).removed.push(b.resource);
-  }
-  if (matched !== before.size) {
-    content = true;
-    for (const [id, b] of before) if (!after.has(id)) bucket(b.resource.kind).removed.push(b.resource);
-  }
-  return { byKind, accepted, content };
 }

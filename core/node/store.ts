@@ -8,6 +8,7 @@ import { compileAuthorization } from '../policy/compile.ts';
 import type { AuthorizationProto, AddressProto } from '../xds/pb.ts';
 import { TYPE_URL } from '../xds/type-urls.ts';
 import { compileAddress } from './compile-address.ts';
+import { decodeNodeResource } from './decode.ts';
 import { IndexDraft } from './index-draft.ts';
 import { DEFAULT_NODE_MESH } from './model.ts';
 import type { NodeMeshSettings } from './model.ts';
@@ -16,8 +17,11 @@ import { EMPTY_INDEXES, NodeState } from './state.ts';
 /** One delta response's worth of a type (the shape DeltaXdsClient's XdsUpdate has). */
 export interface NodeResourceUpdate {
   readonly typeUrl: string;
-  /** Added or changed, with the decoded message (core/xds decodeResource). */
-  readonly resources: readonly { readonly name: string; readonly resource?: object }[];
+  /**
+   * Added or changed: the encoded bytes (preferred: decoded here keeping unknown fields, see
+   * decode.ts) or an already decoded message.
+   */
+  readonly resources: readonly { readonly name: string; readonly bytes?: Uint8Array; readonly resource?: object }[];
   readonly removed: readonly string[];
 }
 
@@ -59,9 +63,17 @@ export class NodeStateStore {
         if (isAddress) draft.removeAddress(name);
         else draft.removePolicy(name);
       }
-      for (const { name, resource } of u.resources) {
+      for (const r of u.resources) {
+        const name = r.name;
+        let resource: object | undefined;
+        try {
+          resource = r.bytes ? decodeNodeResource(u.typeUrl, r.bytes) : r.resource;
+        } catch (e) {
+          errors.push({ typeUrl: u.typeUrl, name, message: `malformed resource: ${(e as Error).message}` });
+          continue;
+        }
         if (!resource) {
-          errors.push({ typeUrl: u.typeUrl, name, message: 'resource was not decoded' });
+          errors.push({ typeUrl: u.typeUrl, name, message: 'resource has neither bytes nor a decoded message' });
           continue;
         }
         if (isAddress) {

@@ -9,9 +9,11 @@
  * - `<ns>/converted_peer_authentication_<name>` for a workload-selector policy with portLevelMtls
  *   whose ports differ from the mode around them, merged with the inherited STRICT where needed
  *   (a second DENY could not carve out an exception: any matching DENY denies).
- * Weft's proto names upstream's Group/Rules as Rule/Clause. DISABLE counts as PERMISSIVE (ambient
- * cannot switch mTLS off; upstream treats it so in all but one branch). Among several policies at
- * one level the first in namespace/name order wins (istiod: the oldest; Weft has no creation time).
+ * Weft's proto names upstream's Group/Rules as Rule/Clause. Where istiod's code strays from its own
+ * precedence rule, this follows the rule: a namespace policy with mode UNSET inherits the mesh mode
+ * in every case, and DISABLE counts as PERMISSIVE everywhere (ambient cannot switch mTLS off), so a
+ * workload never names a converted policy that is not sent. Among several policies at one level the
+ * first in namespace/name order wins (istiod: the oldest; Weft has no creation time).
  */
 import type { ConfigResource } from '../config/snapshot.ts';
 import { selectorMatches } from './authorization.ts';

@@ -13,7 +13,7 @@
  * bytes keeps its EncodedResource (and its framed chunks) and is not a change.
  */
 import type { ConfigIssue } from '../config/issues.ts';
-import type { ConfigResource, EndpointInfo, MeshSettings, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../config/snapshot.ts';
+import type { ConfigResource, EndpointInfo, ListChanges, MeshSettings, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../config/snapshot.ts';
 import { formatIssue } from '../config/issues.ts';
 import { WAYPOINT_CLASS } from '../config/build-context.ts';
 import { diffList } from '../config/list-diff.ts';
@@ -23,6 +23,8 @@ import { EncodedResource } from './encoded-resource.ts';
 import { apiListener, clusterName, edsCluster, listenerName, loadAssignment, routeConfiguration, tcpPorts } from './envoy-resources.ts';
 import type { LayeredMap } from './layered-map.ts';
 import { envoy, istio } from './pb.ts';
+import { translatePeerAuthentications } from './peer-authentication.ts';
+import type { PeerAuthenticationTranslation } from './peer-authentication.ts';
 import { ResourceChanges, keep, type ResourceMap, type TypeChanges } from './resource-changes.ts';
 import { TYPE_URL } from './type-urls.ts';
 import { resolveTargetPort, serviceAddress, workloadAddress } from './workload-api.ts';
@@ -76,6 +78,9 @@ export class XdsTranslator {
   #policyOut: readonly EncodedResource[] = EMPTY;
   #selectorPolicies: readonly SelectorPolicy[] = EMPTY;
   #policyWarnings: readonly ConfigIssue[] = EMPTY;
+  #peerAuthList?: readonly ConfigResource[];
+  #peerAuth: PeerAuthenticationTranslation = translatePeerAuthentications(EMPTY, '');
+  #peerAuthOut: readonly EncodedResource[] = EMPTY;
   readonly #policies = new WeakMap<ConfigResource, { rootNs: string; result: ReturnType<typeof translateAuthorizationPolicy>; res?: EncodedResource }>();
   /** The current services by key and what they were encoded to; services sharing a hostname by hostname. */
   readonly #services = new Map<string, ServiceOut>();
@@ -103,8 +108,12 @@ export class XdsTranslator {
     };
 
     const policyList = snapshot.resources.get('AuthorizationPolicy') ?? EMPTY;
-    const policiesChanged = policyList !== this.#policyList || rootNs !== this.#policyRootNs;
-    if (policiesChanged) this.#translatePolicies(policyList, rootNs, out);
+    const peerAuthList = snapshot.resources.get('PeerAuthentication') ?? EMPTY;
+    const policiesChanged = policyList !== this.#policyList || peerAuthList !== this.#peerAuthList || rootNs !== this.#policyRootNs;
+    if (policiesChanged) {
+      this.#translatePolicies(policyList, rootNs, out);
+      this.#translatePeerAuthentications(peerAuthList, rootNs, out);
+    }
     const ctxKey = contextKey(snapshot, servicesByName);
     const ctxChanged = ctxKey !== this.#ctxKey;
     const prev = ctxChanged ? undefined : this.#prev;
@@ -119,7 +128,7 @@ export class XdsTranslator {
       this.#current.clear();
       for (const s of snapshot.services) this.#current.set(s.key, s);
     } else {
-      const d = diffList(prev.services, snapshot.services);
+      const d = changesOf(prev.services, snapshot.services, snapshot.changes?.services);
       const keys = new Set(d.added.map((s) => s.key));
       goneServices = d.removed.filter((s) => !keys.has(s.key)).map((s) => s.key);
       changedServices = d.added;
@@ -140,7 +149,7 @@ export class XdsTranslator {
         out.replace([e.address], []);
       }
     } else {
-      const d = diffList(prev.workloads, snapshot.workloads);
+      const d = changesOf(prev.workloads, snapshot.workloads, snapshot.changes?.workloads);
       const uids = new Set(d.added.map((w) => w.uid));
       for (const w of d.removed) {
         const e = this.#workloads.get(w.uid);
@@ -211,6 +220,16 @@ export class XdsTranslator {
     this.#policyWarnings = warnings;
   }
 
+  /** PeerAuthentication -> DENY policies on plaintext (peer-authentication.ts); their keys join the workloads' lists. */
+  #translatePeerAuthentications(list: readonly ConfigResource[], rootNs: string, out: ResourceChanges): void {
+    this.#peerAuth = translatePeerAuthentications(list, rootNs);
+    const before = new Map(this.#peerAuthOut.map((r) => [r.name, r]));
+    const encoded = this.#peerAuth.resources.map((r) => keep(before.get(r.name), r));
+    out.replace(this.#peerAuthOut, encoded);
+    this.#peerAuthList = list;
+    this.#peerAuthOut = encoded;
+  }
+
   /** Encodes a workload's Address unless the same object with the same policies already was. */
   #workload(w: WorkloadInfo, rootNs: string, ctx: WorkloadApiContext, force: boolean, out: ResourceChanges): void {
     const e = this.#workloads.get(w.uid);
@@ -223,14 +242,19 @@ export class XdsTranslator {
     this.#workloads.set(w.uid, { w, policies, address });
   }
 
-  /** Selector policies listed on a workload: its namespace's and the root namespace's that select it. */
+  /**
+   * Selector policies listed on a workload: its namespace's and the root namespace's that select it,
+   * sorted, then the PeerAuthentication-derived ones (istiod's order).
+   */
   #policiesFor(w: WorkloadInfo, rootNs: string): readonly string[] {
-    if (this.#selectorPolicies.length === 0) return EMPTY;
+    if (this.#selectorPolicies.length === 0 && this.#peerAuthOut.length === 0) return EMPTY;
     const out: string[] = [];
     for (const p of this.#selectorPolicies) {
       if ((p.namespace === w.namespace || p.namespace === rootNs) && selectorMatches(p.spec.selector, w.labels)) out.push(p.key);
     }
-    return out.length === 0 ? EMPTY : out.sort();
+    out.sort();
+    if (this.#peerAuthOut.length) out.push(...this.#peerAuth.keysFor(w.namespace, w.labels));
+    return out.length === 0 ? EMPTY : out;
   }
 
   /**
@@ -317,6 +341,11 @@ function contextKey(snapshot: MeshSnapshot, servicesByName: () => ReadonlyMap<st
     key += `\0${ref}=${svc?.hostname ?? ''}/${svc?.addresses.join(',') ?? ''}`;
   }
   return key;
+}
+
+/** What differs from the list translated last: the Store's account of it when it starts from that list, else a comparison. */
+function changesOf<T>(before: readonly T[], now: readonly T[], told: ListChanges<T> | undefined): { removed: readonly T[]; added: readonly T[] } {
+  return told && told.before === before ? told : diffList(before, now);
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {

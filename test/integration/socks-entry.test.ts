@@ -8,6 +8,8 @@ import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ProxyEntryServer, type ConnectOutcome, type EntryRequest } from '../../hosts/node/servers/proxy-entry-server.ts';
 import type { SpliceEnd } from '../../hosts/node/servers/splice.ts';
+import { tcpLabels } from '../../core/telemetry/tcp-labels.ts';
+import { TcpMetrics } from '../../core/telemetry/tcp-metrics.ts';
 import { curl, GREETING, httpEcho, listen, rawExchange, socksConnectName, socksRequest, tcpEcho } from './socks-fixtures.ts';
 
 let httpBackend: HttpServer;
@@ -19,6 +21,7 @@ let port = 0;
 const requests: EntryRequest[] = [];
 const ends: SpliceEnd[] = [];
 const aborted: string[] = [];
+const tcp = new TcpMetrics();
 
 function dial(p: number): Promise<ConnectOutcome> {
   return new Promise((resolve) => {
@@ -46,6 +49,12 @@ async function onConnect(req: EntryRequest): Promise<ConnectOutcome> {
       }));
     case 'tcp.test':
       return dial(tcpPort);
+    case 'metered.test': {
+      const out = await dial(tcpPort);
+      if (!('stream' in out) || !out.stream) return out;
+      const meter = tcp.open(tcpLabels({ reporter: 'source', source: { workload: 'client' }, service: { hostname: 'metered.test' }, securityPolicy: 'mutual_tls' }));
+      return { stream: (out as { stream: Duplex }).stream, counts: meter, onClose: (e) => meter.close(e.error ? 'CONNECT' : '-') };
+    }
     default:
       return dial(httpPort);
   }
@@ -129,6 +138,16 @@ describe('tunnel bytes', () => {
     expect(r.data.subarray(12).equals(payload)).toBe(true);
     await waitFor(() => ends.length > before);
     expect(ends[ends.length - 1]).toEqual({ received: payload.length, sent: payload.length });
+  });
+
+  test('a telemetry meter as the byte counts: Istio counters see the tunnel', async () => {
+    const r = await rawExchange(port, [GREETING, socksConnectName('metered.test', 1), 'x'.repeat(1000)], { end: true });
+    expect(r.data.length).toBe(12 + 1000);
+    await waitFor(() => tcp.liveConnections === 0);
+    const text = tcp.render();
+    expect(text).toMatch(/^istio_tcp_received_bytes_total\{reporter="source",source_workload="client",.*destination_service="metered.test".*\} 1000$/m);
+    expect(text).toMatch(/^istio_tcp_sent_bytes_total\{.*\} 1000$/m);
+    expect(text).toMatch(/^istio_tcp_connections_closed_total\{.*response_flags="-".*\} 1$/m);
   });
 
   test('backpressure: a client that does not read stops the upstream, not the proxy memory', async () => {
@@ -236,6 +255,21 @@ describe('bad input: clean close, server serves on', () => {
     const r = await rawExchange(port, [GREETING, socksConnectName('tcp.test', 1), 'ping'], { end: true });
     expect(r.closed).toBe(true);
     expect(r.data.subarray(12).toString()).toBe('ping');
+  });
+
+  test('fuzz: 300 connections of random bytes, split at random, some reset', async () => {
+    const rnd = (n: number) => Math.floor(Math.random() * n);
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) => {
+        const len = rnd(600);
+        const bytes = Uint8Array.from({ length: len }, () => rnd(256));
+        if (i % 2 === 0 && len > 0) bytes[0] = 5; // half of them enter the SOCKS parser
+        if (i % 4 === 0 && len > 3) bytes.set([5, 1, 0], 0); // a quarter get past the greeting
+        const cut = rnd(len + 1);
+        return rawExchange(port, [bytes.subarray(0, cut), rnd(20), bytes.subarray(cut)], { end: i % 3 === 0, timeoutMs: 150 + rnd(200), reset: i % 5 === 0 });
+      }),
+    );
+    await waitFor(() => proxy.connections === 0, 5000);
   });
 
   test('after all of that, curl still works and no connection is left', async () => {

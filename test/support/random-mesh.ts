@@ -52,7 +52,7 @@ export class RandomMesh {
 
   #editOne(): string {
     const r = this.#r;
-    const op = Math.floor(r() * 15);
+    const op = Math.floor(r() * 16);
     switch (op) {
       case 0:
       case 1:
@@ -115,6 +115,13 @@ export class RandomMesh {
         if (r() < 0.25) this.files.delete(`policy-${i}.yaml`);
         else this.files.set(`policy-${i}.yaml`, this.#policy(i));
         return `policy ${i}`;
+      }
+      case 14: {
+        // A second definition of a pod (a duplicate while both name one pod), sorted before or after the first.
+        const path = r() < 0.5 ? 'a-dup.yaml' : 'z-dup.yaml';
+        if (r() < 0.3) this.files.delete(path);
+        else this.files.set(path, this.#pod(Math.floor(r() * 4)));
+        return `duplicate ${path}`;
       }
       default: {
         const i = Math.floor(r() * 16);

@@ -7,42 +7,11 @@
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ByteCounts } from '../../../core/telemetry/tcp-metrics.ts';
+import type { ConnectOutcome, EntryHost, EntryRequest, RefuseReason, Tunnel } from './entry-api.ts';
 import { httpResponse, parseConnectHead } from './http-connect.ts';
 import { parseGreeting, parseRequest, SOCKS_VERSION, socksReply, SocksReply } from './socks5.ts';
 import { splice, type SpliceEnd, type SpliceOwner } from './splice.ts';
 import { plainAddress as plain, type Target } from './target.ts';
-
-export type RefuseReason = 'not-allowed' | 'unreachable' | 'refused' | 'timeout';
-export interface Refusal {
-  refuse: RefuseReason;
-  message: string;
-}
-
-export interface EntryRequest extends Target {
-  sourceAddress: string;
-  sourcePort: number;
-  protocol: 'socks5' | 'http-connect';
-  /** Aborted when the client goes away or the connect timeout passes before onConnect settles. */
-  signal: AbortSignal;
-}
-
-/** A tunnel with its meter (bytes are added per chunk) and a hook for the close (metrics, access log). */
-export interface Tunnel {
-  stream: Duplex;
-  counts?: ByteCounts;
-  onClose?(end: SpliceEnd): void;
-}
-export type ConnectOutcome = Duplex | Tunnel | Refusal;
-
-/** What a connection needs from its server. */
-export interface EntryHost {
-  readonly handshakeTimeoutMs: number;
-  readonly connectTimeoutMs: number;
-  onConnect(req: EntryRequest): Promise<ConnectOutcome>;
-  untrack(conn: EntryConnection): void;
-  log(level: 'debug' | 'warn', message: string): void;
-}
 
 /** Where a connection is; the order matters (`>= Closing` means no more handshaking). */
 export const Phase = {
@@ -117,7 +86,7 @@ export class EntryConnection implements SpliceOwner {
         case Phase.SocksGreeting: {
           const r = parseGreeting(buf);
           if (r.kind === 'need-more') return;
-          if (r.kind === 'bad') return this.refuseRaw(r.reason, r.reply);
+          if (r.kind === 'bad') return this.refuse(r.reason, r.reply);
           this.socket.write(r.reply);
           this.buf = buf.subarray(r.consumed);
           this.phase = Phase.SocksRequest;
@@ -126,13 +95,13 @@ export class EntryConnection implements SpliceOwner {
         case Phase.SocksRequest: {
           const r = parseRequest(buf);
           if (r.kind === 'need-more') return;
-          if (r.kind === 'bad') return this.refuseRaw(r.reason, socksReply(r.reply));
+          if (r.kind === 'bad') return this.refuse(r.reason, socksReply(r.reply));
           return this.connect(r.target, 'socks5', buf.subarray(r.consumed));
         }
         case Phase.HttpHead: {
           const r = parseConnectHead(buf);
           if (r.kind === 'need-more') return;
-          if (r.kind === 'reject') return this.refuseRaw(`HTTP ${r.status}`, httpResponse(r.status, r.message));
+          if (r.kind === 'reject') return this.refuse(`HTTP ${r.status}`, httpResponse(r.status, r.message));
           return this.connect(r.target, 'http-connect', buf.subarray(r.consumed));
         }
         default:
@@ -178,7 +147,7 @@ export class EntryConnection implements SpliceOwner {
       const message = err instanceof Error ? err.message : String(err);
       if (this.phase === Phase.Connecting) {
         this.host.log('warn', `${req.protocol} ${req.host}:${req.port}: ${message}`);
-        this.refuseRaw(message, this.isHttp(req) ? httpResponse(502, `${message}\n`, 'proxy_internal_error') : socksReply(SocksReply.generalFailure));
+        this.refuse(message, this.isHttp(req) ? httpResponse(502, `${message}\n`, 'proxy_internal_error') : socksReply(SocksReply.generalFailure));
       }
       return;
     }
@@ -186,7 +155,7 @@ export class EntryConnection implements SpliceOwner {
       if (this.phase !== Phase.Connecting) return;
       const [status, proxyStatus] = HTTP_STATUS[outcome.refuse];
       const reply = this.isHttp(req) ? httpResponse(status, `${outcome.message}\n`, proxyStatus) : socksReply(SOCKS_CODE[outcome.refuse]);
-      return this.refuseRaw(outcome.message, reply);
+      return this.refuse(outcome.message, reply);
     }
     const tunnel: Tunnel = isDuplex(outcome) ? { stream: outcome } : outcome;
     if (this.phase !== Phase.Connecting) {
@@ -225,7 +194,7 @@ export class EntryConnection implements SpliceOwner {
   }
 
   /** Writes a final reply (if any), half-closes, and drops further input until the client closes. */
-  refuseRaw(reason: string, reply: Uint8Array | string | undefined): void {
+  refuse(reason: string, reply: Uint8Array | string | undefined): void {
     if (this.phase >= Phase.Closing) return;
     this.phase = Phase.Closing;
     this.buf = undefined;
@@ -259,9 +228,9 @@ export class EntryConnection implements SpliceOwner {
     if (this.phase === Phase.Connecting) {
       this.abort?.abort(new Error('connect timeout'));
       // A SOCKS client is told "TTL expired", the closest RFC 1928 code to a timeout.
-      this.refuseRaw('connect timeout', this.protocol === 'socks5' ? socksReply(SocksReply.ttlExpired) : httpResponse(504, 'connect timeout\n', 'connection_timeout'));
+      this.refuse('connect timeout', this.protocol === 'socks5' ? socksReply(SocksReply.ttlExpired) : httpResponse(504, 'connect timeout\n', 'connection_timeout'));
     } else if (this.phase === Phase.HttpHead) {
-      this.refuseRaw('handshake timeout', httpResponse(408, 'request head not received in time\n'));
+      this.refuse('handshake timeout', httpResponse(408, 'request head not received in time\n'));
     } else {
       this.socket.destroy();
     }
@@ -283,10 +252,12 @@ function onHandshakeData(this: Carrier, chunk: Buffer): void {
   conn.advance();
 }
 
-/** FIN before the handshake completed (the client gave up) or after a refusal: close now. */
+/**
+ * FIN before the handshake completed: the client gave up, close now. While connecting it is a
+ * half-close (the splice passes it on); after a refusal the socket closes once our reply is flushed.
+ */
 function onHandshakeEnd(this: Carrier): void {
-  const phase = this[CONN]!.phase;
-  if (phase !== Phase.Connecting && phase !== Phase.Spliced) this.destroy();
+  if (this[CONN]!.phase < Phase.Connecting) this.destroy();
 }
 
 function onTimeout(this: Carrier): void {

@@ -6,9 +6,10 @@
  * a refusal that is translated into the protocol's own reply code.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { EntryConnection, Phase, type ConnectOutcome, type EntryHost, type EntryRequest } from './entry-connection.ts';
+import type { ConnectOutcome, EntryHost, EntryRequest } from './entry-api.ts';
+import { EntryConnection, Phase } from './entry-connection.ts';
 
-export type { ConnectOutcome, EntryRequest, Refusal, RefuseReason, Tunnel } from './entry-connection.ts';
+export type { ConnectOutcome, EntryRequest, Refusal, RefuseReason, Tunnel } from './entry-api.ts';
 
 export interface ProxyEntryOptions {
   /** Listen address; loopback by default: an entry open to the network would be an open proxy. */
