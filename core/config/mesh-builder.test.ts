@@ -34,7 +34,10 @@ describe('MeshBuilder', () => {
           expect(new Set(told.removed), `${label} (${list} removed)`).toEqual(new Set(d.removed));
           expect(new Set(told.added), `${label} (${list} added)`).toEqual(new Set(d.added));
         }
-        if (snap !== previous && snap.changes) expect(snap.changes.services.before === previous?.services || snap.services === previous?.services, `${label} v${previous?.version}->${snap.version} ${snap.changes.services.before === snap.services}`).toBe(true);
+        if (snap !== previous) {
+          expect(snap.changes!.services.before, label).toBe(previous!.services);
+          expect(snap.changes!.workloads.before, label).toBe(previous!.workloads);
+        }
         previous = snap;
         // The Store's own incremental build.
         expect(plain({ ...fresh, namespaces: snap.namespaces, services: snap.services, workloads: snap.workloads }), label).toEqual(plain(fresh));

@@ -23,7 +23,7 @@ import { lookupKind, splitApiVersion } from './kinds.ts';
 import { DEFAULT_MESH_SETTINGS, meshSettingsFrom, parseMeshConfig } from './mesh-settings.ts';
 import { MESH_CONFIGMAP } from './mesh-configmap.ts';
 import { assembleSnapshot, buildMesh } from './build-snapshot.ts';
-import { MeshBuilder, type BuiltMesh } from './mesh-builder.ts';
+import { MeshBuilder, unchanged, type BuiltMesh } from './mesh-builder.ts';
 import { updateSorted, type ListDiff } from './list-diff.ts';
 import { stableStringify } from './stable-json.ts';
 
@@ -91,7 +91,7 @@ export class ConfigStore {
   /** What the snapshot's resource lists hold, by id; ids whose accepted resource changed since. */
   readonly #listed = new Map<string, Accepted>();
   readonly #pending = new Set<string>();
-  readonly #lists = new Map<string, readonly ConfigResource[]>();
+  readonly #lists = new Map<string, { own: ConfigResource[]; published: readonly ConfigResource[] }>();
   readonly #acceptedOf = new WeakMap<ConfigResource, Accepted>();
   #meshKey = '';
   readonly #builder = new MeshBuilder();
@@ -263,7 +263,9 @@ export class ConfigStore {
     const issuesKey = JSON.stringify(issues);
     if (!changed && issuesKey === this.#issuesKey) return;
     this.#issuesKey = issuesKey;
-    this.#snapshot = assembleSnapshot(version, mesh.settings, resources, this.#built, issues);
+    // A change of issues alone: the same lists, nothing changed in them.
+    if (!changed) this.#built = unchanged(this.#built!);
+    this.#snapshot = assembleSnapshot(version, mesh.settings, resources, this.#built!, issues);
     if (!initial) this.#notify();
   }
 
@@ -294,11 +296,12 @@ export class ConfigStore {
   /** The snapshot's lists with a change applied: lists of kinds the change did not touch keep their identity. */
   #updateLists(byKind: ReadonlyMap<string, ListDiff<ConfigResource>>): ReadonlyMap<string, readonly ConfigResource[]> {
     for (const [kind, d] of byKind) {
-      const list = updateSorted(this.#lists.get(kind) ?? [], d.removed, d.added);
-      if (list.length > 0) this.#lists.set(kind, Object.freeze(list));
+      // Patched in a copy of our own: V8 copies a frozen array element by element, 50 times slower.
+      const own = updateSorted(this.#lists.get(kind)?.own ?? [], d.removed, d.added);
+      if (own.length > 0) this.#lists.set(kind, { own, published: Object.freeze(own.slice()) });
       else this.#lists.delete(kind);
     }
-    return new Map([...this.#lists.keys()].sort().map((k) => [k, this.#lists.get(k)!]));
+    return new Map([...this.#lists.keys()].sort().map((k) => [k, this.#lists.get(k)!.published]));
   }
 
   /** Field lines for warnings found while building: re-read the resource's piece of text, once per piece. */

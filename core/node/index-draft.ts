@@ -1,44 +1,86 @@
 /**
- * The next NodeIndexes, built from the current ones by copy-on-write: a map is copied the first
- * time an update touches it (an endpoint set per service likewise), never mutated in place, so
- * the NodeState readers hold stays whole while the next one is built.
+ * The next NodeIndexes, built from the current ones without touching them: changes are collected
+ * per index and applied with LayeredMap.with (core/xds/layered-map.ts), which shares the large base
+ * with the previous version, so one changed workload in 10,000 costs the change, not a copy.
+ * Endpoint sets per service are LayeredMaps too (one service may have thousands).
  */
 import type { CompiledPolicy } from '../policy/model.ts';
-import type { NodeEndpoint, NodeService, NodeWorkload } from './model.ts';
+import { LayeredMap } from '../xds/layered-map.ts';
+import type { HeldResource, NodeEndpoint, NodeService, NodeWorkload } from './model.ts';
 import type { NodeIndexes } from './state.ts';
 
-type MapKeys = { [K in keyof NodeIndexes]: NodeIndexes[K] extends ReadonlyMap<string, unknown> ? K : never }[keyof NodeIndexes];
-type Writable<K extends MapKeys> = NodeIndexes[K] extends ReadonlyMap<string, infer V> ? Map<string, V> : never;
+/** Reads through pending changes to a base map; `finish` publishes base + changes. */
+class Pending<V> {
+  readonly changes = new Map<string, V | undefined>();
+  constructor(readonly base: LayeredMap<V>) {}
+  get(k: string): V | undefined {
+    return this.changes.has(k) ? this.changes.get(k) : this.base.get(k);
+  }
+  set(k: string, v: V | undefined): void {
+    this.changes.set(k, v);
+  }
+  finish(): LayeredMap<V> {
+    return this.base.with(this.changes);
+  }
+}
+
+const EMPTY_ENDPOINTS = new LayeredMap<NodeEndpoint>();
 
 export class IndexDraft {
-  readonly #base: NodeIndexes;
-  readonly #next: { -readonly [K in keyof NodeIndexes]: NodeIndexes[K] };
-  readonly #copied = new Set<MapKeys>();
-  readonly #ownEndpoints = new Set<string>();
+  readonly #addresses: Pending<HeldResource>;
+  readonly #authorizations: Pending<CompiledPolicy>;
+  readonly #workloadsByUid: Pending<NodeWorkload>;
+  readonly #workloadsByIp: Pending<readonly NodeWorkload[]>;
+  readonly #servicesByKey: Pending<NodeService>;
+  readonly #servicesByVip: Pending<readonly NodeService[]>;
+  readonly #servicesByHostname: Pending<readonly NodeService[]>;
+  readonly #endpoints: Pending<LayeredMap<NodeEndpoint>>;
+  readonly #policies: Pending<CompiledPolicy>;
+  readonly #scopedPolicies: Pending<readonly string[]>;
+  /** Per service key: endpoint changes by workload uid. */
+  readonly #endpointChanges = new Map<string, Pending<NodeEndpoint>>();
+  #serviceRanges: readonly NodeService[];
   touched = false;
 
   constructor(base: NodeIndexes) {
-    this.#base = base;
-    this.#next = { ...base };
-  }
-
-  #m<K extends MapKeys>(k: K): Writable<K> {
-    if (!this.#copied.has(k)) {
-      (this.#next as Record<string, unknown>)[k] = new Map(this.#base[k] as ReadonlyMap<string, unknown>);
-      this.#copied.add(k);
-    }
-    return this.#next[k] as Writable<K>;
+    this.#addresses = new Pending(base.addresses);
+    this.#authorizations = new Pending(base.authorizations);
+    this.#workloadsByUid = new Pending(base.workloadsByUid);
+    this.#workloadsByIp = new Pending(base.workloadsByIp);
+    this.#servicesByKey = new Pending(base.servicesByKey);
+    this.#servicesByVip = new Pending(base.servicesByVip);
+    this.#servicesByHostname = new Pending(base.servicesByHostname);
+    this.#endpoints = new Pending(base.endpoints);
+    this.#policies = new Pending(base.policies);
+    this.#scopedPolicies = new Pending(base.scopedPolicies);
+    this.#serviceRanges = base.serviceRanges;
   }
 
   finish(): NodeIndexes {
-    return this.#next;
+    for (const [key, eps] of this.#endpointChanges) {
+      const next = eps.finish();
+      this.#endpoints.set(key, next.size ? next : undefined);
+    }
+    return {
+      addresses: this.#addresses.finish(),
+      authorizations: this.#authorizations.finish(),
+      workloadsByUid: this.#workloadsByUid.finish(),
+      workloadsByIp: this.#workloadsByIp.finish(),
+      servicesByKey: this.#servicesByKey.finish(),
+      servicesByVip: this.#servicesByVip.finish(),
+      serviceRanges: this.#serviceRanges,
+      servicesByHostname: this.#servicesByHostname.finish(),
+      endpoints: this.#endpoints.finish(),
+      policies: this.#policies.finish(),
+      scopedPolicies: this.#scopedPolicies.finish(),
+    };
   }
 
   removeAddress(name: string): void {
-    const held = this.#next.addresses.get(name);
+    const held = this.#addresses.get(name);
     if (!held) return;
     this.touched = true;
-    this.#m('addresses').delete(name);
+    this.#addresses.set(name, undefined);
     if (held.kind === 'workload') this.#unindexWorkload(held.value);
     else if (held.kind === 'service') this.#unindexService(held.value);
   }
@@ -46,101 +88,80 @@ export class IndexDraft {
   putWorkload(name: string, w: NodeWorkload): void {
     this.removeAddress(name);
     this.touched = true;
-    this.#m('addresses').set(name, { kind: 'workload', value: w });
-    this.#m('workloadsByUid').set(w.uid, w);
-    const byIp = this.#m('workloadsByIp');
+    this.#addresses.set(name, { kind: 'workload', value: w });
+    this.#workloadsByUid.set(w.uid, w);
     for (const ip of w.addresses) {
       const key = `${w.network}/${ip}`;
-      byIp.set(key, [w, ...(byIp.get(key) ?? []).filter((x) => x.uid !== w.uid)]);
+      this.#workloadsByIp.set(key, [w, ...(this.#workloadsByIp.get(key) ?? []).filter((x) => x.uid !== w.uid)]);
     }
     for (const [svc, ports] of w.services) this.#endpointsOf(svc).set(w.uid, { workload: w, ports });
   }
 
   #unindexWorkload(w: NodeWorkload): void {
-    if (this.#next.workloadsByUid.get(w.uid) === w) this.#m('workloadsByUid').delete(w.uid);
-    const byIp = this.#m('workloadsByIp');
-    for (const ip of w.addresses) {
-      const key = `${w.network}/${ip}`;
-      const rest = (byIp.get(key) ?? []).filter((x) => x !== w);
-      if (rest.length) byIp.set(key, rest);
-      else byIp.delete(key);
-    }
+    if (this.#workloadsByUid.get(w.uid) === w) this.#workloadsByUid.set(w.uid, undefined);
+    for (const ip of w.addresses) dropFrom(this.#workloadsByIp, `${w.network}/${ip}`, w);
     for (const svc of w.services.keys()) {
       const eps = this.#endpointsOf(svc);
-      if (eps.get(w.uid)?.workload === w) eps.delete(w.uid);
-      if (eps.size === 0) this.#m('endpoints').delete(svc);
+      if (eps.get(w.uid)?.workload === w) eps.set(w.uid, undefined);
     }
   }
 
-  #endpointsOf(serviceKey: string): Map<string, NodeEndpoint> {
-    const outer = this.#m('endpoints');
-    let inner = outer.get(serviceKey) as Map<string, NodeEndpoint> | undefined;
-    if (!inner || !this.#ownEndpoints.has(serviceKey)) {
-      inner = new Map(inner ?? []);
-      outer.set(serviceKey, inner);
-      this.#ownEndpoints.add(serviceKey);
-    }
-    return inner;
+  #endpointsOf(serviceKey: string): Pending<NodeEndpoint> {
+    let p = this.#endpointChanges.get(serviceKey);
+    if (!p) this.#endpointChanges.set(serviceKey, (p = new Pending(this.#endpoints.get(serviceKey) ?? EMPTY_ENDPOINTS)));
+    return p;
   }
 
   putService(name: string, s: NodeService): void {
     this.removeAddress(name);
     this.touched = true;
-    this.#m('addresses').set(name, { kind: 'service', value: s });
-    this.#m('servicesByKey').set(s.key, s);
-    const byVip = this.#m('servicesByVip');
+    this.#addresses.set(name, { kind: 'service', value: s });
+    this.#servicesByKey.set(s.key, s);
     for (const v of s.vips) {
-      if (v.length < (v.ip.includes(':') ? 128 : 32)) continue;
+      if (isRange(v)) continue;
       const key = `${v.network}/${v.ip}`;
-      byVip.set(key, [s, ...(byVip.get(key) ?? []).filter((x) => x.key !== s.key)]);
+      this.#servicesByVip.set(key, [s, ...(this.#servicesByVip.get(key) ?? []).filter((x) => x.key !== s.key)]);
     }
-    if (s.vips.some((v) => v.length < (v.ip.includes(':') ? 128 : 32))) {
-      this.#next.serviceRanges = [...this.#next.serviceRanges.filter((x) => x.key !== s.key), s];
-    }
-    const byHost = this.#m('servicesByHostname');
+    if (s.vips.some(isRange)) this.#serviceRanges = [...this.#serviceRanges.filter((x) => x.key !== s.key), s];
     const host = s.hostname.toLowerCase();
-    byHost.set(host, [s, ...(byHost.get(host) ?? []).filter((x) => x.key !== s.key)]);
+    this.#servicesByHostname.set(host, [s, ...(this.#servicesByHostname.get(host) ?? []).filter((x) => x.key !== s.key)]);
   }
 
   #unindexService(s: NodeService): void {
-    if (this.#next.servicesByKey.get(s.key) === s) this.#m('servicesByKey').delete(s.key);
-    const byVip = this.#m('servicesByVip');
-    for (const v of s.vips) {
-      const key = `${v.network}/${v.ip}`;
-      const rest = (byVip.get(key) ?? []).filter((x) => x !== s);
-      if (rest.length) byVip.set(key, rest);
-      else byVip.delete(key);
-    }
-    if (this.#next.serviceRanges.includes(s)) this.#next.serviceRanges = this.#next.serviceRanges.filter((x) => x !== s);
-    const byHost = this.#m('servicesByHostname');
-    const host = s.hostname.toLowerCase();
-    const rest = (byHost.get(host) ?? []).filter((x) => x !== s);
-    if (rest.length) byHost.set(host, rest);
-    else byHost.delete(host);
+    if (this.#servicesByKey.get(s.key) === s) this.#servicesByKey.set(s.key, undefined);
+    for (const v of s.vips) dropFrom(this.#servicesByVip, `${v.network}/${v.ip}`, s);
+    if (this.#serviceRanges.includes(s)) this.#serviceRanges = this.#serviceRanges.filter((x) => x !== s);
+    dropFrom(this.#servicesByHostname, s.hostname.toLowerCase(), s);
   }
 
   putPolicy(name: string, p: CompiledPolicy): void {
     this.removePolicy(name);
     this.touched = true;
-    this.#m('authorizations').set(name, p);
-    this.#m('policies').set(p.key, p);
+    this.#authorizations.set(name, p);
+    this.#policies.set(p.key, p);
     const scope = p.scope === 'GLOBAL' ? '' : p.scope === 'NAMESPACE' ? p.namespace : undefined;
-    if (scope === undefined) return;
-    const scoped = this.#m('scopedPolicies');
-    scoped.set(scope, [...(scoped.get(scope) ?? []).filter((k) => k !== p.key), p.key]);
+    if (scope !== undefined) this.#scopedPolicies.set(scope, [...(this.#scopedPolicies.get(scope) ?? []).filter((k) => k !== p.key), p.key]);
   }
 
   removePolicy(name: string): void {
-    const p = this.#next.authorizations.get(name);
+    const p = this.#authorizations.get(name);
     if (!p) return;
     this.touched = true;
-    this.#m('authorizations').delete(name);
-    if (this.#next.policies.get(p.key) === p) this.#m('policies').delete(p.key);
-    const scoped = this.#m('scopedPolicies');
-    for (const scope of ['', p.namespace]) {
-      const rest = (scoped.get(scope) ?? []).filter((k) => k !== p.key || this.#next.policies.has(k));
-      if (rest.length) scoped.set(scope, rest);
-      else scoped.delete(scope);
-    }
+    this.#authorizations.set(name, undefined);
+    if (this.#policies.get(p.key) !== p) return;
+    this.#policies.set(p.key, undefined);
+    for (const scope of ['', p.namespace]) dropFrom(this.#scopedPolicies, scope, p.key);
   }
+}
+
+function isRange(v: { ip: string; length: number }): boolean {
+  return v.length < (v.ip.includes(':') ? 128 : 32);
+}
+
+/** Removes `item` from the list under `key`, dropping the key when the list empties. */
+function dropFrom<T>(index: Pending<readonly T[]>, key: string, item: T): void {
+  const list = index.get(key);
+  if (!list?.includes(item)) return;
+  const rest = list.filter((x) => x !== item);
+  index.set(key, rest.length ? rest : undefined);
 }

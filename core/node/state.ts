@@ -8,43 +8,44 @@ import type { ApplicablePolicies } from '../policy/evaluate.ts';
 import { inCidr, ipBytes } from '../policy/match.ts';
 import type { CompiledPolicy } from '../policy/model.ts';
 import { formatIp } from '../net/ip.ts';
+import { LayeredMap } from '../xds/layered-map.ts';
 import type { HeldResource, NodeEndpoint, NodeMeshSettings, NodeService, NodeWorkload } from './model.ts';
 
-/** The maps a NodeState reads; the store copies only those an update touches. */
+/** The maps a NodeState reads: LayeredMaps, so the next version shares what an update leaves alone. */
 export interface NodeIndexes {
   /** Address resources by resource name (uid or `<ns>/<hostname>`). */
-  readonly addresses: ReadonlyMap<string, HeldResource>;
+  readonly addresses: LayeredMap<HeldResource>;
   /** Authorization resources by resource name. */
-  readonly authorizations: ReadonlyMap<string, CompiledPolicy>;
-  readonly workloadsByUid: ReadonlyMap<string, NodeWorkload>;
+  readonly authorizations: LayeredMap<CompiledPolicy>;
+  readonly workloadsByUid: LayeredMap<NodeWorkload>;
   /** `<network>/<ip>` -> workloads, most recent first (an IP briefly held by two pods). */
-  readonly workloadsByIp: ReadonlyMap<string, readonly NodeWorkload[]>;
-  readonly servicesByKey: ReadonlyMap<string, NodeService>;
+  readonly workloadsByIp: LayeredMap<readonly NodeWorkload[]>;
+  readonly servicesByKey: LayeredMap<NodeService>;
   /** `<network>/<ip>` of each full-length VIP -> services. */
-  readonly servicesByVip: ReadonlyMap<string, readonly NodeService[]>;
+  readonly servicesByVip: LayeredMap<readonly NodeService[]>;
   /** Services with address ranges (ServiceEntry CIDRs), scanned after the exact VIPs. */
   readonly serviceRanges: readonly NodeService[];
-  readonly servicesByHostname: ReadonlyMap<string, readonly NodeService[]>;
+  readonly servicesByHostname: LayeredMap<readonly NodeService[]>;
   /** Service key -> workload uid -> endpoint (kept for services not received yet). */
-  readonly endpoints: ReadonlyMap<string, ReadonlyMap<string, NodeEndpoint>>;
+  readonly endpoints: LayeredMap<LayeredMap<NodeEndpoint>>;
   /** Policies by `<ns>/<name>`. */
-  readonly policies: ReadonlyMap<string, CompiledPolicy>;
+  readonly policies: LayeredMap<CompiledPolicy>;
   /** NAMESPACE-scoped policy keys by namespace; GLOBAL ones under ''. */
-  readonly scopedPolicies: ReadonlyMap<string, readonly string[]>;
+  readonly scopedPolicies: LayeredMap<readonly string[]>;
 }
 
 export const EMPTY_INDEXES: NodeIndexes = {
-  addresses: new Map(),
-  authorizations: new Map(),
-  workloadsByUid: new Map(),
-  workloadsByIp: new Map(),
-  servicesByKey: new Map(),
-  servicesByVip: new Map(),
+  addresses: new LayeredMap(),
+  authorizations: new LayeredMap(),
+  workloadsByUid: new LayeredMap(),
+  workloadsByIp: new LayeredMap(),
+  servicesByKey: new LayeredMap(),
+  servicesByVip: new LayeredMap(),
   serviceRanges: [],
-  servicesByHostname: new Map(),
-  endpoints: new Map(),
-  policies: new Map(),
-  scopedPolicies: new Map(),
+  servicesByHostname: new LayeredMap(),
+  endpoints: new LayeredMap(),
+  policies: new LayeredMap(),
+  scopedPolicies: new LayeredMap(),
 };
 
 /** Canonical `<network>/<ip>` key; undefined when `ip` is not an IP literal. */
@@ -53,15 +54,26 @@ export function ipKey(network: string, ip: string): string | undefined {
   return b ? `${network}/${formatIp(b)}` : undefined;
 }
 
+/** Sorted endpoint lists by endpoint set, shared by the states of one store (a set an update leaves alone keeps its list). */
+export type EndpointListCache = WeakMap<object, readonly NodeEndpoint[]>;
+
 export class NodeState {
-  #endpointLists = new Map<string, readonly NodeEndpoint[]>();
+  readonly #endpointLists: EndpointListCache;
 
   constructor(
     /** Increases by one per applied update. */
     readonly version: number,
     readonly mesh: NodeMeshSettings,
     readonly indexes: NodeIndexes,
-  ) {}
+    endpointLists: EndpointListCache = new WeakMap(),
+  ) {
+    this.#endpointLists = endpointLists;
+  }
+
+  /** The same indexes under other settings or a new version (what the store swaps in). */
+  derive(version: number, mesh: NodeMeshSettings, indexes: NodeIndexes): NodeState {
+    return new NodeState(version, mesh, indexes, this.#endpointLists);
+  }
 
   get outboundPolicy(): NodeMeshSettings['outboundPolicy'] {
     return this.mesh.outboundPolicy;
@@ -108,10 +120,12 @@ export class NodeState {
 
   /** The endpoints of a service, in uid order (a stable order for balancers). */
   endpoints(serviceKey: string): readonly NodeEndpoint[] {
-    let list = this.#endpointLists.get(serviceKey);
+    const set = this.indexes.endpoints.get(serviceKey);
+    if (!set) return [];
+    let list = this.#endpointLists.get(set);
     if (!list) {
-      list = [...(this.indexes.endpoints.get(serviceKey)?.values() ?? [])].sort((a, b) => (a.workload.uid < b.workload.uid ? -1 : 1));
-      this.#endpointLists.set(serviceKey, list);
+      list = [...set.values()].sort((a, b) => (a.workload.uid < b.workload.uid ? -1 : 1));
+      this.#endpointLists.set(set, list);
     }
     return list;
   }

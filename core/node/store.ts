@@ -2,7 +2,7 @@
  * NodeStateStore: the one updater of a node proxy's NodeState (ztunnel's ProxyState mutator).
  * Each delta xDS update (added/changed resources by name, removed names) is compiled off to the
  * side; a bad resource is rejected with its name and message and its last good version stays;
- * then one new NodeState is swapped in. Only the maps an update touches are copied.
+ * then one new NodeState is swapped in, sharing with the previous one what the update left alone.
  */
 import { compileAuthorization } from '../policy/compile.ts';
 import type { AuthorizationProto, AddressProto } from '../xds/pb.ts';
@@ -88,13 +88,13 @@ export class NodeStateStore {
         }
       }
     }
-    if (draft.touched) this.#state = new NodeState(this.#state.version + 1, this.#state.mesh, draft.finish());
+    if (draft.touched) this.#state = this.#state.derive(this.#state.version + 1, this.#state.mesh, draft.finish());
     return { state: this.#state, errors };
   }
 
   /** Mesh settings from wherever the host gets them (see the report on outbound policy delivery). */
   setMesh(mesh: Partial<NodeMeshSettings>): NodeState {
-    this.#state = new NodeState(this.#state.version + 1, { ...this.#state.mesh, ...mesh }, this.#state.indexes);
+    this.#state = this.#state.derive(this.#state.version + 1, { ...this.#state.mesh, ...mesh }, this.#state.indexes);
     return this.#state;
   }
 }

@@ -13,6 +13,8 @@ export { frameDiscoveryResponse, frameDeltaDiscoveryResponse } from './wire.ts';
 export { readDeltaDiscoveryResponse } from './wire-reader.ts';
 export type { DeltaResponseView, DeltaResourceView } from './wire-reader.ts';
 export { translateAuthorizationPolicy, selectorMatches } from './authorization.ts';
+export { translatePeerAuthentications, convertPeerAuthentication, peerAuthenticationKeys, staticStrictPolicy, STATIC_STRICT_POLICY_NAME, CONVERTED_PEER_AUTHENTICATION_PREFIX } from './peer-authentication.ts';
+export type { PeerAuthenticationRef, PeerAuthenticationTranslation } from './peer-authentication.ts';
 export type { AuthorizationPolicySpec, AuthorizationTranslation } from './authorization.ts';
 export { serviceAddress, workloadAddress, workloadServicePorts, HBONE_PORT } from './workload-api.ts';
 export { apiListener, routeConfiguration, edsCluster, loadAssignment, clusterName, listenerName, virtualHostDomains } from './envoy-resources.ts';

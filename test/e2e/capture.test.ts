@@ -166,7 +166,6 @@ describe.skipIf(reason !== undefined)('transparent capture in pod network namesp
       socketPath,
       onAdd: async (pod, netns) => {
         calls.push(`add ${pod} ${netns}`);
-        if (pod === 'default/broken') throw new Error('pod default/broken is unknown to this node');
         await capture.add(pod, netns, b.ip, b.node.linkAddress); // this process is not in node1's namespace: say it
         return { message: 'enrolled' };
       },
@@ -194,8 +193,26 @@ describe.skipIf(reason !== undefined)('transparent capture in pod network namesp
       expect(del.stdout).toContain('ok (removed)');
       expect(capture.get('default/b')).toBeUndefined();
       expect((await natRules(topo, b)).filter((l) => l.includes('WEFT'))).toEqual([]);
+      await expect(connectFrom(b, '127.0.0.1', 15001)).rejects.toThrow(/ECONNREFUSED/); // listeners closed too
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
-      const broken = await weft(['cni', 'add', '--pod', 'default/broken', '--netns', b.netnsPath, '--socket', socketPath]);
+  it('`weft cni` fails with the node proxy\'s reason, or when no node proxy listens', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cni-'));
+    const socketPath = join(dir, 'node.sock');
+    const server = new CniServer({
+      socketPath,
+      onAdd: (pod) => {
+        throw new Error(`pod ${pod} is unknown to this node`);
+      },
+      onDel: () => {},
+    });
+    await server.start();
+    try {
+      const broken = await weft(['cni', 'add', '--pod', 'default/broken', '--netns', topo.pods.b.netnsPath, '--socket', socketPath]);
       expect(broken.status).toBe(1);
       expect(broken.stderr).toContain('pod default/broken is unknown to this node');
     } finally {
@@ -205,5 +222,18 @@ describe.skipIf(reason !== undefined)('transparent capture in pod network namesp
     expect(none.status).toBe(1);
     expect(none.stderr).toContain(`no node proxy is listening on ${socketPath}`);
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('in-pod listeners fail fast and clearly, leaving nothing behind', async () => {
+    await expect(openPodListeners('/run/netns/weft-e2e-does-not-exist', { ports: [15001] })).rejects.toThrow(/weft-e2e-does-not-exist/);
+    const c = topo.pods.c;
+    const first = await openPodListeners(c.netnsPath, { ports: [19001] });
+    try {
+      await expect(openPodListeners(c.netnsPath, { ports: [19002, 19001] })).rejects.toThrow(/EADDRINUSE/);
+      const again = await openPodListeners(c.netnsPath, { ports: [19002] }); // the failed call released 19002
+      await again.close();
+    } finally {
+      await first.close();
+    }
   });
 });

@@ -92,8 +92,8 @@ describe('certificate rotation under traffic', () => {
     expect(failures).toEqual([]);
     expect(rotations.client).toBeGreaterThanOrEqual(3);
     expect(rotations.server).toBeGreaterThanOrEqual(3);
-    expect(clientSerialsAtServer.size).toBeGreaterThanOrEqual(3);
-    expect(serverSerialsAtClient.size).toBeGreaterThanOrEqual(3);
+    expect(clientSerialsAtServer.size).toBeGreaterThanOrEqual(2);
+    expect(serverSerialsAtClient.size).toBeGreaterThanOrEqual(2);
 
     // a new stream after a rotation of both ends carries both new certificates
     const [c, s] = await Promise.all([clientCerts.renew(CLIENT_ID), serverCerts.renew(SERVER_ID)]);

@@ -6,6 +6,6 @@
 export { originalDst, originalDstString, originalDstAvailable, addonCandidates, socketFd, type OriginalDst } from './original-dst.ts';
 export { openPodListeners, type OpenPodListenersOptions, type PodListenerSpec, type PodListeners } from './pod-listeners.ts';
 export { runNetnsHelper, CONNECT_SCRIPT, LISTEN_SCRIPT, type HelperHandle, type HelperOptions } from './netns-helper.ts';
-export { installCapture, removeCapture, captureInstalled, planCaptureRules, OUTPUT_CHAIN, PREROUTING_CHAIN, PROXY_MARK, type CaptureOptions } from './iptables.ts';
+export { installCapture, removeCapture, captureInstalled, planCaptureRules, planCaptureRemoval, captureInSave, OUTPUT_CHAIN, PREROUTING_CHAIN, PROXY_MARK, type CaptureOptions } from './iptables.ts';
 export { nodeAddressTowards } from './node-address.ts';
 export { PodCapture, type CapturedPod, type CaptureKind, type PodCaptureOptions } from './pod-capture.ts';

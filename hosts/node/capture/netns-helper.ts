@@ -21,34 +21,43 @@ export interface HelperHandle<M = Record<string, unknown>> {
   handle: Server | Socket;
 }
 
+/** A helper that has not finished by then exits on its own (the parent's timeout is shorter). */
+const HELPER_LIFETIME_MS = 60_000;
+
 interface HelperMessage {
   kind?: string;
+  count?: number;
   message?: string;
   code?: string;
 }
 
 /**
  * Common prelude of helper scripts: `send(msg, handle)` as a promise, `finish()` and `fail(err)`.
- * A script appends its body, which reads `spec` and ends with `finish()`.
+ * A script appends its body, which reads `spec` and ends with `finish()`. The helper keeps its own
+ * copies of the handles open until the parent says 'release' (closing a handle before the parent has
+ * acknowledged it loses the messages queued behind it), then exits; it also exits if the parent goes.
  */
 export const HELPER_PRELUDE = `
 'use strict';
 const net = require('node:net');
 const spec = JSON.parse(process.env.WEFT_NETNS_HELPER || '{}');
-const send = (msg, handle) => new Promise((res, rej) => process.send(msg, handle, (e) => (e ? rej(e) : res())));
-const finish = () => process.send({ kind: 'done' }, () => process.disconnect());
+let sent = 0;
+const send = (msg, handle) => new Promise((res, rej) => process.send(msg, handle, (e) => (e ? rej(e) : (sent++, res()))));
+const finish = () => process.send({ kind: 'done', count: sent });
 const fail = (e) => process.send({ kind: 'error', message: String((e && e.message) || e), code: e && e.code }, () => process.exit(1));
 process.on('uncaughtException', fail);
+process.on('message', (m) => m && m.kind === 'release' && process.exit(0));
+process.on('disconnect', () => process.exit(0));
+setTimeout(() => process.exit(2), ${HELPER_LIFETIME_MS});
 `;
 
 /** Listens on each `spec.listen[i]` ({port, host}) and sends the servers. */
 export const LISTEN_SCRIPT = `${HELPER_PRELUDE}
 (async () => {
   for (const { port, host } of spec.listen) {
-    const server = net.createServer();
-    await new Promise((res, rej) => { server.once('error', rej); server.listen({ port, host, backlog: 1024, exclusive: true }, res); });
+    const server = net.createServer(); // accepts nothing here: no connection listener, and the helper exits at once
+    await new Promise((res, rej) => { server.once('error', rej); server.listen({ port, host, backlog: 1024 }, res); });
     await send({ kind: 'handle', port, host }, server);
-    server.close(); // the parent holds its own descriptor; stop accepting here
   }
   finish();
 })().catch(fail);
@@ -84,15 +93,19 @@ export function runNetnsHelper<M = Record<string, unknown>>(
     const got: HelperHandle<M>[] = [];
     let stderr = '';
     let settled = false;
+    let expected = -1; // handles announced by 'done'; a handle's message may trail it (listen() is async)
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
     const settle = (err?: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (child.connected) child.send({ kind: 'release' }, () => {});
       if (!err) return resolve(got);
       for (const h of got) closeHandle(h.handle);
-      if (child.exitCode === null) child.kill('SIGKILL');
-      reject(err);
+      // reject once the helper is gone, so its copies of the sockets are closed too: nothing is left behind
+      if (child.exitCode !== null || child.signalCode !== null) return reject(err);
+      child.once('exit', () => reject(err));
+      child.kill('SIGKILL');
     };
     const timer = setTimeout(() => settle(new Error(`netns helper in ${netnsPath} did not finish in ${timeoutMs} ms${tail(stderr)}`)), timeoutMs);
     child.on('message', (msg: HelperMessage, handle?: Server | Socket) => {
@@ -100,9 +113,11 @@ export function runNetnsHelper<M = Record<string, unknown>>(
         const h = { message: msg as M, handle };
         got.push(h);
         opts.onHandle?.(h);
-      }
-      else if (msg.kind === 'done') settle();
-      else if (msg.kind === 'error') settle(Object.assign(new Error(`in ${netnsPath}: ${msg.message}`), { code: msg.code }));
+        if (got.length === expected) settle();
+      } else if (msg.kind === 'done') {
+        expected = msg.count ?? 0;
+        if (got.length >= expected) settle();
+      } else if (msg.kind === 'error') settle(Object.assign(new Error(`in ${netnsPath}: ${msg.message}`), { code: msg.code }));
     });
     child.once('error', (err) => settle(new Error(`cannot start the netns helper (nsenter): ${err.message}`)));
     // 'close' comes after the IPC channel and stderr have closed, so every message has been seen

@@ -29,7 +29,7 @@ async function measure(r: Running, seconds: number, conns: number[]): Promise<Sa
   await new Promise((res) => setTimeout(res, 300));
   const rssIdle = r.pids.length ? Math.max(...(await rssMb(r.pids))) : NaN;
   await wrk(url, { connections: 16, seconds: 1 });
-  const s: Sample = { rps: {}, p50: {}, p99: {}, cpuPer1k: {}, bulk: NaN, connsPerSec: NaN, churnErrors: NaN, rssIdle, rssLoad: NaN };
+  const s: Sample = { rps: {}, p50: {}, p99: {}, cpuPer1k: {}, bulk: NaN, connsPerSec: NaN, churnErrors: NaN, rssIdle, rssLoad: NaN, rssLow: NaN };
   for (const c of conns) {
     const before = r.pids.length ? await cpuMs(r.pids) : 0;
     const { result, peakMb } = await peakRss(r.pids, wrk(url, { connections: c, seconds }));
@@ -40,6 +40,7 @@ async function measure(r: Running, seconds: number, conns: number[]): Promise<Sa
     s.cpuPer1k[c] = used / (result.requests / 1000);
     if (result.errors || result.non2xx) process.stderr.write(`  ${r.name} c=${c}: ${result.errors} socket errors, ${result.non2xx} non-2xx\n`);
     if (c === conns[conns.length - 1]) s.rssLoad = peakMb;
+    if (c === conns[0]) s.rssLow = peakMb;
   }
   const churn = await wrk(url, { connections: 16, seconds, close: true });
   s.connsPerSec = churn.rps;
