@@ -11,8 +11,9 @@ describe('readDeltaDiscoveryResponse', () => {
     const framed = readDeltaDiscoveryResponse(frameDeltaDiscoveryResponse('12', 'type.googleapis.com/x.A', 'n9', [a.deltaField], ['gone']));
     expect(framed).toMatchObject({ systemVersionInfo: '12', typeUrl: 'type.googleapis.com/x.A', nonce: 'n9', removedResources: ['gone'] });
     expect(framed.resources).toHaveLength(1);
-    expect(framed.resources[0]).toMatchObject({ name: 'a/é', version: a.version, typeUrl: 'type.googleapis.com/x.A' });
-    expect(Array.from(framed.resources[0]!.value)).toEqual(Array.from(a.bytes));
+    expect(framed.resources[0]).toMatchObject({ name: 'a/é', typeUrl: 'type.googleapis.com/x.A' });
+    expect(framed.resources[0]!.version).toBe(a.version);
+    expect(Array.from(framed.resources[0]!.bytes)).toEqual(Array.from(a.bytes));
 
     const viaPbjs = envoy.service.discovery.v3.DeltaDiscoveryResponse.encode({
       systemVersionInfo: 'v',
@@ -24,7 +25,7 @@ describe('readDeltaDiscoveryResponse', () => {
     }).finish();
     const read = readDeltaDiscoveryResponse(viaPbjs);
     expect(read).toMatchObject({ systemVersionInfo: 'v', typeUrl: 't', nonce: 'x'.repeat(100), removedResources: ['r1', 'r2'] });
-    expect(read.resources.map((r) => [r.name, r.version, r.typeUrl, Array.from(r.value)])).toEqual([['n', '1', 't', [1, 2]]]);
+    expect(read.resources.map((r) => [r.name, r.version, r.typeUrl, Array.from(r.bytes)])).toEqual([['n', '1', 't', [1, 2]]]);
   });
 
   it('refuses truncated input', () => {

@@ -5,7 +5,7 @@
  * Skipped, with the reason, where namespaces are unavailable (not root, no `ip netns`, no iptables).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { openPodListeners, originalDstString, PodCapture, type CaptureKind, type
 import { CniServer } from '../../hosts/node/cni/index.ts';
 import { assertBuilt, WEFT_BIN } from '../support/weft-process.ts';
 import { connectFrom, Inbox } from './netns-socket.ts';
+import { captureBridge, isTlsRecord } from './bridge-capture.ts';
 import { cleanupStale, createTopology, e2eUnsupportedReason, type NetnsRef, type Topology } from './topology.ts';
 
 const reason = e2eUnsupportedReason();
@@ -82,6 +83,25 @@ describe.skipIf(reason !== undefined)('transparent capture in pod network namesp
     } finally {
       await app.close();
     }
+  });
+
+  it('sees on the bridge (tcpdump) what crosses between the nodes', async () => {
+    const app = await openPodListeners(topo.pods.d.netnsPath, { ports: [9000] });
+    const pcap = await captureBridge(topo, ['tcp', 'port', '9000']);
+    try {
+      const got = new Promise<Socket>((resolve) => app.servers.get(9000)!.once('connection', resolve));
+      const client = await connectFrom(topo.pods.b, topo.pods.d.ip, 9000);
+      const server = await got;
+      open.push(client, server);
+      client.write('weft-plaintext-marker');
+      expect(await read(server)).toBe('weft-plaintext-marker');
+    } finally {
+      await app.close();
+    }
+    const packets = await pcap.stop();
+    const data = packets.filter((p) => p.payload.length > 0);
+    expect(data.map((p) => `${p.src} > ${p.dst}:${p.dport} ${p.payload}`)).toContain(`${topo.pods.b.ip} > ${topo.pods.d.ip}:9000 weft-plaintext-marker`);
+    expect(data.some((p) => isTlsRecord(p.payload))).toBe(false);
   });
 
   it('captures outbound TCP to a service VIP on 15001 and reads its original destination', async () => {
@@ -215,13 +235,14 @@ describe.skipIf(reason !== undefined)('transparent capture in pod network namesp
       const broken = await weft(['cni', 'add', '--pod', 'default/broken', '--netns', topo.pods.b.netnsPath, '--socket', socketPath]);
       expect(broken.status).toBe(1);
       expect(broken.stderr).toContain('pod default/broken is unknown to this node');
+      await server.close();
+      const none = await weft(['cni', 'del', '--pod', 'default/b', '--socket', socketPath]);
+      expect(none.status).toBe(1);
+      expect(none.stderr).toContain(`no node proxy is listening on ${socketPath}`);
     } finally {
       await server.close();
+      await rm(dir, { recursive: true, force: true });
     }
-    const none = await weft(['cni', 'del', '--pod', 'default/b', '--socket', socketPath]);
-    expect(none.status).toBe(1);
-    expect(none.stderr).toContain(`no node proxy is listening on ${socketPath}`);
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('in-pod listeners fail fast and clearly, leaving nothing behind', async () => {
@@ -235,5 +256,19 @@ describe.skipIf(reason !== undefined)('transparent capture in pod network namesp
     } finally {
       await first.close();
     }
+  });
+
+  it("cleanupStale removes what a dead run left (and kills what runs inside), never a live run's namespaces", async () => {
+    const deadPid = spawnSync('true').pid!;
+    const stale = `weft-e2e-${deadPid}-dead-net`;
+    expect(spawnSync('ip', ['netns', 'add', stale]).status).toBe(0);
+    const sleeper = spawn('ip', ['netns', 'exec', stale, 'sleep', '60'], { stdio: 'ignore' });
+    const gone = new Promise((resolve) => sleeper.once('exit', resolve));
+    await new Promise((r) => setTimeout(r, 200)); // let it enter the namespace
+    const removed = await cleanupStale();
+    expect(removed).toContain(stale);
+    expect(removed.filter((n) => n.startsWith(topo.prefix))).toEqual([]);
+    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(stale);
+    await gone;
   });
 });

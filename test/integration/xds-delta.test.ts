@@ -91,6 +91,30 @@ describe('delta ADS protocol', () => {
     expect(await s.quiet(300)).toBe(true);
   });
 
+  it('frames the full answer to new wildcard streams once: same bytes, same nonce, each ACKed on its own', async () => {
+    ads.update(mesh(19));
+    ads.flush();
+    const [a, b] = [open(), open()];
+    a.send({ node, typeUrl: TYPE_URL.address });
+    b.send({ node, typeUrl: TYPE_URL.address });
+    const [ra, rb] = [await a.next(), await b.next()];
+    expect(ra.nonce).toBe(rb.nonce);
+    expect(resNames(ra)).toEqual(resNames(rb));
+    a.send({ typeUrl: TYPE_URL.address, responseNonce: ra.nonce });
+    b.send({ typeUrl: TYPE_URL.address, responseNonce: rb.nonce, errorDetail: { code: 3, message: 'no thanks' } });
+    await eventually(() => {
+      const states = ads.syncz().filter((e) => e.protocol === 'delta').map((e) => e.types[TYPE_URL.address]?.status).filter(Boolean);
+      expect(states.filter((x) => x === 'ACKED').length).toBeGreaterThanOrEqual(1);
+      expect(states).toContain('NACKED');
+    });
+    // The next change reaches both, each with a nonce of its own, and only what changed.
+    ads.update(mesh(20, [{ name: 'b-1', ip: '10.0.0.2' }, { name: 'b-2', ip: '10.0.0.4' }]));
+    const [ca, cb] = [await a.next(), await b.next()];
+    expect(resNames(ca)).toEqual([W('b-2')]);
+    expect(resNames(cb)).toEqual([W('b-2')]);
+    expect(ca.nonce).not.toBe(ra.nonce);
+  });
+
   it('sends a reconnecting client only what differs from initial_resource_versions', async () => {
     const first = open();
     first.send({ node, typeUrl: TYPE_URL.address });

@@ -61,7 +61,13 @@ export class PodCapture {
       entry.listeners = await openPodListeners(netnsPath, {
         ...t,
         ports: [{ port: p.outbound, host: '127.0.0.1' }, { port: p.inbound, host: '0.0.0.0' }, { port: p.hbone, host: podIp }],
-        onConnection: (port, socket) => this.opts.onConnection(kinds.get(port)!, socket, view(entry)),
+        onConnection: (port, socket) => {
+          try {
+            this.opts.onConnection(kinds.get(port)!, socket, view(entry));
+          } catch {
+            socket.destroy(); // a handler bug costs one connection, not the node proxy
+          }
+        },
       });
       for (const [port, server] of entry.listeners.servers) entry.servers[kinds.get(port)!] = server;
       try {

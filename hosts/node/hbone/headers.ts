@@ -2,7 +2,8 @@
  * The request headers ztunnel puts on an HBONE CONNECT (src/proxy/outbound.rs, src/baggage.rs):
  * `forwarded: for="<src ip:port>";host=<service fqdn>`, `baggage` with the source workload's
  * k8s.cluster.name, k8s.namespace.name, k8s.<type>.name, service.name, service.version, and a
- * W3C `traceparent`. Pure string building; the caller knows the workload.
+ * W3C `traceparent`. Pure string building for callers that hold no NodeWorkload (tests, the
+ * bench); the node proxy builds baggage and forwarded from its plan with core/node/hbone-headers.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { formatAuthority } from './authority.ts';
@@ -37,19 +38,8 @@ export function baggageHeader(b: SourceBaggage): string {
   return parts.join(',');
 }
 
-/** Parses a baggage header into key/value pairs (ztunnel's parse_baggage_header, lenient). */
-export function parseBaggage(value: string | readonly string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of typeof value === 'string' ? [value] : (value ?? [])) {
-    for (const item of v.split(',')) {
-      const eq = item.indexOf('=');
-      if (eq <= 0) continue;
-      const val = item.slice(eq + 1).split(';')[0]!.trim();
-      if (val) out[item.slice(0, eq).trim()] = val;
-    }
-  }
-  return out;
-}
+/** The inbound side's reader of `baggage` lives in core (shared with the planners). */
+export { parseBaggage } from '../../../core/node/hbone-headers.ts';
 
 let pool = Buffer.alloc(0);
 let offset = 0;

@@ -163,6 +163,7 @@ export class AdsServer {
       metrics: this.#opts.metrics,
       current: () => this.#current,
       admit: (c) => this.#admit(c, checks.admitNode),
+      shared: (res, key, make) => this.#shared(res, key, make),
     };
     const id = `${protocol}-${++this.#seq}`;
     const conn = protocol === 'sotw' ? new SotwConnection(id, call, host, caller) : new DeltaConnection(id, call, host, caller);
@@ -192,6 +193,20 @@ export class AdsServer {
     call.off('data', buffer);
     call.on('data', onRequest);
     for (const req of early) onRequest(req);
+  }
+
+  /** Responses shared by streams, for the latest translation only (3 MB for a full push of 10,000 workloads). */
+  #sharedFor?: XdsResources;
+  readonly #sharedFrames = new Map<string, Uint8Array>();
+
+  #shared(res: XdsResources, key: string, make: () => Uint8Array): Uint8Array {
+    if (res !== this.#sharedFor) {
+      this.#sharedFrames.clear();
+      this.#sharedFor = res;
+    }
+    let bytes = this.#sharedFrames.get(key);
+    if (!bytes) this.#sharedFrames.set(key, (bytes = make()));
+    return bytes;
   }
 
   #admit(conn: AdsConnection, admitNode: AdmitNode | undefined): Error | undefined {

@@ -7,6 +7,7 @@ import { isWildcardType, nodeInfo, shortTypeName } from '../../../core/xds/index
 import type { EncodedResource, NodeInfo, XdsResources } from '../../../core/xds/index.ts';
 import type { NodeProto } from '../../../core/xds/pb.ts';
 import type { ControlMetrics } from '../control/metrics.ts';
+import { SentVersions } from './sent-versions.ts';
 
 /** Who is calling, as `authenticate` established it (from a join token, for example). */
 export interface XdsCaller {
@@ -28,7 +29,7 @@ export interface TypeState {
   wildcard: boolean;
   names: Set<string>;
   /** Names and versions last sent (SotW: the last response; delta: what the client holds). */
-  sent: Map<string, string>;
+  sent: SentVersions;
   nonce: string;
   sentVersion: string;
   ackedVersion: string;
@@ -39,6 +40,8 @@ export interface TypeState {
   responses: number;
   /** Id of the translation `sent` was last brought up to date with (0: none), for incremental pushes. */
   syncedId: number;
+  /** Id of the translation of the last response shared with other streams (0: none); at most one a translation. */
+  sharedAt: number;
 }
 
 export interface TypeSyncz {
@@ -71,6 +74,19 @@ export interface ConnectionHost {
   current(): XdsResources | undefined;
   /** Called once a stream has said who it is (its first request); an Error refuses it. */
   admit(conn: AdsConnection): Error | undefined;
+  /**
+   * A response every stream in the same state gets (a full answer to a wildcard watch), framed once per
+   * translation and shared: `key` names the state, `make` frames it the first time.
+   */
+  shared(res: XdsResources, key: string, make: () => Uint8Array): Uint8Array;
+}
+
+/**
+ * The nonce of a shared response: the same on every stream that gets it, unique within each (a stream
+ * gets at most one shared response per type and translation; its own nonces are plain base-36 counters).
+ */
+export function sharedNonce(res: XdsResources, typeUrl: string): string {
+  return `${res.id}.${shortTypeName(typeUrl)}`;
 }
 
 /** Applies a SotW-style name list: empty means wildcard only where the type allows it; `*` always does. */
@@ -115,7 +131,7 @@ export function changesSinceSync(res: XdsResources, typeUrl: string, st: TypeSta
 }
 
 export function newTypeState(): TypeState {
-  return { wildcard: false, names: new Set(), sent: new Map(), nonce: '', sentVersion: '', ackedVersion: '', nacked: false, responses: 0, syncedId: 0 };
+  return { wildcard: false, names: new Set(), sent: new SentVersions(), nonce: '', sentVersion: '', ackedVersion: '', nacked: false, responses: 0, syncedId: 0, sharedAt: 0 };
 }
 
 export abstract class AdsConnection {
@@ -178,7 +194,7 @@ export abstract class AdsConnection {
       const entry: TypeSyncz = {
         wildcard: st.wildcard,
         subscribed: [...st.names].sort(),
-        resources: [...st.sent.values()].filter((v) => v !== '').length,
+        resources: [...st.sent.entries()].filter(([, v]) => v !== '').length,
         status: st.responses === 0 ? 'NOT_SENT' : st.nacked ? 'NACKED' : st.ackedVersion === st.sentVersion && st.ackedAt ? 'ACKED' : 'SENT',
         sentVersion: st.sentVersion,
         sentNonce: st.nonce,

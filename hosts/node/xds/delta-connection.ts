@@ -9,7 +9,7 @@
 import { PUSH_ORDER, frameDeltaDiscoveryResponse, isWildcardType } from '../../../core/xds/index.ts';
 import type { EncodedResource, XdsResources } from '../../../core/xds/index.ts';
 import type { DeltaDiscoveryRequest } from '../../../core/xds/codec.ts';
-import { AdsConnection, changesSinceSync, newTypeState, watchedResources } from './connection.ts';
+import { AdsConnection, changesSinceSync, newTypeState, sharedNonce, watchedResources } from './connection.ts';
 import type { TypeState } from './connection.ts';
 
 /** In `sent`: the client was told this subscribed name does not exist. */
@@ -60,7 +60,7 @@ export class DeltaConnection extends AdsConnection {
       else st.names.delete(n);
     }
     // The client drops what it no longer watches; forget that it held it.
-    if (!st.wildcard) for (const name of st.sent.keys()) if (!st.names.has(name)) st.sent.delete(name);
+    if (!st.wildcard) for (const name of st.sent.names()) if (!st.names.has(name)) st.sent.delete(name);
 
     const res = this.host.current();
     if (!res) return;
@@ -87,9 +87,30 @@ export class DeltaConnection extends AdsConnection {
    */
   private respond(typeUrl: string, st: TypeState, res: XdsResources, how: { askedFor: readonly string[]; always: boolean; full: boolean }): void {
     const { askedFor, always } = how;
+    const all = res.resources.get(typeUrl);
+    // A wildcard watch (no names) ends up holding exactly this translation's resources of the type.
+    const whole = st.wildcard && st.names.size === 0 && all !== undefined;
+    if (whole && how.full && st.sent.size === 0 && st.sharedAt !== res.id && (always || all.size > 0)) {
+      // A new stream holding nothing: every such stream gets the same response, framed once.
+      const nonce = sharedNonce(res, typeUrl);
+      const bytes = this.host.shared(res, `delta ${typeUrl}`, () => frameDeltaDiscoveryResponse(res.version, typeUrl, nonce, [...all.values()].map((r) => r.deltaField), []));
+      st.sent.rebase(all);
+      st.sharedAt = res.id;
+      st.syncedId = res.id;
+      this.#dispatch(typeUrl, st, res, nonce, bytes);
+      return;
+    }
     const quick = how.full ? undefined : changesSinceSync(res, typeUrl, st);
     const { changed, removed } = quick ?? fullDiff(res, typeUrl, st, askedFor);
     st.syncedId = res.id;
+    if (whole) st.sent.rebase(all);
+    else {
+      for (const r of changed) st.sent.set(r.name, r.version);
+      for (const name of removed) {
+        if (st.names.has(name)) st.sent.set(name, ABSENT);
+        else st.sent.delete(name);
+      }
+    }
     if (!always && changed.length === 0 && removed.length === 0) return;
 
     const nonce = this.nextNonce();
@@ -100,11 +121,10 @@ export class DeltaConnection extends AdsConnection {
       changed.map((r) => r.deltaField),
       removed,
     );
-    for (const r of changed) st.sent.set(r.name, r.version);
-    for (const name of removed) {
-      if (st.names.has(name)) st.sent.set(name, ABSENT);
-      else st.sent.delete(name);
-    }
+    this.#dispatch(typeUrl, st, res, nonce, bytes);
+  }
+
+  #dispatch(typeUrl: string, st: TypeState, res: XdsResources, nonce: string, bytes: Uint8Array): void {
     st.nonce = nonce;
     st.sentVersion = res.version;
     st.nacked = false;

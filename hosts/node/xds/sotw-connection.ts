@@ -11,9 +11,9 @@
  * Spec: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#ack-and-nack-semantics
  */
 import { PUSH_ORDER, frameDiscoveryResponse } from '../../../core/xds/index.ts';
-import type { XdsResources } from '../../../core/xds/index.ts';
+import type { EncodedResource, XdsResources } from '../../../core/xds/index.ts';
 import type { DiscoveryRequest } from '../../../core/xds/codec.ts';
-import { AdsConnection, applyWatch, changesSinceSync, newTypeState, watchedResources } from './connection.ts';
+import { AdsConnection, applyWatch, changesSinceSync, newTypeState, sharedNonce, watchedResources } from './connection.ts';
 import type { TypeState } from './connection.ts';
 
 export class SotwConnection extends AdsConnection {
@@ -50,8 +50,9 @@ export class SotwConnection extends AdsConnection {
         continue;
       }
       const quick = changesSinceSync(res, typeUrl, st);
-      if (quick && quick.changed.length === 0 && quick.removed.length === 0) {
+      if (quick) {
         st.syncedId = res.id;
+        if (quick.changed.length > 0 || quick.removed.length > 0) this.respond(typeUrl, st, res);
         continue;
       }
       const list = watchedResources(res, typeUrl, st);
@@ -63,23 +64,34 @@ export class SotwConnection extends AdsConnection {
     }
   }
 
-  private respond(typeUrl: string, st: TypeState, res: XdsResources, list = watchedResources(res, typeUrl, st)): void {
+  private respond(typeUrl: string, st: TypeState, res: XdsResources, list?: readonly EncodedResource[]): void {
     // An RDS or EDS watch on nothing is an unsubscription: nothing to answer.
     if (!st.wildcard && st.names.size === 0) {
-      st.sent = new Map();
+      st.sent.clear();
       st.syncedId = res.id;
       return;
     }
-    const nonce = this.nextNonce();
-    const bytes = frameDiscoveryResponse(
-      res.version,
-      typeUrl,
-      nonce,
-      list.map((r) => r.sotwField),
-    );
+    const all = res.resources.get(typeUrl);
+    let nonce: string;
+    let bytes: Uint8Array;
+    if (st.wildcard && all && st.sharedAt !== res.id) {
+      // Every wildcard watch gets every resource of the type: one response, framed once, for all streams.
+      nonce = sharedNonce(res, typeUrl);
+      bytes = this.host.shared(res, `sotw ${typeUrl}`, () => frameDiscoveryResponse(res.version, typeUrl, nonce, [...all.values()].map((r) => r.sotwField)));
+      st.sent.rebase(all);
+      st.sharedAt = res.id;
+    } else {
+      const watched = list ?? watchedResources(res, typeUrl, st);
+      nonce = this.nextNonce();
+      bytes = frameDiscoveryResponse(res.version, typeUrl, nonce, watched.map((r) => r.sotwField));
+      if (st.wildcard && all) st.sent.rebase(all);
+      else {
+        st.sent.clear();
+        for (const r of watched) st.sent.set(r.name, r.version);
+      }
+    }
     st.nonce = nonce;
     st.sentVersion = res.version;
-    st.sent = new Map(list.map((r) => [r.name, r.version]));
     st.nacked = false;
     st.responses++;
     st.syncedId = res.id;

@@ -26,6 +26,10 @@ interface Row {
   clients: number;
   changeMs: number[];
   fullMs: number[];
+  /** CPU time of the control plane (its whole process) and of this process (the clients) during each full push. */
+  fullServerCpuMs: number[];
+  fullClientCpuMs: number[];
+  rssConfigMb: number;
   rssIdleMb: number;
   rssPeakMb: number;
 }
@@ -37,10 +41,14 @@ for (const endpoints of sizes) {
 const sign = caSignRate();
 
 console.log('\n## Control plane: push latency (file write -> last client ACKed), medians of', repeat);
-console.log('| endpoints | clients | one service changed: p50 ms | max ms | full push (all reconnect): p50 ms | max ms | RSS idle MB | RSS peak MB |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('The clients all run in this one process: a full push is bounded by their CPU, so the CPU time of the control plane');
+console.log('(server) and of the clients during it are shown beside its wall time. The change includes the 100 ms file debounce and');
+console.log('the 100 ms push debounce. RSS of the control plane: with its config loaded and no client, idle with the clients');
+console.log('connected, and its peak.\n');
+console.log('| endpoints | clients | one service changed: p50 ms | max ms | full push (all reconnect): p50 ms | max ms | full push CPU: server ms | clients ms | RSS config MB | RSS idle MB | RSS peak MB |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.endpoints} | ${r.clients} | ${median(r.changeMs).toFixed(0)} | ${Math.max(...r.changeMs).toFixed(0)} | ${median(r.fullMs).toFixed(0)} | ${Math.max(...r.fullMs).toFixed(0)} | ${r.rssIdleMb.toFixed(0)} | ${r.rssPeakMb.toFixed(0)} |`);
+  console.log(`| ${r.endpoints} | ${r.clients} | ${median(r.changeMs).toFixed(0)} | ${Math.max(...r.changeMs).toFixed(0)} | ${median(r.fullMs).toFixed(0)} | ${Math.max(...r.fullMs).toFixed(0)} | ${median(r.fullServerCpuMs).toFixed(0)} | ${median(r.fullClientCpuMs).toFixed(0)} | ${r.rssConfigMb.toFixed(0)} | ${r.rssIdleMb.toFixed(0)} | ${r.rssPeakMb.toFixed(0)} |`);
 }
 console.log('\n## Certificate authority, one core\n');
 console.log(sign.table);
@@ -53,8 +61,9 @@ async function runCase(endpoints: number, clients: number): Promise<Row> {
   await mesh.write(configDir);
   const cp = await startControl(configDir, join(dir, 'state'));
   const expected = mesh.resourceCount;
-  const row: Row = { endpoints, clients, changeMs: [], fullMs: [], rssIdleMb: 0, rssPeakMb: 0 };
+  const row: Row = { endpoints, clients, changeMs: [], fullMs: [], fullServerCpuMs: [], fullClientCpuMs: [], rssConfigMb: 0, rssIdleMb: 0, rssPeakMb: 0 };
   try {
+    row.rssConfigMb = await rssMb(cp.child.pid!, 'VmRSS');
     let fleet = await connectFleet(cp.xdsAddress, clients, expected);
     row.rssIdleMb = await rssMb(cp.child.pid!, 'VmRSS');
     for (let i = 0; i < repeat; i++) {
@@ -68,9 +77,16 @@ async function runCase(endpoints: number, clients: number): Promise<Row> {
     }
     for (let i = 0; i < repeat; i++) {
       for (const c of fleet) c.close();
+      fleet = [];
+      (globalThis as { gc?: () => void }).gc?.();
+      const server0 = await cpuMs(cp.child.pid!);
+      const client0 = process.cpuUsage();
       const t0 = performance.now();
       fleet = await connectFleet(cp.xdsAddress, clients, expected);
       row.fullMs.push(performance.now() - t0);
+      const client = process.cpuUsage(client0);
+      row.fullClientCpuMs.push((client.user + client.system) / 1000);
+      row.fullServerCpuMs.push((await cpuMs(cp.child.pid!)) - server0);
     }
     row.rssPeakMb = await rssMb(cp.child.pid!, 'VmHWM');
     for (const c of fleet) c.close();
@@ -79,7 +95,7 @@ async function runCase(endpoints: number, clients: number): Promise<Row> {
     await new Promise((r) => cp.child.once('exit', r));
     await rm(dir, { recursive: true, force: true });
   }
-  console.error(`endpoints=${endpoints} clients=${clients}: change p50 ${median(row.changeMs).toFixed(0)} ms, full p50 ${median(row.fullMs).toFixed(0)} ms`);
+  console.error(`endpoints=${endpoints} clients=${clients}: change p50 ${median(row.changeMs).toFixed(0)} ms, full p50 ${median(row.fullMs).toFixed(0)} ms (CPU: server ${median(row.fullServerCpuMs).toFixed(0)} ms, clients ${median(row.fullClientCpuMs).toFixed(0)} ms)`);
   return row;
 }
 
@@ -144,6 +160,13 @@ async function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return kb / 1024;
+}
+
+/** User + system CPU time of a process so far (/proc/<pid>/stat, in clock ticks of 10 ms). */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function median(xs: number[]): number {

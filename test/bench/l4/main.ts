@@ -45,7 +45,11 @@ async function measure(r: Running, seconds: number, conns: number[]): Promise<Sa
   const churn = await wrk(url, { connections: 16, seconds, close: true });
   s.connsPerSec = churn.rps;
   s.churnErrors = churn.errors + churn.non2xx;
-  s.bulk = await bulkMbps(`http://127.0.0.1:${r.port}/big`);
+  // best of three 256 MB downloads: one transfer lasts 1-3 s here, and a neighbour's burst or a
+  // GC pause in that window moves a single sample by 2x
+  const bulk: number[] = [];
+  for (let i = 0; i < 3; i++) bulk.push(await bulkMbps(`http://127.0.0.1:${r.port}/big`));
+  s.bulk = Math.max(...bulk);
   return s;
 }
 

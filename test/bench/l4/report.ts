@@ -43,7 +43,7 @@ export function table(results: Map<string, Sample[]>, conns: number[]): string {
   const direct = (c: number): number => med('direct', (s) => s.p50[c]!);
   rows.push({ label: `p50 added over direct, 1 conn (us)`, get: (s) => s.p50[conns[0]!]! - direct(conns[0]!), fmt: f0, better: 'low', proxyOnly: true });
   for (const c of conns) rows.push({ label: `CPU ms / 1k req, ${c} conn (both hops)`, get: (s) => s.cpuPer1k[c]!, fmt: f1, better: 'low', proxyOnly: true });
-  rows.push({ label: 'bulk MB/s, 1 conn', get: (s) => s.bulk, fmt: f0, better: 'high' });
+  rows.push({ label: 'bulk MB/s, 1 conn (best of 3 x 256 MB)', get: (s) => s.bulk, fmt: f0, better: 'high' });
   rows.push({ label: 'new conn/s (Connection: close, 16 conn)', get: (s) => s.connsPerSec, fmt: k, better: 'high' });
   rows.push({ label: 'connection errors under churn', get: (s) => s.churnErrors, fmt: f0, better: 'low' });
   rows.push({ label: 'RSS idle MB (largest hop)', get: (s) => s.rssIdle, fmt: f1, better: 'low', proxyOnly: true });
