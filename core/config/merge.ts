@@ -22,6 +22,7 @@ export interface Unit {
 
 export interface Accepted {
   resource: ConfigResource;
+  /** A hash of the canonical content (Entry.content). */
   content: string;
   /** Where it came from, to find field lines again. */
   at?: Entry['at'];

@@ -22,10 +22,13 @@ export type ParsedFile =
 export type ChunkCache = Map<string, Chunk>;
 interface Chunk {
   ok: boolean;
+  /**
+   * The verdicts placed where the piece last sat (`line`, 0-based): reused while it stays there, so
+   * resources keep their identity; moved (copied) when it moves. Only the placed copy is kept.
+   */
+  line: number;
   entries: Entry[];
   issues: ConfigIssue[];
-  /** The verdicts moved to where the piece last sat: reused while it stays there, so resources keep their identity. */
-  placed?: { line: number; entries: Entry[]; issues: ConfigIssue[] };
 }
 
 /** First line of a YAML error, without the "at line N, column M" tail the position already gives. */
@@ -60,7 +63,7 @@ function parseChunk(path: string, text: string): Chunk {
   const issues: ConfigIssue[] = [];
   const err = (line: number, message: string): ConfigIssue => ({ severity: 'error', file: path, line, path: '', message });
   for (const doc of docs) for (const e of doc.errors) issues.push(err(e.linePos?.[0].line ?? 0, `YAML syntax error: ${shortMessage(e.message)}`));
-  if (issues.length > 0) return { ok: false, entries: [], issues };
+  if (issues.length > 0) return { ok: false, line: 0, entries: [], issues };
   const entries: Entry[] = [];
   for (const [docIndex, doc] of docs.entries()) {
     for (const w of doc.warnings) issues.push({ severity: 'warning', file: path, line: w.linePos?.[0].line ?? 0, path: '', message: `YAML: ${shortMessage(w.message)}` });
@@ -68,7 +71,7 @@ function parseChunk(path: string, text: string): Chunk {
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
-      return { ok: false, entries: [], issues: [err(lineCounter.linePos(doc.range[0]).line, `YAML: ${(e as Error).message}`)] };
+      return { ok: false, line: 0, entries: [], issues: [err(lineCounter.linePos(doc.range[0]).line, `YAML: ${(e as Error).message}`)] };
     }
     // An empty document (a stray `---`, a file of comments) is allowed, as kubectl allows it.
     if (value === null || value === undefined) continue;
@@ -81,7 +84,7 @@ function parseChunk(path: string, text: string): Chunk {
       entries.push({ ...validateObject(value, { file: path, locator }), at: at([]) });
     }
   }
-  return { ok: true, entries, issues };
+  return { ok: true, line: 0, entries, issues };
 }
 
 const shiftIssue = (i: ConfigIssue, by: number): ConfigIssue => (i.line ? { ...i, line: i.line + by } : i);
@@ -112,11 +115,12 @@ export function parseSourceFile(file: SourceFile, previous?: ChunkCache): Parsed
     if (!chunk) chunk = parseChunk(file.path, piece.text);
     cache.set(piece.text, chunk);
     if (!chunk.ok) ok = false;
-    let placed = chunk.placed;
-    if (!placed || placed.line !== piece.line) {
-      placed = { line: piece.line, entries: chunk.entries.map((e) => shiftEntry(e, piece.line)), issues: chunk.issues.map((i) => shiftIssue(i, piece.line)) };
+    let placed: { entries: Entry[]; issues: ConfigIssue[] } = chunk;
+    if (chunk.line !== piece.line) {
+      const by = piece.line - chunk.line;
+      placed = { entries: chunk.entries.map((e) => shiftEntry(e, by)), issues: chunk.issues.map((i) => shiftIssue(i, by)) };
       // The same text twice in one file sits at two places: the first keeps the memo.
-      if (!seen.has(chunk)) chunk.placed = placed;
+      if (!seen.has(chunk)) Object.assign(chunk, placed, { line: piece.line });
     }
     seen.add(chunk);
     issues.push(...placed.issues);

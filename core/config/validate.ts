@@ -10,7 +10,7 @@ import { lookupKind, type KindDef, type KindKey } from './kinds.ts';
 import { sortIssues, withoutFields } from './zod-issues.ts';
 import { unsupportedAdvice } from './unsupported.ts';
 import { stripNulls } from './strip-nulls.ts';
-import { deepFreeze, stableStringify } from './stable-json.ts';
+import { deepFreeze, stableStringify, textHash } from './stable-json.ts';
 import { checkMeshConfigMap } from './mesh-configmap.ts';
 
 /** The verdict on one object. */
@@ -21,7 +21,7 @@ export interface Entry {
   ref?: ResourceRef;
   /** The accepted resource; absent when the object was rejected or is of a kind Weft does not read. */
   resource?: ConfigResource;
-  /** Canonical content, to tell a real change from a re-read. */
+  /** A hash of the canonical content, to tell a real change from a re-read. */
   content?: string;
   issues: ConfigIssue[];
   origin: { file: string; line: number };
@@ -125,7 +125,7 @@ export function validateObject(input: unknown, src: ObjectSource): Entry {
     ...(Object.keys(rest).length > 0 ? { extra: rest } : {}),
     origin,
   };
-  entry.content = stableStringify({ apiVersion, kind, metadata: resource.metadata, spec: resource.spec, extra: resource.extra });
+  entry.content = textHash(stableStringify({ apiVersion, kind, metadata: resource.metadata, spec: resource.spec, extra: resource.extra }));
   entry.resource = deepFreeze(resource);
   return entry;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeDeltaDiscoveryResponse, decodeDiscoveryResponse } from './codec.ts';
 import { EncodedResource } from './encoded-resource.ts';
 import { contentHash } from './hash.ts';
-import { frameDeltaDiscoveryResponse, frameDiscoveryResponse, varintSize } from './wire.ts';
+import { encodeAny, encodeDeltaResource, frameDeltaDiscoveryResponse, frameDiscoveryResponse, lengthDelimited, varintSize } from './wire.ts';
 
 describe('response framing', () => {
   const big = new Uint8Array(300).fill(7);
@@ -34,5 +34,16 @@ describe('response framing', () => {
     expect(varintSize(127)).toBe(1);
     expect(varintSize(128)).toBe(2);
     expect(varintSize(2 ** 31)).toBe(5);
+  });
+});
+
+describe('a resource framed in one allocation', () => {
+  it('equals the field-by-field framing, for delta and state of the world', () => {
+    for (const value of [new Uint8Array(0), new Uint8Array([9]), new Uint8Array(200).fill(5), new Uint8Array(70000).fill(1)]) {
+      const r = new EncodedResource('type.googleapis.com/x.A', 'ns/ñame', value);
+      expect(Array.from(r.deltaField)).toEqual(Array.from(lengthDelimited(2, encodeDeltaResource('ns/ñame', r.version, encodeAny('type.googleapis.com/x.A', value)))));
+      expect(Array.from(r.sotwField)).toEqual(Array.from(lengthDelimited(2, encodeAny('type.googleapis.com/x.A', value))));
+      expect(Array.from(r.bytes)).toEqual(Array.from(value));
+    }
   });
 });

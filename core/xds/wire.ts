@@ -68,6 +68,47 @@ export function encodeDeltaResource(name: string, version: string, any: Uint8Arr
 }
 
 /**
+ * A delta `resources` entry in one allocation: field 2 of DeltaDiscoveryResponse holding a Resource
+ * (version = 1, resource = 2 an Any (type_url = 1, value = 2), name = 3). Returns it with the offsets
+ * of the Resource's field 2 (which is, byte for byte, the `resources` entry of a state-of-the-world
+ * DiscoveryResponse) and of the value.
+ */
+export function frameDeltaResource(name: string, version: string, typeUrl: string, value: Uint8Array): { field: Uint8Array; anyField: number; value: number } {
+  const nameBytes = utf8.encode(name);
+  const versionBytes = utf8.encode(version);
+  const typeBytes = utf8.encode(typeUrl);
+  const fieldSize = (n: number) => 1 + varintSize(n) + n;
+  const anySize = (typeBytes.length ? fieldSize(typeBytes.length) : 0) + (value.length ? fieldSize(value.length) : 0);
+  const resourceSize = (versionBytes.length ? fieldSize(versionBytes.length) : 0) + fieldSize(anySize) + (nameBytes.length ? fieldSize(nameBytes.length) : 0);
+  const out = new Uint8Array(fieldSize(resourceSize));
+  let pos = 0;
+  const header = (field: number, length: number) => {
+    out[pos++] = (field << 3) | WIRE_LEN;
+    pos = writeVarint(out, pos, length);
+  };
+  const bytes = (field: number, b: Uint8Array) => {
+    if (b.length === 0) return;
+    header(field, b.length);
+    out.set(b, pos);
+    pos += b.length;
+  };
+  header(2, resourceSize);
+  bytes(1, versionBytes);
+  const anyField = pos;
+  header(2, anySize);
+  bytes(1, typeBytes);
+  let valueAt = pos;
+  if (value.length) {
+    header(2, value.length);
+    valueAt = pos;
+    out.set(value, pos);
+    pos += value.length;
+  }
+  bytes(3, nameBytes);
+  return { field: out, anyField, value: valueAt };
+}
+
+/**
  * DiscoveryResponse: version_info = 1, resources = 2 (each chunk already framed as field 2),
  * type_url = 4, nonce = 5.
  */

@@ -115,6 +115,32 @@ describe('delta ADS protocol', () => {
     expect(ca.nonce).not.toBe(ra.nonce);
   });
 
+  it('sends a large answer in parts, each ACKed on its own; the type is ACKED once every part is', async () => {
+    const backends = Array.from({ length: 3000 }, (_, i) => ({ name: `big-${i}`, ip: `10.1.${i >> 8}.${i & 255}` }));
+    ads.update(buildSnapshot(30, [{ name: 'big', ports: [{ port: 80 }], backends }]));
+    ads.flush();
+    const s = open();
+    const id = 'ztunnel~10.0.0.9~node-parts~weft-system.svc.cluster.local';
+    s.send({ node: { id }, typeUrl: TYPE_URL.address });
+    const parts: DeltaDiscoveryResponse[] = [];
+    for (let names = 0; names < 3001; ) {
+      const r = await s.next();
+      parts.push(r);
+      names += r.resources.length;
+    }
+    expect(parts.length).toBeGreaterThan(1);
+    expect(new Set(parts.map((p) => p.nonce)).size).toBe(parts.length);
+    expect(new Set(parts.flatMap((p) => p.resources.map((r) => r.name))).size).toBe(3001);
+    const status = () => ads.syncz().find((e) => e.node.id === id)!.types[TYPE_URL.address]!.status;
+    for (const p of parts.slice(0, -1)) s.send({ typeUrl: TYPE_URL.address, responseNonce: p.nonce });
+    expect(await s.quiet(100)).toBe(true);
+    expect(status()).toBe('SENT');
+    s.send({ typeUrl: TYPE_URL.address, responseNonce: parts.at(-1)!.nonce });
+    await eventually(() => expect(status()).toBe('ACKED'));
+    ads.update(mesh(31));
+    ads.flush();
+  });
+
   it('sends a reconnecting client only what differs from initial_resource_versions', async () => {
     const first = open();
     first.send({ node, typeUrl: TYPE_URL.address });

@@ -197,16 +197,15 @@ export class AdsServer {
 
   /** Responses shared by streams, for the latest translation only (3 MB for a full push of 10,000 workloads). */
   #sharedFor?: XdsResources;
-  readonly #sharedFrames = new Map<string, Uint8Array>();
+  readonly #sharedFrames = new Map<string, unknown>();
 
-  #shared(res: XdsResources, key: string, make: () => Uint8Array): Uint8Array {
+  #shared<T>(res: XdsResources, key: string, make: () => T): T {
     if (res !== this.#sharedFor) {
       this.#sharedFrames.clear();
       this.#sharedFor = res;
     }
-    let bytes = this.#sharedFrames.get(key);
-    if (!bytes) this.#sharedFrames.set(key, (bytes = make()));
-    return bytes;
+    if (!this.#sharedFrames.has(key)) this.#sharedFrames.set(key, make());
+    return this.#sharedFrames.get(key) as T;
   }
 
   #admit(conn: AdsConnection, admitNode: AdmitNode | undefined): Error | undefined {

@@ -78,15 +78,16 @@ export interface ConnectionHost {
    * A response every stream in the same state gets (a full answer to a wildcard watch), framed once per
    * translation and shared: `key` names the state, `make` frames it the first time.
    */
-  shared(res: XdsResources, key: string, make: () => Uint8Array): Uint8Array;
+  shared<T>(res: XdsResources, key: string, make: () => T): T;
 }
 
 /**
- * The nonce of a shared response: the same on every stream that gets it, unique within each (a stream
- * gets at most one shared response per type and translation; its own nonces are plain base-36 counters).
+ * The nonce of a shared response (or of its part): the same on every stream that gets it, unique
+ * within each (a stream gets at most one shared response per type and translation; its own nonces are
+ * plain base-36 counters).
  */
-export function sharedNonce(res: XdsResources, typeUrl: string): string {
-  return `${res.id}.${shortTypeName(typeUrl)}`;
+export function sharedNonce(res: XdsResources, typeUrl: string, part = 0): string {
+  return `${res.id}.${shortTypeName(typeUrl)}${part ? `.${part}` : ''}`;
 }
 
 /** Applies a SotW-style name list: empty means wildcard only where the type allows it; `*` always does. */

@@ -16,6 +16,15 @@ import type { TypeState } from './connection.ts';
 const ABSENT = '';
 /** Unacknowledged responses kept per stream before the oldest are forgotten. */
 const MAX_PENDING = 64;
+/**
+ * A response larger than this is sent as several (each with its own nonce, ACKed on its own; the
+ * delta protocol allows it), at most MAX_PARTS of them. Node's HTTP/2 keeps a stream's last written
+ * message until the stream writes again or closes, and grpc-js copies every message per stream: a
+ * full push of 10,000 workloads in one 3 MB message held 300 MB for 100 idle streams; in parts of
+ * 256 kB it holds a tenth of that. The parts go out one after the other (the stream's write queue).
+ */
+const PART_BYTES = 256 * 1024;
+const MAX_PARTS = 32;
 
 export class DeltaConnection extends AdsConnection {
   readonly protocol = 'delta' as const;
@@ -36,7 +45,10 @@ export class DeltaConnection extends AdsConnection {
       if (p && p.typeUrl === typeUrl) {
         this.#pending.delete(req.responseNonce);
         if (req.errorDetail) this.recordNack(typeUrl, st, req.responseNonce, req.errorDetail.message ?? '', p.version);
-        else this.recordAck(st, p.version);
+        // A response sent in parts is ACKed once every part is (and none of them was NACKed).
+        else if (![...this.#pending.values()].some((q) => q.typeUrl === typeUrl && q.version === p.version) && !(st.nacked && st.lastNack?.version === p.version)) {
+          this.recordAck(st, p.version);
+        }
       }
     }
     const subscribe = req.resourceNamesSubscribe ?? [];
@@ -92,12 +104,11 @@ export class DeltaConnection extends AdsConnection {
     const whole = st.wildcard && st.names.size === 0 && all !== undefined;
     if (whole && how.full && st.sent.size === 0 && st.sharedAt !== res.id && (always || all.size > 0)) {
       // A new stream holding nothing: every such stream gets the same response, framed once.
-      const nonce = sharedNonce(res, typeUrl);
-      const bytes = this.host.shared(res, `delta ${typeUrl}`, () => frameDeltaDiscoveryResponse(res.version, typeUrl, nonce, [...all.values()].map((r) => r.deltaField), []));
+      const parts = this.host.shared(res, `delta ${typeUrl}`, () => frameParts(res, typeUrl, [...all.values()], [], (i) => sharedNonce(res, typeUrl, i)));
       st.sent.rebase(all);
       st.sharedAt = res.id;
       st.syncedId = res.id;
-      this.#dispatch(typeUrl, st, res, nonce, bytes);
+      this.#dispatch(typeUrl, st, res, parts);
       return;
     }
     const quick = how.full ? undefined : changesSinceSync(res, typeUrl, st);
@@ -113,26 +124,46 @@ export class DeltaConnection extends AdsConnection {
     }
     if (!always && changed.length === 0 && removed.length === 0) return;
 
-    const nonce = this.nextNonce();
-    const bytes = frameDeltaDiscoveryResponse(
-      res.version,
-      typeUrl,
-      nonce,
-      changed.map((r) => r.deltaField),
-      removed,
-    );
-    this.#dispatch(typeUrl, st, res, nonce, bytes);
+    this.#dispatch(typeUrl, st, res, frameParts(res, typeUrl, changed, removed, () => this.nextNonce()));
   }
 
-  #dispatch(typeUrl: string, st: TypeState, res: XdsResources, nonce: string, bytes: Uint8Array): void {
-    st.nonce = nonce;
-    st.sentVersion = res.version;
-    st.nacked = false;
-    st.responses++;
-    this.#pending.set(nonce, { typeUrl, version: res.version });
-    if (this.#pending.size > MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
-    this.send(typeUrl, bytes);
+  #dispatch(typeUrl: string, st: TypeState, res: XdsResources, parts: readonly ResponsePart[]): void {
+    for (const { nonce, bytes } of parts) {
+      st.nonce = nonce;
+      st.sentVersion = res.version;
+      st.nacked = false;
+      st.responses++;
+      this.#pending.set(nonce, { typeUrl, version: res.version });
+      if (this.#pending.size > MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
+      this.send(typeUrl, bytes);
+    }
   }
+}
+
+interface ResponsePart {
+  nonce: string;
+  bytes: Uint8Array;
+}
+
+/** One response, or several when its resources are many (removals go in the first). */
+function frameParts(res: XdsResources, typeUrl: string, changed: readonly EncodedResource[], removed: readonly string[], nonce: (part: number) => string): ResponsePart[] {
+  let total = 0;
+  for (const r of changed) total += r.deltaField.length;
+  const limit = Math.max(PART_BYTES, Math.ceil(total / MAX_PARTS));
+  const groups: Uint8Array[][] = [[]];
+  let size = 0;
+  for (const r of changed) {
+    if (size > 0 && size + r.deltaField.length > limit) {
+      groups.push([]);
+      size = 0;
+    }
+    groups[groups.length - 1]!.push(r.deltaField);
+    size += r.deltaField.length;
+  }
+  return groups.map((fields, i) => {
+    const n = nonce(i);
+    return { nonce: n, bytes: frameDeltaDiscoveryResponse(res.version, typeUrl, n, fields, i === 0 ? removed : []) };
+  });
 }
 
 /** Every watched resource whose version differs from what the client holds, and removals. */
