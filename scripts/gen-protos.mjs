@@ -45,6 +45,7 @@ export const PROTO_TARGETS = [
     files: [
       'istio/workload/workload.proto',
       'istio/workload/authorization.proto',
+      'istio/mesh/v1alpha1/config.proto',
       'envoy/service/discovery/v3/discovery.proto',
       'envoy/config/listener/v3/listener.proto',
       'envoy/config/route/v3/route.proto',
@@ -58,6 +59,7 @@ export const PROTO_TARGETS = [
     keep: [
       'istio.workload.Address',
       'istio.security.Authorization',
+      'istio.mesh.v1alpha1.MeshConfig',
       'envoy.service.discovery.v3.DiscoveryRequest',
       'envoy.service.discovery.v3.DiscoveryResponse',
       'envoy.service.discovery.v3.DeltaDiscoveryRequest',

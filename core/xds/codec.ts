@@ -33,6 +33,7 @@ export const RESOURCE_DECODERS: Readonly<Record<string, (bytes: Uint8Array) => o
   [TYPE_URL.endpoint]: (b) => envoy.config.endpoint.v3.ClusterLoadAssignment.decode(b),
   [TYPE_URL.secret]: (b) => envoy.extensions.transport_sockets.tls.v3.Secret.decode(b),
   [TYPE_URL.address]: (b) => istio.workload.Address.decode(b),
+  [TYPE_URL.meshConfig]: (b) => istio.mesh.v1alpha1.MeshConfig.decode(b),
   [TYPE_URL.authorization]: (b) => istio.security.Authorization.decode(b),
 };
 

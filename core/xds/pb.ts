@@ -10,6 +10,7 @@ export type AddressProto = istio.workload.Address.$Properties;
 export type WorkloadProto = istio.workload.Workload.$Properties;
 export type ServiceProto = istio.workload.Service.$Properties;
 export type AuthorizationProto = istio.security.Authorization.$Properties;
+export type MeshConfigProto = istio.mesh.v1alpha1.MeshConfig.$Properties;
 export type MatchProto = istio.security.Match.$Properties;
 export type StringMatchProto = istio.security.StringMatch.$Properties;
 export type ListenerProto = envoy.config.listener.v3.Listener.$Properties;

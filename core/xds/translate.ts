@@ -23,6 +23,7 @@ import { EncodedResource } from './encoded-resource.ts';
 import { apiListener, clusterName, edsCluster, listenerName, loadAssignment, routeConfiguration, tcpPorts } from './envoy-resources.ts';
 import type { LayeredMap } from './layered-map.ts';
 import { envoy, istio } from './pb.ts';
+import { meshConfigResource } from './mesh-config.ts';
 import { translatePeerAuthentications } from './peer-authentication.ts';
 import type { PeerAuthenticationTranslation } from './peer-authentication.ts';
 import { ResourceChanges, keep, type ResourceMap, type TypeChanges } from './resource-changes.ts';
@@ -81,6 +82,8 @@ export class XdsTranslator {
   #peerAuthList?: readonly ConfigResource[];
   #peerAuth: PeerAuthenticationTranslation = translatePeerAuthentications(EMPTY, '');
   #peerAuthOut: readonly EncodedResource[] = EMPTY;
+  /** The `mesh` MeshConfig resource last published (node proxies' outbound policy, trust domain). */
+  #meshOut: readonly EncodedResource[] = EMPTY;
   readonly #policies = new WeakMap<ConfigResource, { rootNs: string; result: ReturnType<typeof translateAuthorizationPolicy>; res?: EncodedResource }>();
   /** The current services by key and what they were encoded to; services sharing a hostname by hostname. */
   readonly #services = new Map<string, ServiceOut>();
@@ -113,6 +116,11 @@ export class XdsTranslator {
     if (policiesChanged) {
       this.#translatePolicies(policyList, rootNs, out);
       this.#translatePeerAuthentications(peerAuthList, rootNs, out);
+    }
+    const meshRes = keep(this.#meshOut[0], meshConfigResource({ ...mesh, rootNamespace: rootNs }));
+    if (meshRes !== this.#meshOut[0]) {
+      out.replace(this.#meshOut, [meshRes]);
+      this.#meshOut = [meshRes];
     }
     const ctxKey = contextKey(snapshot, servicesByName);
     const ctxChanged = ctxKey !== this.#ctxKey;

@@ -15,7 +15,15 @@ export const TYPE_URL = {
   address: `${PREFIX}istio.workload.Address`,
   /** Istio's L4 policy for node proxies (name: `<ns>/<name>`). */
   authorization: `${PREFIX}istio.security.Authorization`,
+  /**
+   * Istio's MeshConfig, pruned to what node proxies need beside the workload API (outbound traffic
+   * policy, trust domain and aliases, root namespace); one resource, named `mesh` (MESH_CONFIG_NAME).
+   */
+  meshConfig: `${PREFIX}istio.mesh.v1alpha1.MeshConfig`,
 } as const;
+
+/** The name of the one MeshConfig resource. */
+export const MESH_CONFIG_NAME = 'mesh';
 
 /** Types embedded in Any inside the Envoy resources above. */
 export const EMBEDDED_TYPE_URL = {
@@ -27,11 +35,11 @@ export type XdsTypeUrl = (typeof TYPE_URL)[keyof typeof TYPE_URL];
 
 /**
  * Whether an empty resource_names list means "everything" (a wildcard watch). True for LDS, CDS and
- * the workload API; for RDS and EDS an empty list means the client watches nothing, and treating it
+ * the workload API (and the one MeshConfig); for RDS and EDS an empty list means the client watches nothing, and treating it
  * as a wildcard makes grpc-js-xds receive routes and endpoints it never asked for.
  */
 export function isWildcardType(typeUrl: string): boolean {
-  return typeUrl === TYPE_URL.listener || typeUrl === TYPE_URL.cluster || typeUrl === TYPE_URL.address || typeUrl === TYPE_URL.authorization;
+  return typeUrl === TYPE_URL.listener || typeUrl === TYPE_URL.cluster || typeUrl === TYPE_URL.address || typeUrl === TYPE_URL.authorization || typeUrl === TYPE_URL.meshConfig;
 }
 
 /** Short label for metrics and logs (istiod's `type` label values where it has them). */
@@ -51,6 +59,8 @@ export function shortTypeName(typeUrl: string): string {
       return 'wds';
     case TYPE_URL.authorization:
       return 'wads';
+    case TYPE_URL.meshConfig:
+      return 'mesh';
     default:
       return typeUrl.startsWith(PREFIX) ? typeUrl.slice(PREFIX.length) : typeUrl;
   }
@@ -67,6 +77,8 @@ export const PUSH_ORDER: readonly string[] = [
   TYPE_URL.listener,
   TYPE_URL.route,
   TYPE_URL.secret,
+  // mesh settings first: REGISTRY_ONLY must hold before the workloads it applies to arrive
+  TYPE_URL.meshConfig,
   TYPE_URL.authorization,
   TYPE_URL.address,
 ];

@@ -14,10 +14,6 @@ export function buildProgram(): Command {
     .description('Weft: a lightweight, sidecar-less service mesh (control plane, node proxy, waypoint, gateway)')
     .version(WEFT_VERSION, '-v, --version')
     .showHelpAfterError('(run with --help for usage)');
-  program
-    .command('version')
-    .description('print the version')
-    .action(() => console.log(`weft ${WEFT_VERSION}`));
   registerCommands(program);
   return program;
 }

@@ -8,6 +8,9 @@ import { register as ca } from './ca.ts';
 import { register as token } from './token.ts';
 import { register as analyze } from './analyze.ts';
 import { register as cni } from './cni.ts';
+import { register as node } from './node.ts';
+import { register as proxyConfig } from './proxy-config.ts';
+import { register as version } from './version.ts';
 
 export function registerCommands(program: Command): void {
   control(program);
@@ -15,4 +18,7 @@ export function registerCommands(program: Command): void {
   token(program);
   analyze(program);
   cni(program);
+  node(program);
+  proxyConfig(program);
+  version(program);
 }

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, mkdir, rm, writeFile, symlink, unlink } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile, symlink, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigStore, type MeshSnapshot } from '../../../core/config/index.ts';
 import { DirectorySource } from './directory-source.ts';
-import { readConfigDir } from './read-config-dir.ts';
+import { readConfigDir, type ReadCache } from './read-config-dir.ts';
 
 const svc = (name: string, port: number) => `apiVersion: v1
 kind: Service
@@ -47,6 +47,31 @@ function waitFor(store: ConfigStore, pred: (s: MeshSnapshot) => boolean, ms = 50
 const ports = (s: MeshSnapshot, name: string) => s.services.find((x) => x.name === name)?.ports.map((p) => p.port);
 
 describe('readConfigDir', () => {
+  it('with a cache, keeps the text of a file whose stat is unchanged and reads changed and recent files again', async () => {
+    const d = await tempDir();
+    const old = new Date(Date.now() - 3_600_000);
+    await writeFile(join(d, 'a.yaml'), svc('a', 80));
+    await writeFile(join(d, 'b.yaml'), svc('b', 80));
+    await utimes(join(d, 'a.yaml'), old, old);
+    const cache: ReadCache = new Map();
+    const first = await readConfigDir(d, cache);
+    const again = await readConfigDir(d, cache);
+    const text = (r: typeof first, path: string) => r.files.find((f) => f.path === path)!.text;
+    // a.yaml last changed an hour ago: its stat vouches for its text.
+    expect(cache.get(join(d, 'a.yaml'))).toBeDefined();
+    expect(text(again, 'a.yaml')).toBe(text(first, 'a.yaml'));
+    // A rewrite of the same size with the same mtime is still seen: its ctime moved.
+    await writeFile(join(d, 'a.yaml'), svc('x', 80));
+    await utimes(join(d, 'a.yaml'), old, old);
+    expect(text(await readConfigDir(d, cache), 'a.yaml')).toBe(svc('x', 80));
+    // b.yaml changed just now: read every time until it is older, whatever its stat says.
+    await writeFile(join(d, 'b.yaml'), svc('y', 80));
+    expect(text(await readConfigDir(d, cache), 'b.yaml')).toBe(svc('y', 80));
+    await unlink(join(d, 'b.yaml'));
+    expect((await readConfigDir(d, cache)).files.map((f) => f.path)).toEqual(['a.yaml']);
+    expect([...cache.keys()]).toEqual([join(d, 'a.yaml')]);
+  });
+
   it('reads *.yaml and *.yml recursively, skipping hidden entries and other files, with relative paths', async () => {
     const d = await tempDir();
     await mkdir(join(d, 'sub', 'deeper'), { recursive: true });

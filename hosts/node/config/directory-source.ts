@@ -1,13 +1,13 @@
 /**
  * A config source on a directory of YAML (design.md 4): read at start, then watched with fs.watch
  * (recursive where the platform has it), falling back to polling; changes are debounced (100 ms by
- * default) and the whole file set is read again and handed to the Store, which re-validates only the
- * files whose text changed.
+ * default) and the file set is read again (a file whose stat has not changed is not, see ReadCache)
+ * and handed to the Store, which re-validates only the files whose text changed.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { ConfigSource, SourceSink } from '../../../core/config/index.ts';
-import { readConfigDir, type DirectoryRead } from './read-config-dir.ts';
+import { readConfigDir, type DirectoryRead, type ReadCache } from './read-config-dir.ts';
 
 export interface DirectorySourceOptions {
   /** Source id in the Store (default `dir:<path>`). */
@@ -24,7 +24,11 @@ export interface DirectorySourceOptions {
   log?: (line: string) => void;
 }
 
-const fingerprint = (r: DirectoryRead) => JSON.stringify([r.files, r.unreadable]);
+/** Whether two reads hold the same files: unchanged files keep their very string, so this is cheap. */
+function sameRead(a: DirectoryRead | undefined, b: DirectoryRead): boolean {
+  if (!a || a.files.length !== b.files.length || JSON.stringify(a.unreadable) !== JSON.stringify(b.unreadable)) return false;
+  return a.files.every((f, i) => f.path === b.files[i]!.path && f.text === b.files[i]!.text);
+}
 
 export class DirectorySource implements ConfigSource {
   readonly id: string;
@@ -35,7 +39,8 @@ export class DirectorySource implements ConfigSource {
   #debounce: ReturnType<typeof setTimeout> | undefined;
   #scanning: Promise<void> | undefined;
   #again = false;
-  #last = '';
+  #last: DirectoryRead | undefined;
+  readonly #cache: ReadCache = new Map();
   #stopped = false;
 
   constructor(readonly dir: string, opts: DirectorySourceOptions = {}) {
@@ -75,10 +80,9 @@ export class DirectorySource implements ConfigSource {
     this.#scanning = (async () => {
       do {
         this.#again = false;
-        const read = await readConfigDir(this.dir);
-        const fp = fingerprint(read);
-        if (!this.#stopped && fp !== this.#last) {
-          this.#last = fp;
+        const read = await readConfigDir(this.dir, this.#cache);
+        if (!this.#stopped && !sameRead(this.#last, read)) {
+          this.#last = read;
           this.#sink?.replaceFiles(read.files, read.unreadable);
         }
       } while (this.#again && !this.#stopped);

@@ -49,7 +49,31 @@ export async function listConfigFiles(dir: string): Promise<string[]> {
 
 export const displayPath = (root: string, file: string) => relative(root, file).split(sep).join('/');
 
-export async function readConfigDir(dir: string): Promise<DirectoryRead> {
+/**
+ * Texts of earlier reads by absolute path, with the file's stat then. A file whose stat is unchanged
+ * is not read again, and keeps its very string (the Store then compares it in O(1)), unless it was
+ * modified shortly before it was read: a second write within the file system's timestamp resolution
+ * would leave the stat unchanged, so such a file is read again until it is older (git's "racily
+ * clean" rule).
+ */
+export type ReadCache = Map<string, { mtimeMs: number; ctimeMs: number; size: number; ino: number; text: string; readAt: number }>;
+
+/** How long before a read a file must have last changed for its stat to vouch for its text. */
+const RACY_MS = 2000;
+
+async function readCached(p: string, cache: ReadCache | undefined, seen: Set<string>): Promise<string> {
+  if (!cache) return readFile(p, 'utf8');
+  seen.add(p);
+  const st = await stat(p);
+  const hit = cache.get(p);
+  if (hit && hit.mtimeMs === st.mtimeMs && hit.ctimeMs === st.ctimeMs && hit.size === st.size && hit.ino === st.ino && hit.mtimeMs < hit.readAt - RACY_MS) return hit.text;
+  const readAt = Date.now();
+  const text = await readFile(p, 'utf8');
+  cache.set(p, { mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, size: st.size, ino: st.ino, text, readAt });
+  return text;
+}
+
+export async function readConfigDir(dir: string, cache?: ReadCache): Promise<DirectoryRead> {
   const files: SourceFile[] = [];
   const unreadable: UnreadableFile[] = [];
   let paths: string[];
@@ -58,11 +82,12 @@ export async function readConfigDir(dir: string): Promise<DirectoryRead> {
   } catch (err) {
     return { files, unreadable: [{ path: '.', message: (err as Error).message }] };
   }
+  const seen = new Set<string>();
   await Promise.all(
     paths.map(async (p) => {
       const path = displayPath(dir, p);
       try {
-        files.push({ path, text: await readFile(p, 'utf8') });
+        files.push({ path, text: await readCached(p, cache, seen) });
       } catch (err) {
         // A file removed between listing and reading is simply gone; anything else is reported.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') unreadable.push({ path, message: (err as Error).message });
@@ -70,5 +95,6 @@ export async function readConfigDir(dir: string): Promise<DirectoryRead> {
     }),
   );
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  if (cache) for (const p of cache.keys()) if (!seen.has(p)) cache.delete(p);
   return { files, unreadable };
 }

@@ -1,12 +1,13 @@
 /**
  * The control plane's HTTP port (15014): /metrics (Prometheus), /debug/configz (the current
  * MeshSnapshot), /debug/syncz (each connected proxy and what it holds), /debug/status (config
- * errors, warnings and NACKs) and /ready. Read-only; it never serves keys or Secrets' data.
+ * errors, warnings and NACKs), /version ({version}, what `weft version` prints) and /ready. Read-only; it never serves keys or Secrets' data.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { MeshSnapshot } from '../../../core/config/snapshot.ts';
 import { formatIssue } from '../../../core/config/issues.ts';
 import type { ControlMetrics } from './metrics.ts';
+import { WEFT_VERSION } from '../version.ts';
 
 export interface HttpApiDeps {
   snapshot: () => MeshSnapshot | undefined;
@@ -38,9 +39,11 @@ async function handle(deps: HttpApiDeps, req: IncomingMessage, res: ServerRespon
       return sendJson(res, deps.syncz());
     case '/debug/status':
       return sendJson(res, status(deps.snapshot(), deps.syncz()));
+    case '/version':
+      return sendJson(res, { version: WEFT_VERSION });
     case '/':
     case '/debug':
-      return sendJson(res, { endpoints: ['/metrics', '/debug/configz', '/debug/syncz', '/debug/status', '/ready'] });
+      return sendJson(res, { endpoints: ['/metrics', '/debug/configz', '/debug/syncz', '/debug/status', '/version', '/ready'] });
     default:
       return send(res, 404, 'text/plain', `no such endpoint: ${path}\n`);
   }

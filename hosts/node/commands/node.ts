@@ -1,0 +1,100 @@
+/**
+ * `weft node --control HOST:PORT --root-cert FILE --token TOKEN --node-name NAME [--capture
+ * iptables|none] [--socket FILE] [--listen HOST] [--*-port N]`: run a node proxy (design.md 1).
+ * Prints where it listens; SIGTERM/SIGINT drain (listeners stop, tunnels get the grace period).
+ */
+import type { Command } from 'commander';
+
+interface NodeFlags {
+  control: string;
+  rootCert: string;
+  token: string;
+  nodeName: string;
+  capture: string;
+  socket?: string;
+  listen: string;
+  trustDomain: string;
+  adminPort: string;
+  statsPort: string;
+  readyPort: string;
+  socksPort: string;
+  dnsPort: string;
+  accessLog?: string;
+  drainMs: string;
+  verbose?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('node')
+    .description("run a node proxy: mTLS (HBONE) for the workloads of this node, ztunnel's job")
+    .requiredOption('--control <host:port>', "the control plane's TLS xDS + CA port (15012)")
+    .requiredOption('--root-cert <file>', 'the mesh root certificate (PEM)')
+    .requiredOption('--token <token>', 'join token (weft token create --node NAME)')
+    .requiredOption('--node-name <name>', "this node's name (the token's node)")
+    .option('--capture <mode>', 'iptables: capture enrolled pods; none: SOCKS5/CONNECT only', 'iptables')
+    .option('--socket <file>', 'Unix socket for weft cni (default /var/run/weft/node.sock with capture)')
+    .option('--listen <host>', "address of this proxy's listeners (15008, 15080, 15053, 15000, 15020, 15021)", '127.0.0.1')
+    .option('--trust-domain <td>', "the control plane's trust domain (its SPIFFE id is checked)", 'cluster.local')
+    .option('--admin-port <port>', 'admin (/config_dump)', '15000')
+    .option('--stats-port <port>', 'Prometheus stats', '15020')
+    .option('--ready-port <port>', 'readiness', '15021')
+    .option('--socks-port <port>', 'SOCKS5 and HTTP CONNECT', '15080')
+    .option('--dns-port <port>', 'DNS proxy', '15053')
+    .option('--access-log <file>', 'JSON access log file (default stdout)')
+    .option('--drain-ms <ms>', 'grace for open connections on SIGTERM', '5000')
+    .option('-v, --verbose', 'debug logs on stderr')
+    .action(async (f: NodeFlags) => {
+      if (f.capture !== 'iptables' && f.capture !== 'none') throw new Error(`--capture is iptables or none, not ${f.capture}`);
+      const { readFile } = await import('node:fs/promises');
+      const { NodeProxy, DEFAULT_PORTS } = await import('../node-proxy/index.ts');
+      const rootCertPem = await readFile(f.rootCert, 'utf8');
+      const proxy = new NodeProxy({
+        control: f.control,
+        rootCertPem,
+        token: f.token,
+        nodeName: f.nodeName,
+        listen: f.listen,
+        trustDomain: f.trustDomain,
+        capture: f.capture,
+        ...(f.socket ? { socket: f.socket } : {}),
+        ports: { ...DEFAULT_PORTS, admin: port(f.adminPort), stats: port(f.statsPort), ready: port(f.readyPort), socks: port(f.socksPort), dns: port(f.dnsPort) },
+        ...(f.accessLog ? { accessLog: f.accessLog } : {}),
+        drainMs: Number(f.drainMs) || 5000,
+        log: (level, message) => {
+          if (level !== 'debug' || f.verbose) process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
+        },
+      });
+      await proxy.start();
+      const p = proxy.ports;
+      const h = f.listen;
+      process.stdout.write(
+        [
+          `weft node ${f.nodeName} is running (control plane ${f.control}, capture ${f.capture})`,
+          `  HBONE             ${h}:${p.hbone}`,
+          `  SOCKS5/CONNECT    ${h}:${p.socks}`,
+          `  DNS               ${h}:${p.dns}`,
+          `  admin             http://${h}:${p.admin}/config_dump`,
+          `  stats             http://${h}:${p.stats}/stats/prometheus`,
+          `  ready             http://${h}:${p.ready}/healthz/ready`,
+          ...(f.capture === 'iptables' || f.socket ? [`  CNI socket        ${f.socket ?? '/var/run/weft/node.sock'}`] : []),
+          '',
+        ].join('\n'),
+      );
+      let stopping = false;
+      const stop = async () => {
+        if (stopping) return;
+        stopping = true;
+        await proxy.drain();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
+
+function port(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port: ${text}`);
+  return n;
+}

@@ -1,0 +1,139 @@
+/**
+ * NodeProxy: the composition root of `weft node` (ztunnel's Proxy). It builds the inputs bundle,
+ * connects xDS to the state store, keeps certificates for the node's workloads, and starts the
+ * listeners, each a small class with start()/drain(): HBONE on `<listen>:15008`, SOCKS5/CONNECT,
+ * DNS, admin, stats, ready, and (with capture) the CNI socket and the pods' in-pod listeners.
+ * Ready (15021) once the first xDS state and the certificates of the node's workloads are in.
+ */
+import { resolveMeshName } from '../../../core/node/index.ts';
+import { TYPE_URL } from '../../../core/xds/index.ts';
+import { CertificateManager, createCaSigner } from '../certs/index.ts';
+import type { CniServer } from '../cni/index.ts';
+import type { PodCapture } from '../capture/index.ts';
+import { HboneClient, HboneServer } from '../hbone/index.ts';
+import type { ConnectionInfo } from '../hbone/index.ts';
+import { AdminServer, DnsServer, ProxyEntryServer, ReadyServer, StatsServer } from '../servers/index.ts';
+import { CertificateKeeper } from './certificates.ts';
+import { configDump } from './config-dump.ts';
+import { Enrolment } from './enrolment.ts';
+import { InboundHandler } from './inbound.ts';
+import { makeInputs } from './inputs.ts';
+import type { NodeProxyConfig, NodeProxyInputs } from './inputs.ts';
+import { OutboundHandler } from './outbound.ts';
+import { startCapture } from './pod-wiring.ts';
+import { startXds } from './xds-wiring.ts';
+import type { XdsWiring } from './xds-wiring.ts';
+
+export class NodeProxy {
+  readonly inputs: NodeProxyInputs & { setAliases(a: readonly string[]): void };
+  readonly hboneClient: HboneClient;
+  readonly hboneServer: HboneServer;
+  readonly outbound: OutboundHandler;
+  readonly inbound: InboundHandler;
+  readonly ports: Record<string, number> = {};
+  #keeper: CertificateKeeper;
+  #xds?: XdsWiring;
+  #entry?: ProxyEntryServer;
+  #dns?: DnsServer;
+  #side: (AdminServer | StatsServer | ReadyServer)[] = [];
+  #capture?: { capture: PodCapture; cni: CniServer; enrolment: Enrolment };
+
+  constructor(readonly config: NodeProxyConfig) {
+    const certificates = new CertificateManager({
+      signer: createCaSigner({ address: config.control, rootCert: config.rootCertPem, token: config.token, trustDomain: config.trustDomain }),
+      rootPems: config.rootCertPem,
+    });
+    this.inputs = makeInputs(config, certificates);
+    const inputs = this.inputs;
+    this.hboneClient = new HboneClient({ certificates, trustDomains: [config.trustDomain] });
+    this.inbound = new InboundHandler(inputs);
+    this.hboneServer = new HboneServer({
+      certificate: (conn) => this.#serverCertificate(conn),
+      get trustDomains() {
+        return inputs.trustDomains();
+      },
+      onTunnel: this.inbound.onTunnel,
+    });
+    this.hboneServer.on('refused', (e: { reason: string; message: string; remoteAddress?: string }) => config.log('debug', `HBONE refused ${e.remoteAddress ?? ''}: ${e.reason}: ${e.message}`));
+    this.outbound = new OutboundHandler(inputs, this.hboneClient);
+    this.#keeper = new CertificateKeeper(inputs, [this.hboneServer]);
+  }
+
+  /** Starts every listener, then xDS. Resolves when listening (not when ready). */
+  async start(): Promise<void> {
+    const { config, inputs } = this;
+    const host = config.listen;
+    await inputs.accessLog.start();
+    this.ports.hbone = (await this.hboneServer.listen(config.ports.hbone, host)).port;
+    this.#entry = new ProxyEntryServer({ host, port: config.ports.socks, onConnect: this.outbound.onConnect, log: (l, m) => config.log(l, m) });
+    this.ports.socks = (await this.#entry.start()).port;
+    this.#dns = new DnsServer({
+      host,
+      port: config.ports.dns,
+      resolve: (name, client) => {
+        const a = resolveMeshName(inputs.state.current, { name, clientIp: client });
+        return a ? { addresses: a.addresses } : undefined;
+      },
+      log: (l, m) => config.log(l, m),
+    });
+    this.ports.dns = (await this.#dns.start()).port;
+    const admin = new AdminServer({ host, port: config.ports.admin, configDump: () => this.configDump() });
+    const stats = new StatsServer({ host, port: config.ports.stats, metrics: inputs.metrics });
+    const ready = new ReadyServer({ host, port: config.ports.ready, ready: () => this.ready() });
+    this.#side = [admin, stats, ready];
+    this.ports.admin = (await admin.start()).port;
+    this.ports.stats = (await stats.start()).port;
+    this.ports.ready = (await ready.start()).port;
+    if (config.capture === 'iptables' || config.socket) this.#capture = await startCapture(this);
+    inputs.state.on('state', () => {
+      this.#keeper.reconcile(inputs.state.current);
+      void this.#capture?.enrolment.reconcile();
+    });
+    this.#xds = startXds(inputs, { ADMIN_ADDRESS: `${host}:${this.ports.admin}` });
+  }
+
+  /** True when ready, else why not (15021's body). */
+  ready(): true | string {
+    if (!this.#xds?.isSynced()) return 'waiting for the first state from the control plane';
+    const missing = this.#keeper.missing();
+    return missing.length ? `waiting for certificates: ${missing.join(', ')}` : true;
+  }
+
+  configDump(): Record<string, unknown> {
+    const x = this.#xds?.client;
+    const versions: Record<string, string> = {};
+    for (const t of [TYPE_URL.meshConfig, TYPE_URL.authorization, TYPE_URL.address]) versions[t] = x?.version(t) ?? '';
+    return configDump({
+      inputs: this.inputs,
+      ports: () => this.ports,
+      xds: () => ({ connected: x?.connected ?? false, versions }),
+      enrolled: () => this.#capture?.enrolment.list() ?? [],
+    });
+  }
+
+  /** SIGTERM: stop accepting, let tunnels finish for `drainMs`, then close the rest. */
+  async drain(): Promise<void> {
+    const grace = this.config.drainMs;
+    this.#xds?.client.close();
+    await Promise.allSettled([
+      this.#entry?.drain(grace),
+      this.hboneServer.close(grace),
+      this.#dns?.drain(),
+      this.#capture?.cni.close(),
+      this.#capture?.capture.close(),
+    ]);
+    this.hboneClient.close();
+    this.inputs.tracker.closeAll();
+    await Promise.allSettled(this.#side.map((s) => s.drain()));
+    this.inputs.certificates.close();
+    await this.inputs.accessLog.close();
+  }
+
+  /** The certificate of the local HBONE workload at the address the peer dialed. */
+  async #serverCertificate(conn: ConnectionInfo) {
+    const ip = conn.localAddress.startsWith('::ffff:') ? conn.localAddress.slice(7) : conn.localAddress;
+    const w = this.inputs.state.current.workloadByIp(ip);
+    if (!w || w.tunnel !== 'HBONE' || w.node !== this.config.nodeName) return undefined;
+    return this.inputs.certificates.get(w.identity);
+  }
+}

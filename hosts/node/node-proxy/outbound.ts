@@ -1,0 +1,171 @@
+/**
+ * Outbound: a client connection (captured on an in-pod 15001 and read with SO_ORIGINAL_DST, or
+ * asked for over SOCKS5 / HTTP CONNECT on 15080) -> planOutbound (core/node) -> one of the plan's
+ * three outcomes, carried out and nothing decided here: an HBONE stream through the pooled
+ * HboneClient (the source workload's certificate, the destination's identity expected), plain TCP
+ * (passthrough), or a refusal with the plan's reason. Telemetry reports as `source`.
+ */
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { hboneHeaders, planOutbound, resolveMeshName } from '../../../core/node/index.ts';
+import type { NodeWorkload, OutboundPlan } from '../../../core/node/index.ts';
+import { HboneError } from '../hbone/index.ts';
+import type { HboneClient } from '../hbone/index.ts';
+import { splice } from '../servers/index.ts';
+import type { ConnectOutcome, EntryRequest, Refusal, RefuseReason } from '../servers/index.ts';
+import type { NodeProxyInputs } from './inputs.ts';
+import { plainIp } from './inputs.ts';
+import { ConnectionTelemetry, labelsFor, logRefusal, peerOf } from './telemetry.ts';
+
+const LOOPBACK = /^(127\.|::1$)/;
+
+export interface OpenedUpstream {
+  stream: Duplex;
+  telemetry: ConnectionTelemetry;
+}
+
+export class OutboundHandler {
+  constructor(
+    private readonly inputs: NodeProxyInputs,
+    private readonly hbone: HboneClient,
+  ) {
+    this.onConnect = this.onConnect.bind(this);
+  }
+
+  /**
+   * The client's workload for SOCKS5 / CONNECT: the local workload at its source address, or, when
+   * this node hosts exactly one workload and the client is on loopback, that one (a device).
+   */
+  sourceFor(ip: string): NodeWorkload | undefined {
+    const state = this.inputs.state.current;
+    const local = state.localWorkloads();
+    const at = local.find((w) => w.addresses.includes(ip));
+    if (at) return at;
+    return LOOPBACK.test(ip) && local.length === 1 ? local[0] : undefined;
+  }
+
+  /** ProxyEntryServer's hook (15080). */
+  async onConnect(req: EntryRequest): Promise<ConnectOutcome> {
+    const srcIp = plainIp(req.sourceAddress);
+    let ip = req.host;
+    if (req.isName) {
+      const mesh = resolveMeshName(this.inputs.state.current, { name: req.host, clientIp: srcIp });
+      const found = mesh?.addresses[0] ?? (await lookup(req.host).then((r) => r.address, () => undefined));
+      if (!found) return { refuse: 'unreachable', message: `${req.host} is neither a mesh name nor resolvable here` };
+      ip = found;
+    }
+    const source = this.sourceFor(srcIp);
+    const up = await this.open({ sourceIp: srcIp, srcAddr: `${srcIp}:${req.sourcePort}`, destination: fmt(ip, req.port), via: req.protocol, ...(source ? { sourceWorkload: source } : {}) });
+    if ('refuse' in up) return up;
+    const t = up.telemetry;
+    return { stream: up.stream, counts: t.meter, onClose: (end) => t.end(end) };
+  }
+
+  /** A connection captured on an in-pod 15001; `destination` from originalDst. */
+  async handleCaptured(socket: Socket, podIp: string, destination: string): Promise<void> {
+    socket.pause();
+    socket.on('error', () => {});
+    this.inputs.tracker.add(socket);
+    const up = await this.open({ sourceIp: podIp, srcAddr: `${podIp}:${socket.remotePort ?? 0}`, destination, via: 'outbound' }).catch((e: Error) => ({ refuse: 'unreachable' as const, message: e.message }));
+    if ('refuse' in up) return void socket.resetAndDestroy();
+    const t = up.telemetry;
+    splice(socket, up.stream, t.meter, { onSpliceEnd: (end) => t.end(end) });
+  }
+
+  /** Plans and opens the upstream side; a refusal is counted and logged here. */
+  async open(o: { sourceIp: string; srcAddr: string; destination: string; via: string; sourceWorkload?: NodeWorkload }): Promise<OpenedUpstream | Refusal> {
+    const { inputs } = this;
+    const plan = planOutbound(inputs.state.current, { sourceIp: o.sourceIp, destination: o.destination, ...(o.sourceWorkload ? { sourceWorkload: o.sourceWorkload } : {}) }, { balancer: inputs.balancer });
+    const rec = { via: o.via, srcAddr: o.srcAddr, dstAddr: o.destination };
+    if (plan.kind === 'deny') {
+      const flag = plan.code === 'registry-only' || plan.code === 'no-route' ? 'NR' : 'CONNECT';
+      logRefusal(inputs, labelsFor({ reporter: 'source', source: peerOf(o.sourceWorkload ?? inputs.state.current.workloadByIp(o.sourceIp)), security: 'unknown' }), rec, flag, plan.reason);
+      return { refuse: refuseReason(plan.code), message: plan.reason };
+    }
+    const labels = labelsFor({
+      reporter: 'source',
+      source: peerOf(plan.source),
+      destination: peerOf(plan.workload),
+      ...(plan.service ? { service: plan.service } : {}),
+      security: plan.kind === 'hbone' ? 'mutual_tls' : 'none',
+    });
+    try {
+      if (plan.kind === 'hbone') {
+        const stream = await this.#tunnel(plan, o.srcAddr);
+        this.inputs.tracker.add(stream);
+        return { stream, telemetry: new ConnectionTelemetry(inputs, labels, { ...rec, dstAddr: plan.tunnel, hboneAddr: plan.target }) };
+      }
+      const socket = await dialTcp(plan.destination);
+      this.inputs.tracker.add(socket);
+      return { stream: socket, telemetry: new ConnectionTelemetry(inputs, labels, { ...rec, dstAddr: plan.destination }) };
+    } catch (e) {
+      const err = e as Error;
+      logRefusal(inputs, labels, rec, 'CONNECT', err.message);
+      return { refuse: failureReason(err), message: err.message };
+    }
+  }
+
+  async #tunnel(plan: Extract<OutboundPlan, { kind: 'hbone' }>, client: string): Promise<Duplex> {
+    const [ip, port] = splitHostPort(plan.tunnel);
+    const h = hboneHeaders(plan, client);
+    const t = await this.hbone.connect({
+      sourceIdentity: plan.sourceIdentity,
+      destination: { ip, port },
+      expectedIdentities: [plan.expectedIdentity],
+      authority: plan.target,
+      headers: { forwarded: h.forwarded, ...(h.baggage ? { baggage: h.baggage } : {}), traceparent: traceparent() },
+    });
+    return t.stream;
+  }
+}
+
+function refuseReason(code: string): RefuseReason {
+  return code === 'registry-only' || code === 'authz-denied' || code === 'unknown-source' ? 'not-allowed' : 'unreachable';
+}
+
+function failureReason(err: Error): RefuseReason {
+  if (err instanceof HboneError) {
+    if (err.reason === 'timeout') return 'timeout';
+    if (err.reason === 'http-status') return err.status === 401 || err.status === 403 ? 'not-allowed' : 'refused';
+    if (err.reason === 'peer-refused') return 'not-allowed';
+    return 'unreachable';
+  }
+  return (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'unreachable';
+}
+
+export function dialTcp(address: string, timeoutMs = 10_000): Promise<Socket> {
+  const [host, port] = splitHostPort(address);
+  return new Promise((resolve, reject) => {
+    const s = tcpConnect({ host, port, allowHalfOpen: true, noDelay: true });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(Object.assign(new Error(`connecting to ${address} timed out`), { code: 'ETIMEDOUT' }));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeListener('error', reject);
+      resolve(s);
+    });
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+export function splitHostPort(a: string): [string, number] {
+  const i = a.lastIndexOf(':');
+  const host = a.slice(0, i).replace(/^\[|\]$/g, '');
+  return [host, Number(a.slice(i + 1))];
+}
+
+function fmt(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+function traceparent(): string {
+  const b = randomBytes(24).toString('hex');
+  return `00-${b.slice(0, 32)}-${b.slice(32, 48)}-01`;
+}
