@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TYPE_URL } from '../../core/xds/index.ts';
 import { AdsServer, DeltaXdsClient } from '../../hosts/node/xds/index.ts';
 import { buildSnapshot } from '../support/mesh-fixture.ts';
+import { WEFT_VERSION } from '../../hosts/node/version.ts';
 
 const CONTROL_ID = 'spiffe://cluster.local/ns/weft-system/sa/weft-control';
 
@@ -69,7 +70,7 @@ describe('DeltaXdsClient over TLS with a token', () => {
       await once(client, 'ack');
       expect(client.resources(TYPE_URL.address).size).toBe(2);
       expect(seenTokens.at(-1)).toBe('Bearer join-token');
-      expect(ads.syncz()[0]).toMatchObject({ caller: { kind: 'node', name: 'node-a' }, node: { id: 'node-a', userAgent: 'weft' } });
+      expect(ads.syncz()[0]).toMatchObject({ caller: { kind: 'node', name: 'node-a' }, node: { id: 'node-a', userAgent: `weft/${WEFT_VERSION}` } });
     } finally {
       client.close();
     }

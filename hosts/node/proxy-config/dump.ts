@@ -54,7 +54,3 @@ export function readConfigDump(body: unknown): ConfigDump {
   };
 }
 
-/** `name.namespace` (istioctl's habit) of a workload, for filtering a dump to one pod. */
-export function workloadMatches(w: JsonObject, name: string, namespace: string): boolean {
-  return w.name === name && w.namespace === namespace;
-}

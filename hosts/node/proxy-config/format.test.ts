@@ -16,8 +16,8 @@ describe('proxy-config secret', () => {
   it("prints Envoy's SecretsConfigDump: base64 PEM chains openssl reads, keys redacted, ROOTCA last", () => {
     const out = formatSection('secret', read, 'json');
     expect(out).not.toMatch(/PRIVATE KEY/);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const json = JSON.parse(out) as { dynamicActiveSecrets: any[]; dynamicWarmingSecrets: any[] };
+    type Secret = { name: string; secret: Record<string, any> };
+    const json = JSON.parse(out) as { dynamicActiveSecrets: Secret[]; dynamicWarmingSecrets: Secret[] };
     const first = json.dynamicActiveSecrets[0];
     expect(first.name).toBe(ID_A);
     expect(first.secret['@type']).toBe('type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret');
@@ -26,7 +26,7 @@ describe('proxy-config secret', () => {
     const pem = Buffer.from(first.secret.tlsCertificate.certificateChain.inlineBytes, 'base64').toString();
     const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: pem, encoding: 'utf8' });
     expect(text).toContain(`URI:${ID_A}`);
-    const last = json.dynamicActiveSecrets.at(-1);
+    const last = json.dynamicActiveSecrets.at(-1)!;
     expect(last.name).toBe('ROOTCA');
     expect(Buffer.from(last.secret.validationContext.trustedCa.inlineBytes, 'base64').toString().trim()).toBe(rootPem.trim());
     expect(json.dynamicWarmingSecrets.map((s) => s.name)).toEqual(['spiffe://cluster.local/ns/default/sa/b']);

@@ -35,7 +35,7 @@ describe('locating a proxy', () => {
   beforeAll(async () => {
     admin = await serve({ '/config_dump': cannedDump().dump });
     control = await serve({
-      '/debug/syncz': [entry('node1', { NODE_NAME: 'node1', WEFT_ADMIN: `127.0.0.1:${admin.port}`, WEFT_VERSION: '1.2.3' }), entry('node2', { NODE_NAME: 'node2' }, 'ipv4:10.0.0.2:5555')],
+      '/debug/syncz': [entry('node1', { NODE_NAME: 'node1', WEFT_ADMIN: `127.0.0.1:${admin.port}`, WEFT_VERSION: '1.2.3' }), { ...entry('node2', { NODE_NAME: 'node2' }, 'ipv4:10.0.0.2:5555'), node: { id: 'node2', cluster: '', metadata: { NODE_NAME: 'node2' }, userAgent: 'weft/1.2.3', clientFeatures: [] } }],
       '/debug/configz': { workloads: [{ name: 'a', namespace: 'default', node: 'node1' }, { name: 'lost', namespace: 'default', node: 'node9' }] },
       '/version': { version: '9.9.9' },
     });
@@ -53,6 +53,7 @@ describe('locating a proxy', () => {
 
   it('takes WEFT_ADMIN, reaches a wildcard bind at the peer address, and falls back to peer:15000', () => {
     expect(adminAddress(entry('n', { WEFT_ADMIN: '10.0.0.1:15000' }))).toBe('10.0.0.1:15000');
+    expect(adminAddress(entry('n', { ADMIN_ADDRESS: '10.0.0.3:15001' }))).toBe('10.0.0.3:15001');
     expect(adminAddress(entry('n', { WEFT_ADMIN: '0.0.0.0:15000' }, 'ipv4:10.0.0.7:999'))).toBe('10.0.0.7:15000');
     expect(adminAddress(entry('n', {}, 'ipv6:[fd00::1]:999'))).toBe('[fd00::1]:15000');
     expect(hostOfPeer('10.1.2.3:4')).toBe('10.1.2.3');
@@ -74,7 +75,7 @@ describe('locating a proxy', () => {
   });
 
   it("collects versions as istioctl prints them, and tolerates an absent control plane", async () => {
-    expect(formatVersionReport(await collectVersions('1.0.0', control.url, 1000))).toBe('client version: 1.0.0\ncontrol plane version: 9.9.9\ndata plane version: 1.2.3 (1 proxy), unknown (1 proxy)\n');
+    expect(formatVersionReport(await collectVersions('1.0.0', control.url, 1000))).toBe('client version: 1.0.0\ncontrol plane version: 9.9.9\ndata plane version: 1.2.3 (2 proxies)\n');
     const absent = await collectVersions('1.0.0', 'http://127.0.0.1:1', 500);
     expect(absent.problem).toMatch(/cannot reach/);
     expect(formatVersionReport(absent)).toBe('client version: 1.0.0\n');

@@ -1,13 +1,15 @@
 /**
  * Finding the proxy behind a `weft proxy-config` TARGET: `node/NAME`, or `name.namespace` of a pod
  * (served by its node's proxy), gateway or waypoint. The control plane's `/debug/syncz` lists the
- * connected proxies with their xDS node metadata; each reports its admin address as `WEFT_ADMIN`
- * (`host:port`). A proxy that does not report one is tried at its connection's source IP on 15000.
+ * connected proxies with their xDS node metadata; each reports its admin address (`host:port`) as
+ * `ADMIN_ADDRESS` (what `weft node` sends) or `WEFT_ADMIN`. A proxy that reports neither is tried at
+ * its connection's source IP on 15000.
  */
 import type { SynczEntry } from '../xds/connection.ts';
 
 export const DEFAULT_CONTROL_HTTP = 'http://127.0.0.1:15014';
-export const ADMIN_METADATA_KEY = 'WEFT_ADMIN';
+/** Node metadata keys holding a proxy's admin `host:port`, first found wins. */
+export const ADMIN_METADATA_KEYS = ['ADMIN_ADDRESS', 'WEFT_ADMIN'];
 export const DEFAULT_ADMIN_PORT = 15000;
 
 export type Target = { kind: 'node'; name: string } | { kind: 'workload'; name: string; namespace: string };
@@ -49,7 +51,7 @@ export function proxyNodeName(e: SynczEntry): string | undefined {
 /** `host:port` of a proxy's admin port, from WEFT_ADMIN or else its peer address on 15000. */
 export function adminAddress(e: SynczEntry): string | undefined {
   const peerHost = hostOfPeer(e.peer);
-  const reported = meta(e, ADMIN_METADATA_KEY);
+  const reported = ADMIN_METADATA_KEYS.map((k) => meta(e, k)).find(Boolean);
   if (reported) {
     const { host, port } = splitHostPort(reported);
     // a wildcard bind is reached at the address the proxy connected from

@@ -16,6 +16,7 @@ import { decodeResource, encodeDeltaDiscoveryRequest, jsonToStruct, readDeltaDis
 import type { DeltaResourceView, DeltaResponseView } from '../../../core/xds/index.ts';
 import type { envoy } from '../../../core/xds/pb.ts';
 import { DELTA_PATH, asBuffer } from './ads-service.ts';
+import { WEFT_VERSION } from '../version.ts';
 
 export interface DeltaClientOptions {
   /** `host:port` of the control plane (15010 plaintext, 15012 TLS). */
@@ -216,7 +217,7 @@ export class DeltaXdsClient extends EventEmitter {
 
   #node(): envoy.config.core.v3.Node.$Properties {
     const n = this.#opts.node;
-    const node: envoy.config.core.v3.Node.$Properties = { id: n.id, cluster: n.cluster ?? '', userAgentName: 'weft', clientFeatures: [] };
+    const node: envoy.config.core.v3.Node.$Properties = { id: n.id, cluster: n.cluster ?? '', userAgentName: 'weft', userAgentVersion: WEFT_VERSION, clientFeatures: [] }; // version: what `weft version` shows per proxy
     if (n.metadata) node.metadata = jsonToStruct(n.metadata);
     if (n.locality) node.locality = n.locality;
     return node;
