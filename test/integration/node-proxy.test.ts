@@ -154,9 +154,12 @@ spec:
   rules: [{ from: [{ source: { principals: [cluster.local/ns/demo/sa/client] } }] }]
 `,
     );
-    await eventually(async () => (await viaA(`http://${VIP}:80/`)).code !== 0, 8000, 'DENY in force');
-    expect(b.accessLog().some((l) => l.response_flags === 'DENY' && l.authz?.decision === 'deny')).toBe(true);
-    unlinkSync(cfg('deny.yaml'));
+    try {
+      await eventually(async () => (await viaA(`http://${VIP}:80/`)).code !== 0, 8000, 'DENY in force');
+      await eventually(() => b.accessLog().some((l) => l.response_flags === 'DENY' && l.authz?.decision === 'deny' && l.src?.identity === CLIENT), 5000, 'DENY logged on node-b');
+    } finally {
+      unlinkSync(cfg('deny.yaml'));
+    }
     writeFileSync(
       cfg('allow.yaml'),
       `apiVersion: security.istio.io/v1
@@ -168,9 +171,12 @@ spec:
   rules: [{ from: [{ source: { principals: [cluster.local/ns/demo/sa/other] } }] }]
 `,
     );
-    await eventually(async () => (await viaA(`http://${VIP}:80/`, '127.0.0.4')).code === 0, 8000, 'other allowed');
-    expect((await viaA(`http://${VIP}:80/`)).code).not.toBe(0);
-    unlinkSync(cfg('allow.yaml'));
+    try {
+      await eventually(async () => (await viaA(`http://${VIP}:80/`, '127.0.0.4')).code === 0, 8000, 'other allowed');
+      expect((await viaA(`http://${VIP}:80/`)).code).not.toBe(0);
+    } finally {
+      unlinkSync(cfg('allow.yaml'));
+    }
     await eventually(async () => (await viaA(`http://${VIP}:80/`)).code === 0, 8000, 'policies gone');
   }, 40_000);
 
@@ -180,10 +186,13 @@ spec:
     expect(ok.code, ok.body).toBe(0);
     expect(JSON.parse(ok.body).who).toBe('outside');
     writeFileSync(cfg('meshconfig.yaml'), meshConfigMap('REGISTRY_ONLY'));
-    await eventually(async () => JSON.parse((await a.get(15000, '/config_dump')).body).mesh.outboundPolicy === 'REGISTRY_ONLY', 8000, 'REGISTRY_ONLY on node-a');
-    expect((await viaA(url)).code).not.toBe(0);
-    expect((await viaA(`http://${VIP}:80/`)).code).toBe(0); // the registry still works
-    writeFileSync(cfg('meshconfig.yaml'), meshConfigMap('ALLOW_ANY'));
+    try {
+      await eventually(async () => JSON.parse((await a.get(15000, '/config_dump')).body).mesh.outboundPolicy === 'REGISTRY_ONLY', 8000, 'REGISTRY_ONLY on node-a');
+      expect((await viaA(url)).code).not.toBe(0);
+      expect((await viaA(`http://${VIP}:80/`)).code).toBe(0); // the registry still works
+    } finally {
+      writeFileSync(cfg('meshconfig.yaml'), meshConfigMap('ALLOW_ANY'));
+    }
     await eventually(async () => (await viaA(url)).code === 0, 8000, 'ALLOW_ANY again');
   }, 30_000);
 
