@@ -7,7 +7,8 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { caFromPems, makeRootCa, type CertificateAuthority } from '../../hosts/node/ca/index.ts';
 import { createKeyAndCsr } from '../../hosts/node/ca/csr.ts';
 import { buildWorkloadCertificate, type WorkloadCertificate } from '../../hosts/node/certs/index.ts';
-import { HboneServer, splice, type InboundTunnel, type RefusalEvent, type ServerCertificate } from '../../hosts/node/hbone/index.ts';
+import { splicePair } from '../../hosts/node/servers/splice.ts';
+import { HboneServer, type InboundTunnel, type RefusalEvent, type ServerCertificate } from '../../hosts/node/hbone/index.ts';
 
 const DAY = 86_400_000;
 
@@ -76,7 +77,7 @@ export function dialAndSplice(t: InboundTunnel): void {
   up.once('error', (err) => t.refuse(503, `upstream ${t.authority}: ${err.message}`));
   up.once('connect', () => {
     up.removeAllListeners('error');
-    void splice(t.accept(), up);
+    void splicePair(t.accept(), up);
   });
 }
 

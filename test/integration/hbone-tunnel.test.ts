@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, connect, type Server } from 'node:net';
-import { HboneClient, hboneHeaders, splice, CONNECTION_WINDOW, STREAM_WINDOW, type HboneTunnel } from '../../hosts/node/hbone/index.ts';
+import { splicePair } from '../../hosts/node/servers/splice.ts';
+import { HboneClient, hboneHeaders, CONNECTION_WINDOW, STREAM_WINDOW, type HboneTunnel } from '../../hosts/node/hbone/index.ts';
 import { StaticCerts, echoBackend, listen, meshPki, roundTrip, startHboneServer, type TestServer } from './hbone-fixtures.ts';
 
 const CLIENT_ID = 'spiffe://cluster.local/ns/a/sa/client';
@@ -104,19 +105,19 @@ describe('HBONE tunnel', () => {
 
   it('carries half-close both ways and splices to a socket with byte counts', async () => {
     // a local TCP listener whose connections are spliced into tunnels: the outbound side of a node proxy
-    const counters: { socketToTunnel: number; tunnelToSocket: number }[] = [];
+    const counters: { received: number; sent: number }[] = [];
     const front: Server = createServer({ allowHalfOpen: true }, async (sock) => {
       const t = await open(client);
-      const c = { socketToTunnel: 0, tunnelToSocket: 0 };
+      const c = { received: 0, sent: 0 };
       counters.push(c);
-      await splice(t.stream, sock, c);
+      await splicePair(sock, t.stream, c);
     });
     const port = await listen(front);
     const sock = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
     const got = await roundTrip(sock, Buffer.alloc(300_000, 1));
     expect(got.length).toBe(300_000);
     await new Promise((r) => setTimeout(r, 50));
-    expect(counters[0]).toEqual({ socketToTunnel: 300_000, tunnelToSocket: 300_000 });
+    expect(counters[0]).toEqual({ received: 300_000, sent: 300_000 });
     front.close();
   });
 

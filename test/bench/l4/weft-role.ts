@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { buildWorkloadCertificate } from '../../../hosts/node/certs/index.ts';
-import { HboneClient, HboneServer, hboneHeaders, splice, type InboundTunnel } from '../../../hosts/node/hbone/index.ts';
+import { HboneClient, HboneServer, hboneHeaders, type InboundTunnel } from '../../../hosts/node/hbone/index.ts';
+import { splicePair } from '../../../hosts/node/servers/splice.ts';
 import { CLIENT_ID, SERVER_ID } from './pki.ts';
 
 function arg(name: string): string {
@@ -36,7 +37,7 @@ export async function runWeftRole(role: string): Promise<void> {
         up.once('error', (err) => t.refuse(503, err.message));
         up.once('connect', () => {
           up.removeAllListeners('error');
-          void splice(t.accept(), up);
+          void splicePair(up, t.accept());
         });
       },
     });
@@ -55,7 +56,7 @@ export async function runWeftRole(role: string): Promise<void> {
           headers: hboneHeaders({ source: { ip: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 }, serviceHost: 'nginx.bench.svc.cluster.local' }),
         })
         .then(
-          (t) => void splice(t.stream, sock),
+          (t) => void splicePair(sock, t.stream),
           (err: Error) => {
             process.stderr.write(`weft-out: ${err.message}\n`);
             sock.resetAndDestroy();
