@@ -26,17 +26,8 @@ export const TAG = {
 
 const utf8 = new TextEncoder();
 
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+import { concatBytes as concat } from '../util/bytes.ts';
+export { concat };
 
 /** One TLV with a single-byte tag and a definite, minimal length. */
 export function tlv(tag: number, content: Uint8Array): Uint8Array {

@@ -45,17 +45,8 @@ export function stringField(field: number, value: string): Uint8Array {
 
 export const EMPTY = new Uint8Array(0);
 
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const c of chunks) size += c.length;
-  const out = new Uint8Array(size);
-  let pos = 0;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.length;
-  }
-  return out;
-}
+import { concatBytes as concat } from '../util/bytes.ts';
+export { concat };
 
 /** google.protobuf.Any: type_url = 1, value = 2. */
 export function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {

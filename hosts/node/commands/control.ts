@@ -3,6 +3,7 @@
  * `--config` is left out (design.md 1). Stops cleanly on SIGINT/SIGTERM.
  */
 import type { Command } from 'commander';
+import { port } from './flags.ts';
 
 interface ControlFlags {
   config?: string;
@@ -62,10 +63,4 @@ export function register(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-}
-
-function port(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port: ${text}`);
-  return n;
 }

@@ -4,6 +4,7 @@
  * Prints where it listens; SIGTERM/SIGINT drain (listeners stop, tunnels get the grace period).
  */
 import type { Command } from 'commander';
+import { port } from './flags.ts';
 
 interface NodeFlags {
   control: string;
@@ -91,10 +92,4 @@ export function register(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-}
-
-function port(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port: ${text}`);
-  return n;
 }
