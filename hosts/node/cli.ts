@@ -12,7 +12,7 @@ export function buildProgram(): Command {
   program
     .name('weft')
     .description('Weft: a lightweight, sidecar-less service mesh (control plane, node proxy, waypoint, gateway)')
-    .version(WEFT_VERSION, '-v, --version')
+    .version(WEFT_VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)');
   registerCommands(program);
   return program;

@@ -1,6 +1,6 @@
 /**
  * `weft node --control HOST:PORT --root-cert FILE --token TOKEN --node-name NAME [--capture
- * iptables|none] [--socket FILE] [--listen HOST] [--*-port N]`: run a node proxy (design.md 1).
+ * iptables|none] [--socket FILE] [--listen HOST] [--*-port N] [--cert-ttl SECONDS]`: run a node proxy (design.md 1).
  * Prints where it listens; SIGTERM/SIGINT drain (listeners stop, tunnels get the grace period).
  */
 import type { Command } from 'commander';
@@ -22,6 +22,7 @@ interface NodeFlags {
   dnsPort: string;
   accessLog?: string;
   drainMs: string;
+  certTtl?: string;
   verbose?: boolean;
 }
 
@@ -44,12 +45,15 @@ export function register(program: Command): void {
     .option('--dns-port <port>', 'DNS proxy', '15053')
     .option('--access-log <file>', 'JSON access log file (default stdout)')
     .option('--drain-ms <ms>', 'grace for open connections on SIGTERM', '5000')
+    .option('--cert-ttl <seconds>', 'requested lifetime of workload certificates (default 24 h; tests use short ones to force rotations)')
     .option('-v, --verbose', 'debug logs on stderr')
     .action(async (f: NodeFlags) => {
       if (f.capture !== 'iptables' && f.capture !== 'none') throw new Error(`--capture is iptables or none, not ${f.capture}`);
       const { readFile } = await import('node:fs/promises');
       const { NodeProxy, DEFAULT_PORTS } = await import('../node-proxy/index.ts');
       const rootCertPem = await readFile(f.rootCert, 'utf8');
+      const certTtl = f.certTtl === undefined ? undefined : Number(f.certTtl);
+      if (certTtl !== undefined && !(Number.isInteger(certTtl) && certTtl > 0)) throw new Error(`--cert-ttl is a positive number of seconds, not ${f.certTtl}`);
       const proxy = new NodeProxy({
         control: f.control,
         rootCertPem,
@@ -62,6 +66,7 @@ export function register(program: Command): void {
         ports: { ...DEFAULT_PORTS, admin: port(f.adminPort), stats: port(f.statsPort), ready: port(f.readyPort), socks: port(f.socksPort), dns: port(f.dnsPort) },
         ...(f.accessLog ? { accessLog: f.accessLog } : {}),
         drainMs: Number(f.drainMs) || 5000,
+        ...(certTtl ? { certTtlSeconds: certTtl } : {}),
         log: (level, message) => {
           if (level !== 'debug' || f.verbose) process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
         },

@@ -36,6 +36,8 @@ export interface NodeProxyConfig {
   accessLog?: string;
   /** Grace for draining listeners and tunnels (SIGTERM). */
   drainMs: number;
+  /** Requested lifetime of workload certificates in seconds (`--cert-ttl`); default the manager's (24 h). */
+  certTtlSeconds?: number;
   log: (level: 'debug' | 'info' | 'warn', message: string) => void;
 }
 

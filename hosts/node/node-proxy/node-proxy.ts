@@ -42,6 +42,7 @@ export class NodeProxy {
     const certificates = new CertificateManager({
       signer: createCaSigner({ address: config.control, rootCert: config.rootCertPem, token: config.token, trustDomain: config.trustDomain }),
       rootPems: config.rootCertPem,
+      ...(config.certTtlSeconds ? { validitySeconds: config.certTtlSeconds } : {}),
     });
     this.inputs = makeInputs(config, certificates);
     const inputs = this.inputs;
