@@ -11,22 +11,14 @@ import { join } from 'node:path';
 import { CertificateManager, createCaSigner } from '../../hosts/node/certs/index.ts';
 import { verifyChain } from '../../hosts/node/ca/test-support.ts';
 import { startControl, weftSync, type ControlProcess } from '../support/weft-process.ts';
+import { ambientNamespace, workloadEntry, yamlDocs } from '../support/mesh-yaml.ts';
 
 const ID = 'spiffe://cluster.local/ns/demo/sa/echo';
-const MESH = `apiVersion: v1
-kind: Namespace
-metadata: { name: demo, labels: { istio.io/dataplane-mode: ambient } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo-a, namespace: demo, labels: { app: echo, weft.io/node: node-a } }
-spec: { address: 127.0.0.2, serviceAccount: echo }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: other-b, namespace: demo, labels: { app: other, weft.io/node: node-b } }
-spec: { address: 127.0.0.3, serviceAccount: other }
-`;
+const MESH = yamlDocs(
+  ambientNamespace('demo'),
+  workloadEntry({ name: 'echo-a', namespace: 'demo', app: 'echo', node: 'node-a', address: '127.0.0.2', serviceAccount: 'echo' }),
+  workloadEntry({ name: 'other-b', namespace: 'demo', app: 'other', node: 'node-b', address: '127.0.0.3', serviceAccount: 'other' }),
+);
 
 let dir: string;
 let cp: ControlProcess;

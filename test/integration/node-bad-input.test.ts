@@ -26,6 +26,7 @@ import { StaticCerts } from './hbone-fixtures.ts';
 import { WEFT_BIN, eventually, startControl, weftSync, type ControlProcess } from '../support/weft-process.ts';
 import { startNode, type NodeProcess } from '../support/node-process.ts';
 import { socksHttpGet } from '../support/socks-client.ts';
+import { ambientNamespace, service, workloadEntry, yamlDocs } from '../support/mesh-yaml.ts';
 
 const run = promisify(execFile);
 const A = '127.0.0.22';
@@ -35,28 +36,12 @@ const ECHO_PORT = 18280;
 const CLIENT = 'spiffe://cluster.local/ns/demo/sa/client';
 const ECHO = 'spiffe://cluster.local/ns/demo/sa/echo';
 
-const MESH = `apiVersion: v1
-kind: Namespace
-metadata: { name: demo, labels: { istio.io/dataplane-mode: ambient } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: client-a, namespace: demo, labels: { app: client, weft.io/node: node-a } }
-spec: { address: ${A}, serviceAccount: client, labels: { app: client, weft.io/node: node-a } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo-b, namespace: demo, labels: { app: echo, weft.io/node: node-b } }
-spec: { address: ${B}, serviceAccount: echo, labels: { app: echo, weft.io/node: node-b } }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: demo }
-spec:
-  clusterIP: ${VIP}
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: ${ECHO_PORT} }]
-`;
+const MESH = yamlDocs(
+  ambientNamespace('demo'),
+  workloadEntry({ name: 'client-a', namespace: 'demo', app: 'client', node: 'node-a', address: A, serviceAccount: 'client' }),
+  workloadEntry({ name: 'echo-b', namespace: 'demo', app: 'echo', node: 'node-b', address: B, serviceAccount: 'echo' }),
+  service({ name: 'echo', namespace: 'demo', app: 'echo', clusterIP: VIP, targetPort: ECHO_PORT }),
+);
 
 let dir: string;
 let cp: ControlProcess;

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { eventually, startControl, weftSync, type ControlProcess } from '../support/weft-process.ts';
 import { startNode, type NodeProcess } from '../support/node-process.ts';
 import { socksHttpGet } from '../support/socks-client.ts';
+import { ambientNamespace, service, workloadEntry, yamlDocs } from '../support/mesh-yaml.ts';
 
 const run = promisify(execFile);
 const VIP = '10.96.77.10';
@@ -24,33 +25,13 @@ const ECHO_PORT = 18180;
 const OUTSIDE = { ip: '127.0.0.5', port: 18181 };
 const CLIENT = 'spiffe://cluster.local/ns/demo/sa/client';
 
-const MESH = `apiVersion: v1
-kind: Namespace
-metadata: { name: demo, labels: { istio.io/dataplane-mode: ambient } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: client-a, namespace: demo, labels: { app: client, weft.io/node: node-a } }
-spec: { address: 127.0.0.2, serviceAccount: client, labels: { app: client, weft.io/node: node-a } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: other-a, namespace: demo, labels: { app: other, weft.io/node: node-a } }
-spec: { address: 127.0.0.4, serviceAccount: other, labels: { app: other, weft.io/node: node-a } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo-b, namespace: demo, labels: { app: echo, weft.io/node: node-b } }
-spec: { address: 127.0.0.3, serviceAccount: echo, labels: { app: echo, weft.io/node: node-b } }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: demo }
-spec:
-  clusterIP: ${VIP}
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: ${ECHO_PORT} }]
-`;
+const MESH = yamlDocs(
+  ambientNamespace('demo'),
+  workloadEntry({ name: 'client-a', namespace: 'demo', app: 'client', node: 'node-a', address: '127.0.0.2', serviceAccount: 'client' }),
+  workloadEntry({ name: 'other-a', namespace: 'demo', app: 'other', node: 'node-a', address: '127.0.0.4', serviceAccount: 'other' }),
+  workloadEntry({ name: 'echo-b', namespace: 'demo', app: 'echo', node: 'node-b', address: '127.0.0.3', serviceAccount: 'echo' }),
+  service({ name: 'echo', namespace: 'demo', app: 'echo', clusterIP: VIP, targetPort: ECHO_PORT }),
+);
 
 const meshConfigMap = (mode: string) => `apiVersion: v1
 kind: ConfigMap

@@ -4,16 +4,14 @@
  * validator, reconnect with backoff telling the server what it holds).
  */
 import { once } from 'node:events';
-import type * as grpc from '@grpc/grpc-js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TYPE_URL } from '../../core/xds/index.ts';
 import { ControlMetrics } from '../../hosts/node/control/metrics.ts';
 import { AdsServer, DeltaXdsClient } from '../../hosts/node/xds/index.ts';
 import type { XdsUpdate } from '../../hosts/node/xds/index.ts';
 import { buildSnapshot } from '../support/mesh-fixture.ts';
 import type { BackendSpec } from '../support/mesh-fixture.ts';
-import { eventually, istioAddress, openDelta, startXdsServer } from '../support/xds-streams.ts';
-import type { DeltaRequest, RawStream } from '../support/xds-streams.ts';
+import { eventually, istioAddress, openDelta, serveAdsForSuite, startXdsServer } from '../support/xds-streams.ts';
 import type { DeltaDiscoveryResponse } from '../../core/xds/codec.ts';
 
 const node = { id: 'ztunnel~10.0.0.5~node-a~weft-system.svc.cluster.local' };
@@ -29,25 +27,7 @@ const resNames = (r: DeltaDiscoveryResponse) => r.resources.map((x) => x.name!).
 describe('delta ADS protocol', () => {
   const metrics = new ControlMetrics();
   const ads = new AdsServer({ metrics, debounceMs: 20 });
-  let server: grpc.Server;
-  let address = '';
-  const streams: RawStream<DeltaRequest, DeltaDiscoveryResponse>[] = [];
-  const open = () => {
-    const s = openDelta(address);
-    streams.push(s);
-    return s;
-  };
-
-  beforeAll(async () => {
-    ({ server, address } = await startXdsServer((s) => ads.addTo(s)));
-    ads.update(mesh(1));
-    ads.flush();
-  });
-  afterEach(() => streams.splice(0).forEach((s) => s.close()));
-  afterAll(() => {
-    ads.close();
-    server.forceShutdown();
-  });
+  const { open } = serveAdsForSuite(ads, () => mesh(1), openDelta);
 
   it('sends everything to a wildcard watch, then only the changed resource and removals', async () => {
     const s = open();

@@ -4,14 +4,13 @@
  * pushes of changed resources only, debounce, authentication.
  */
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TYPE_URL, decodeResource } from '../../core/xds/index.ts';
 import { ControlMetrics } from '../../hosts/node/control/metrics.ts';
 import { AdsServer } from '../../hosts/node/xds/index.ts';
 import { buildSnapshot } from '../support/mesh-fixture.ts';
 import type { BackendSpec } from '../support/mesh-fixture.ts';
-import { eventually, openSotw, startXdsServer } from '../support/xds-streams.ts';
-import type { RawStream, SotwRequest } from '../support/xds-streams.ts';
+import { eventually, openSotw, serveAdsForSuite, startXdsServer } from '../support/xds-streams.ts';
 import type { DiscoveryResponse } from '../../core/xds/codec.ts';
 
 const node = { id: 'sidecar~10.0.0.9~tester.default~default.svc.cluster.local', cluster: 'test' };
@@ -33,25 +32,7 @@ describe('SotW ADS', () => {
   const metrics = new ControlMetrics();
   const pushes: string[] = [];
   const ads = new AdsServer({ metrics, debounceMs: 40, onPush: (p) => pushes.push(p.version) });
-  let address = '';
-  let server: grpc.Server;
-  const streams: RawStream<SotwRequest, DiscoveryResponse>[] = [];
-  const open = () => {
-    const s = openSotw(address);
-    streams.push(s);
-    return s;
-  };
-
-  beforeAll(async () => {
-    ({ server, address } = await startXdsServer((s) => ads.addTo(s)));
-    ads.update(mesh(1));
-    ads.flush();
-  });
-  afterEach(() => streams.splice(0).forEach((s) => s.close()));
-  afterAll(() => {
-    ads.close();
-    server.forceShutdown();
-  });
+  const { open } = serveAdsForSuite(ads, () => mesh(1), openSotw);
 
   it('answers the initial request; an ACK gets no answer; a stale nonce is ignored', async () => {
     const s = open();
@@ -131,11 +112,11 @@ describe('SotW ADS', () => {
     const late = new AdsServer({ debounceMs: 0 });
     const { server: srv, address: addr } = await startXdsServer((x) => late.addTo(x));
     const s = openSotw(addr);
-    streams.push(s);
     s.send({ node, typeUrl: TYPE_URL.cluster });
     expect(await s.quiet(150)).toBe(true);
     late.update(mesh(5));
     expect((await s.next()).versionInfo).toBe('5');
+    s.close();
     late.close();
     srv.forceShutdown();
   });

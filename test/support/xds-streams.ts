@@ -3,6 +3,8 @@
  * that none comes), read the final status.
  */
 import * as grpc from '@grpc/grpc-js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { MeshSnapshot } from '../../core/config/snapshot.ts';
 import {
   TYPE_URL,
   decodeResource,
@@ -116,4 +118,35 @@ export async function eventually<T>(check: () => T | Promise<T>, ms = 5000): Pro
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/**
+ * Serves `ads` on a fresh port for one describe block, with `initial` pushed before the first test;
+ * streams made through `open()` are closed after each test, the server after the block.
+ */
+export function serveAdsForSuite<S extends { close(): void }>(
+  ads: { addTo(server: grpc.Server): void; update(snapshot: MeshSnapshot): void; flush(): void; close(): void },
+  initial: () => MeshSnapshot,
+  openStream: (address: string) => S,
+): { open: () => S } {
+  let server: grpc.Server | undefined;
+  let address = '';
+  const streams: S[] = [];
+  beforeAll(async () => {
+    ({ server, address } = await startXdsServer((s) => ads.addTo(s)));
+    ads.update(initial());
+    ads.flush();
+  });
+  afterEach(() => streams.splice(0).forEach((s) => s.close()));
+  afterAll(() => {
+    ads.close();
+    server?.forceShutdown();
+  });
+  return {
+    open: () => {
+      const s = openStream(address);
+      streams.push(s);
+      return s;
+    },
+  };
 }
