@@ -11,6 +11,7 @@ import { register as cni } from './cni.ts';
 import { register as node } from './node.ts';
 import { register as proxyConfig } from './proxy-config.ts';
 import { register as version } from './version.ts';
+import { register as waypoint } from './waypoint.ts';
 
 export function registerCommands(program: Command): void {
   control(program);
@@ -20,5 +21,6 @@ export function registerCommands(program: Command): void {
   cni(program);
   node(program);
   proxyConfig(program);
+  waypoint(program);
   version(program);
 }
