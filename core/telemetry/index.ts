@@ -14,6 +14,7 @@ export {
   type TcpLabels,
 } from './tcp-labels.ts';
 export { TcpConnectionMeter, TcpMetrics, type ByteCounts } from './tcp-metrics.ts';
+export { DEFAULT_BUCKETS, HTTP_LABEL_NAMES, HttpMetrics, RequestSeriesGroup, type HttpLabels, type RequestOutcome } from './http-metrics.ts';
 export {
   PROMETHEUS_CONTENT_TYPE,
   escapeLabelValue,

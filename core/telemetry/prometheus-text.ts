@@ -39,6 +39,6 @@ export function formatValue(n: number): string {
 }
 
 /** HELP and TYPE header of one metric family. */
-export function familyHeader(name: string, help: string, type: 'counter' | 'gauge'): string {
+export function familyHeader(name: string, help: string, type: 'counter' | 'gauge' | 'histogram'): string {
   return `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`;
 }
