@@ -49,7 +49,7 @@ function tlsGet(port: number, servername?: string): Promise<{ cn: string; body: 
   return new Promise((resolve, reject) => {
     const s = tlsConnect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
       const cn = String(s.getPeerCertificate().subject?.CN);
-      const alpn = s.alpnProtocol;
+      const alpn = s.alpnProtocol ?? false;
       readAll(s).then((body) => resolve({ cn, body, alpn }), reject);
     });
     s.on('error', reject);
