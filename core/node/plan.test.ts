@@ -107,6 +107,21 @@ describe('planInbound', () => {
     expect(inbound({ mtls: false })).toMatchObject({ reason: expect.stringMatching(/no ALLOW policy matched a peer without identity/) });
   });
 
+  it.each<[string, unknown, string, 'allow' | 'deny']>([
+    ['ipBlocks DENY matches the source address', { action: 'DENY', rules: [{ from: [{ source: { ipBlocks: ['192.0.2.0/24'] } }] }] }, '192.0.2.7', 'deny'],
+    ['ipBlocks DENY spares other sources', { action: 'DENY', rules: [{ from: [{ source: { ipBlocks: ['192.0.2.0/24'] } }] }] }, '10.0.0.1', 'allow'],
+    ['notIpBlocks DENY: everyone outside the block', { action: 'DENY', rules: [{ from: [{ source: { notIpBlocks: ['10.0.0.0/24'] } }] }] }, '192.0.2.7', 'deny'],
+    ['notIpBlocks DENY spares the block', { action: 'DENY', rules: [{ from: [{ source: { notIpBlocks: ['10.0.0.0/24'] } }] }] }, '10.0.0.1', 'allow'],
+    ['when source.ip ALLOW', { action: 'ALLOW', rules: [{ when: [{ key: 'source.ip', values: ['10.0.0.1'] }] }] }, '10.0.0.1', 'allow'],
+    ['when source.ip ALLOW refuses another address', { action: 'ALLOW', rules: [{ when: [{ key: 'source.ip', values: ['10.0.0.1'] }] }] }, '10.0.0.2', 'deny'],
+    ['an IPv4-mapped source matches its IPv4 block', { action: 'DENY', rules: [{ from: [{ source: { ipBlocks: ['192.0.2.7/32'] } }] }] }, '::ffff:192.0.2.7', 'deny'],
+  ])('decides on the source ip it is given: %s', (_n, spec, sourceIp, kind) => {
+    const s = nodeStore(nodeSnapshot({ policies: [authorizationPolicy('default', 'by-ip', { selector: { matchLabels: { app: 'reviews' } }, ...(spec as object) })] })).current;
+    const p = planInbound(s, { sourceIp, destination: '10.0.0.11:8080', mtls: true, peerIdentity: CLIENT });
+    expect(p.kind).toBe(kind);
+    if (p.kind === 'deny') expect(p).toMatchObject({ code: 'authz-denied', reason: expect.stringContaining('default/by-ip') });
+  });
+
   it('allows what no policy restricts (db-1 on this node)', () => {
     expect(inbound({ destination: '10.0.0.41:5432', mtls: false })).toMatchObject({ kind: 'allow', decision: { code: 'no-policy' } });
   });

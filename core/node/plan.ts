@@ -6,5 +6,7 @@
 export { planOutbound } from './plan-outbound.ts';
 export type { OutboundOptions } from './plan-outbound.ts';
 export { planInbound } from './plan-inbound.ts';
-export { hboneHeaders, baggageFor, forwardedFor, parseBaggage } from './hbone-headers.ts';
+export { hboneHeaders, baggageFor, forwardedFor, forwardedClient, inboundSource, parseBaggage } from './hbone-headers.ts';
 export type * from './plan-types.ts';
+export { revokedConnections, authorizationMayHaveChanged, workloadAuthorizationChanged } from './reauthorize.ts';
+export type { AdmittedConnection, RevokedPlan } from './reauthorize.ts';

@@ -1,6 +1,7 @@
 /**
  * `weft node --control HOST:PORT --root-cert FILE --token TOKEN --node-name NAME [--capture
- * iptables|none] [--socket FILE] [--listen HOST] [--*-port N] [--cert-ttl SECONDS]`: run a node proxy (design.md 1).
+ * iptables|none] [--socket FILE] [--listen HOST] [--*-port N] [--cert-ttl SECONDS] [--load-balancing
+ * round-robin|least-connections]`: run a node proxy (design.md 1).
  * Prints where it listens; SIGTERM/SIGINT drain (listeners stop, tunnels get the grace period).
  */
 import type { Command } from 'commander';
@@ -23,6 +24,7 @@ interface NodeFlags {
   accessLog?: string;
   drainMs: string;
   certTtl?: string;
+  loadBalancing: string;
   verbose?: boolean;
 }
 
@@ -46,11 +48,18 @@ export function register(program: Command): void {
     .option('--access-log <file>', 'JSON access log file (default stdout)')
     .option('--drain-ms <ms>', 'grace for open connections on SIGTERM', '5000')
     .option('--cert-ttl <seconds>', 'requested lifetime of workload certificates (default 24 h; tests use short ones to force rotations)')
+    .option(
+      '--load-balancing <policy>',
+      "how a service's endpoint is picked for a new connection: round-robin, or least-connections (fewest open connections from this node proxy). " +
+        'Node-wide: in ambient, DestinationRule loadBalancer settings apply in waypoints, not in the node proxy (as in ztunnel)',
+      'round-robin',
+    )
     .option('-v, --verbose', 'debug logs on stderr')
     .action(async (f: NodeFlags) => {
       if (f.capture !== 'iptables' && f.capture !== 'none') throw new Error(`--capture is iptables or none, not ${f.capture}`);
       const { readFile } = await import('node:fs/promises');
       const { NodeProxy, DEFAULT_PORTS } = await import('../node-proxy/index.ts');
+      if (f.loadBalancing !== 'round-robin' && f.loadBalancing !== 'least-connections') throw new Error(`--load-balancing is round-robin or least-connections, not ${f.loadBalancing}`);
       const rootCertPem = await readFile(f.rootCert, 'utf8');
       const certTtl = f.certTtl === undefined ? undefined : Number(f.certTtl);
       if (certTtl !== undefined && !(Number.isInteger(certTtl) && certTtl > 0)) throw new Error(`--cert-ttl is a positive number of seconds, not ${f.certTtl}`);
@@ -67,6 +76,7 @@ export function register(program: Command): void {
         ...(f.accessLog ? { accessLog: f.accessLog } : {}),
         drainMs: Number(f.drainMs) || 5000,
         ...(certTtl ? { certTtlSeconds: certTtl } : {}),
+        loadBalancing: f.loadBalancing,
         log: (level, message) => {
           if (level !== 'debug' || f.verbose) process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
         },
@@ -76,7 +86,7 @@ export function register(program: Command): void {
       const h = f.listen;
       process.stdout.write(
         [
-          `weft node ${f.nodeName} is running (control plane ${f.control}, capture ${f.capture})`,
+          `weft node ${f.nodeName} is running (control plane ${f.control}, capture ${f.capture}, load balancing ${f.loadBalancing})`,
           `  HBONE             ${h}:${p.hbone}`,
           `  SOCKS5/CONNECT    ${h}:${p.socks}`,
           `  DNS               ${h}:${p.dns}`,

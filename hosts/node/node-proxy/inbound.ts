@@ -5,17 +5,31 @@
  * verified SPIFFE id, PeerAuthentication STRICT refusing plaintext) -> dial the workload's target
  * port -> 200 and splice. As ztunnel, the CONNECT is answered only once the workload answered.
  * Telemetry reports as `destination`.
+ *
+ * Source address: over HBONE the TCP peer is the client's node proxy, so authorization (`ipBlocks`,
+ * `notIpBlocks`, `when source.ip`) and the access log use the client in the CONNECT's
+ * `forwarded: for=` (ztunnel's get_original_src_from_fwded), falling back to the peer's address
+ * when the header names none.
+ *
+ * Every admitted connection is recorded in the tracker with the request it was admitted with, so a
+ * policy change can re-evaluate it and close it when it is now denied (policy-enforcer.ts).
  */
+import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
-import { planInbound } from '../../../core/node/index.ts';
-import type { InboundPlan } from '../../../core/node/index.ts';
+import type { Duplex } from 'node:stream';
+import { inboundSource, planInbound } from '../../../core/node/index.ts';
+import type { InboundPlan, InboundRequest, NodeState } from '../../../core/node/index.ts';
 import type { PeerInfo } from '../../../core/telemetry/index.ts';
 import type { InboundTunnel } from '../hbone/index.ts';
 import { splice } from '../servers/index.ts';
-import type { NodeProxyInputs } from './inputs.ts';
+import type { SpliceEnd, SpliceOwner } from '../servers/index.ts';
+import { INBOUND_DIAL_FAILED, inboundRefusal } from './decisions.ts';
+import type { LiveInbound, NodeProxyInputs } from './inputs.ts';
 import { plainIp } from './inputs.ts';
 import { dialTcp } from './outbound.ts';
 import { ConnectionTelemetry, labelsFor, logRefusal, peerOf } from './telemetry.ts';
+import type { ConnectionRecord } from './telemetry.ts';
+import type { TcpLabels } from '../../../core/telemetry/index.ts';
 
 export class InboundHandler {
   constructor(private readonly inputs: NodeProxyInputs) {
@@ -31,8 +45,9 @@ export class InboundHandler {
     const state = this.inputs.state.current;
     const peer = t.peerIdentity;
     const fwd = t.forwarded;
-    const srcAddr = fwd.for ?? `${plainIp(t.remoteAddress)}:${t.remotePort}`;
-    const plan = planInbound(state, { sourceIp: plainIp(t.remoteAddress), destination: t.authority, mtls: true, peerIdentity: peer });
+    const src = inboundSource(t.headers.forwarded, plainIp(t.remoteAddress), t.remotePort);
+    const req: InboundRequest = { sourceIp: src.ip, destination: t.authority, mtls: true, peerIdentity: peer };
+    const plan = planInbound(state, req);
     const b = t.baggage;
     const source: PeerInfo = {
       principal: peer,
@@ -43,23 +58,30 @@ export class InboundHandler {
       ...(b['k8s.cluster.name'] ? { cluster: b['k8s.cluster.name'] } : {}),
     };
     const service = fwd.host ? state.servicesByHostname(fwd.host)[0] : undefined;
-    const rec = { via: 'hbone', srcAddr, dstAddr: t.authority, ...authzOf(plan) };
+    const rec = { via: 'hbone', srcAddr: `${fmtIp(src.ip)}:${src.port}`, dstAddr: t.authority, ...authzOf(plan) };
     const labels = labelsFor({ reporter: 'destination', source, destination: peerOf(plan.workload), ...(service ? { service } : {}), security: 'mutual_tls' });
     if (plan.kind === 'deny') {
-      logRefusal(this.inputs, labels, rec, plan.code === 'authz-denied' ? 'DENY' : 'NR', plan.reason);
-      return t.refuse(plan.code === 'authz-denied' ? 401 : 400, plan.reason);
+      const r = inboundRefusal(plan);
+      logRefusal(this.inputs, labels, rec, r.flag, plan.reason);
+      return t.refuse(r.status, plan.reason);
     }
     let upstream: Socket;
     try {
       upstream = await dialTcp(plan.target);
     } catch (e) {
-      logRefusal(this.inputs, labels, rec, 'CONNECT', (e as Error).message);
-      return t.refuse(503, `the workload at ${plan.target} did not accept the connection: ${(e as Error).message}`);
+      logRefusal(this.inputs, labels, rec, INBOUND_DIAL_FAILED.flag, (e as Error).message);
+      return t.refuse(INBOUND_DIAL_FAILED.status, `the workload at ${plan.target} did not accept the connection: ${(e as Error).message}`);
+    }
+    const late = this.#recheck(state, req);
+    if (late) {
+      upstream.resetAndDestroy();
+      const r = inboundRefusal(late);
+      logRefusal(this.inputs, labels, { ...rec, ...authzOf(late) }, r.flag, late.reason);
+      return t.refuse(r.status, late.reason);
     }
     const stream = t.accept();
     this.inputs.tracker.add(upstream);
-    const tel = new ConnectionTelemetry(this.inputs, labels, rec);
-    splice(stream, upstream, tel.meter, { onSpliceEnd: (end) => tel.end(end) });
+    this.#splice(stream, upstream, plan.workload.uid, req, labels, rec);
   }
 
   /** A plaintext connection captured on an in-pod 15006; `destination` from originalDst. */
@@ -68,28 +90,95 @@ export class InboundHandler {
     socket.on('error', () => {});
     const state = this.inputs.state.current;
     const srcIp = plainIp(socket);
-    const plan = planInbound(state, { sourceIp: srcIp, destination, mtls: false });
+    const req: InboundRequest = { sourceIp: srcIp, destination, mtls: false };
+    const plan = planInbound(state, req);
     const src = state.workloadByIp(srcIp);
     // a plaintext peer proves nothing: its identity is not reported as a principal
     const source: PeerInfo = src ? { ...peerOf(src), principal: '' } : {};
-    const rec = { via: 'inbound-plaintext', srcAddr: `${srcIp}:${socket.remotePort ?? 0}`, dstAddr: destination, ...authzOf(plan) };
+    const rec = { via: 'inbound-plaintext', srcAddr: `${fmtIp(srcIp)}:${socket.remotePort ?? 0}`, dstAddr: destination, ...authzOf(plan) };
     const labels = labelsFor({ reporter: 'destination', source, destination: peerOf(plan.workload), security: 'none' });
     if (plan.kind === 'deny') {
-      logRefusal(this.inputs, labels, rec, plan.code === 'authz-denied' ? 'DENY' : 'NR', plan.reason);
+      logRefusal(this.inputs, labels, rec, inboundRefusal(plan).flag, plan.reason);
       return void socket.resetAndDestroy();
     }
     let upstream: Socket;
     try {
       upstream = await dialTcp(plan.target);
     } catch (e) {
-      logRefusal(this.inputs, labels, rec, 'CONNECT', (e as Error).message);
+      logRefusal(this.inputs, labels, rec, INBOUND_DIAL_FAILED.flag, (e as Error).message);
+      return void socket.resetAndDestroy();
+    }
+    const late = this.#recheck(state, req);
+    if (late) {
+      upstream.resetAndDestroy();
+      logRefusal(this.inputs, labels, { ...rec, ...authzOf(late) }, inboundRefusal(late).flag, late.reason);
       return void socket.resetAndDestroy();
     }
     this.inputs.tracker.add(socket);
     this.inputs.tracker.add(upstream);
-    const tel = new ConnectionTelemetry(this.inputs, labels, rec);
-    splice(socket, upstream, tel.meter, { onSpliceEnd: (end) => tel.end(end) });
+    this.#splice(socket, upstream, plan.workload.uid, req, labels, rec);
   }
+
+  /**
+   * A state that arrived while we dialled was not seen by the policy enforcer for this connection
+   * (it was not recorded yet): plan again when the state changed, so no policy change slips by.
+   */
+  #recheck(admittedWith: NodeState, req: InboundRequest): Extract<InboundPlan, { kind: 'deny' }> | undefined {
+    const now = this.inputs.state.current;
+    if (now === admittedWith) return undefined;
+    const plan = planInbound(now, req);
+    return plan.kind === 'deny' ? plan : undefined;
+  }
+
+  #splice(client: Duplex, upstream: Socket, workloadUid: string, request: InboundRequest, labels: TcpLabels, rec: ConnectionRecord): void {
+    const live = new LiveInboundConnection(workloadUid, request, client, upstream, new ConnectionTelemetry(this.inputs, labels, rec));
+    live.untrack = this.inputs.tracker.addInbound(live);
+    splice(client, upstream, live.telemetry.meter, live);
+  }
+}
+
+/**
+ * One admitted inbound connection: the splice's owner (telemetry at its end) and what the policy
+ * enforcer closes. A revoked connection is logged and counted with the DENY flag and the reason.
+ */
+class LiveInboundConnection implements LiveInbound, SpliceOwner {
+  untrack: () => void = () => {};
+  #revoked: string | undefined;
+
+  constructor(
+    readonly workloadUid: string,
+    readonly request: InboundRequest,
+    private readonly client: Duplex,
+    private readonly upstream: Socket,
+    readonly telemetry: ConnectionTelemetry,
+  ) {}
+
+  revoke(reason: string): void {
+    if (this.#revoked !== undefined) return;
+    this.#revoked = reason;
+    // Reset, not a clean close: the app must not take a cut stream for a complete answer.
+    if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
+    resetStream(this.client);
+  }
+
+  onSpliceEnd(end: SpliceEnd): void {
+    this.untrack();
+    if (this.#revoked === undefined) return this.telemetry.end(end);
+    this.telemetry.end({ error: new Error(`closed by a policy change: ${this.#revoked}`) }, 'DENY');
+  }
+}
+
+/** An HBONE stream gets RST_STREAM (CONNECT_ERROR, RFC 9113 8.5), a socket a TCP RST. */
+function resetStream(d: Duplex): void {
+  if (d.destroyed) return;
+  const s = d as Duplex & { rstCode?: unknown; close?: (code?: number) => void; resetAndDestroy?: () => void };
+  if (typeof s.rstCode === 'number' && typeof s.close === 'function') s.close(h2.NGHTTP2_CONNECT_ERROR);
+  else if (typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
+  else d.destroy();
+}
+
+function fmtIp(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
 }
 
 function authzOf(plan: InboundPlan): { authz?: { decision: 'allow' | 'deny'; policy?: string } } {

@@ -3,8 +3,10 @@
  * bundle, xDS wiring, outbound and inbound handlers, certificates, pod enrolment, config dump.
  */
 export { NodeProxy } from './node-proxy.ts';
-export { DEFAULT_PORTS, ConnectionTracker, StateSource, makeInputs } from './inputs.ts';
-export type { CaptureMode, NodeProxyConfig, NodeProxyInputs } from './inputs.ts';
+export { DEFAULT_PORTS, ConnectionTracker, StateSource, makeBalancer, makeInputs } from './inputs.ts';
+export type { CaptureMode, LiveInbound, NodeProxyConfig, NodeProxyInputs } from './inputs.ts';
+export { PolicyEnforcer } from './policy-enforcer.ts';
+export * from './decisions.ts';
 export { OutboundHandler } from './outbound.ts';
 export { InboundHandler } from './inbound.ts';
 export { CertificateKeeper } from './certificates.ts';

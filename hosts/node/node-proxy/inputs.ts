@@ -7,10 +7,10 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { RoundRobinBalancer } from '../../../core/lb/index.ts';
+import { BalancerRegistry, registerBuiltinBalancers } from '../../../core/lb/index.ts';
 import type { Balancer } from '../../../core/lb/index.ts';
 import { NodeStateStore } from '../../../core/node/index.ts';
-import type { NodeState } from '../../../core/node/index.ts';
+import type { AdmittedConnection, NodeState } from '../../../core/node/index.ts';
 import { TcpMetrics } from '../../../core/telemetry/index.ts';
 import type { CertificateManager } from '../certs/index.ts';
 import { AccessLogWriter } from '../servers/index.ts';
@@ -38,21 +38,55 @@ export interface NodeProxyConfig {
   drainMs: number;
   /** Requested lifetime of workload certificates in seconds (`--cert-ttl`); default the manager's (24 h). */
   certTtlSeconds?: number;
+  /**
+   * How a service's endpoint is picked for a new outbound connection (`--load-balancing`): a
+   * balancer type URL or alias of core/lb's registry (`round-robin`, the default, or
+   * `least-connections`). Node-wide: in ambient, DestinationRule load balancer settings apply in
+   * waypoints, not in ztunnel.
+   */
+  loadBalancing?: string;
   log: (level: 'debug' | 'info' | 'warn', message: string) => void;
 }
 
 export const DEFAULT_PORTS: NodeProxyConfig['ports'] = { admin: 15000, stats: 15020, ready: 15021, socks: 15080, dns: 15053, hbone: 15008 };
 
 /**
- * Live connections, so a drain (or a policy change) can close them: each entry is the pair of
- * streams of one proxied connection.
+ * A live inbound connection as it was admitted (its destination workload and planInbound's
+ * request), so a policy change can re-evaluate it and close it when it is now denied.
+ */
+export interface LiveInbound extends AdmittedConnection {
+  /** Resets both sides; `reason` (the deny plan's) goes to the access log. Idempotent. */
+  revoke(reason: string): void;
+}
+
+/**
+ * Live connections, so a drain (or a policy change) can close them: every stream of a proxied
+ * connection (for the drain), and the inbound connections by destination workload uid (for
+ * policy changes, core/node revokedConnections).
  */
 export class ConnectionTracker {
   readonly #live = new Set<Duplex>();
+  readonly #inbound = new Map<string, Set<LiveInbound>>();
 
   add(stream: Duplex): void {
     this.#live.add(stream);
     stream.once('close', () => this.#live.delete(stream));
+  }
+
+  /** Records an admitted inbound connection; call the returned function when it ends. */
+  addInbound(c: LiveInbound): () => void {
+    let set = this.#inbound.get(c.workloadUid);
+    if (!set) this.#inbound.set(c.workloadUid, (set = new Set()));
+    set.add(c);
+    return () => {
+      const s = this.#inbound.get(c.workloadUid);
+      if (s?.delete(c) && s.size === 0) this.#inbound.delete(c.workloadUid);
+    };
+  }
+
+  /** Live inbound connections by destination workload uid. */
+  get inbound(): ReadonlyMap<string, ReadonlySet<LiveInbound>> {
+    return this.#inbound;
   }
 
   get size(): number {
@@ -103,11 +137,16 @@ export function makeInputs(config: NodeProxyConfig, certificates: CertificateMan
     certificates,
     metrics: new TcpMetrics(),
     accessLog: new AccessLogWriter(config.accessLog ? { path: config.accessLog } : {}),
-    balancer: new RoundRobinBalancer(),
+    balancer: makeBalancer(config.loadBalancing),
     tracker: new ConnectionTracker(),
     trustDomains: () => [state.current.mesh.trustDomain, ...aliases],
     setAliases: (a) => void (aliases = a),
   };
+}
+
+/** The balancer `--load-balancing` names (default round robin); throws naming the known ones. */
+export function makeBalancer(name = 'round-robin'): Balancer {
+  return registerBuiltinBalancers(new BalancerRegistry()).create(name);
 }
 
 /** The peer socket's IP without an IPv4-mapped prefix. */

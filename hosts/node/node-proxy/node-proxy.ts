@@ -20,6 +20,7 @@ import { InboundHandler } from './inbound.ts';
 import { makeInputs } from './inputs.ts';
 import type { NodeProxyConfig, NodeProxyInputs } from './inputs.ts';
 import { OutboundHandler } from './outbound.ts';
+import { PolicyEnforcer } from './policy-enforcer.ts';
 import { startCapture } from './pod-wiring.ts';
 import { startXds } from './xds-wiring.ts';
 import type { XdsWiring } from './xds-wiring.ts';
@@ -30,6 +31,8 @@ export class NodeProxy {
   readonly hboneServer: HboneServer;
   readonly outbound: OutboundHandler;
   readonly inbound: InboundHandler;
+  /** Closes live inbound connections a policy change now denies. */
+  readonly enforcer: PolicyEnforcer;
   readonly ports: Record<string, number> = {};
   #keeper: CertificateKeeper;
   #xds?: XdsWiring;
@@ -58,6 +61,7 @@ export class NodeProxy {
     this.hboneServer.on('refused', (e: { reason: string; message: string; remoteAddress?: string }) => config.log('debug', `HBONE refused ${e.remoteAddress ?? ''}: ${e.reason}: ${e.message}`));
     this.outbound = new OutboundHandler(inputs, this.hboneClient);
     this.#keeper = new CertificateKeeper(inputs, [this.hboneServer]);
+    this.enforcer = new PolicyEnforcer(inputs);
   }
 
   /** Starts every listener, then xDS. Resolves when listening (not when ready). */
@@ -116,6 +120,7 @@ export class NodeProxy {
   async drain(): Promise<void> {
     const grace = this.config.drainMs;
     this.#xds?.client.close();
+    this.enforcer.close();
     await Promise.allSettled([
       this.#entry?.drain(grace),
       this.hboneServer.close(grace),

@@ -11,15 +11,13 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { hboneHeaders, planOutbound, resolveMeshName } from '../../../core/node/index.ts';
 import type { NodeWorkload, OutboundPlan } from '../../../core/node/index.ts';
-import { HboneError } from '../hbone/index.ts';
 import type { HboneClient } from '../hbone/index.ts';
 import { splice } from '../servers/index.ts';
-import type { ConnectOutcome, EntryRequest, Refusal, RefuseReason } from '../servers/index.ts';
+import type { ConnectOutcome, EntryRequest, Refusal } from '../servers/index.ts';
+import { endpointKey, failureReason, outboundRefusalFlag, refuseReason, sourceWorkloadFor } from './decisions.ts';
 import type { NodeProxyInputs } from './inputs.ts';
 import { plainIp } from './inputs.ts';
 import { ConnectionTelemetry, labelsFor, logRefusal, peerOf } from './telemetry.ts';
-
-const LOOPBACK = /^(127\.|::1$)/;
 
 export interface OpenedUpstream {
   stream: Duplex;
@@ -39,11 +37,7 @@ export class OutboundHandler {
    * this node hosts exactly one workload and the client is on loopback, that one (a device).
    */
   sourceFor(ip: string): NodeWorkload | undefined {
-    const state = this.inputs.state.current;
-    const local = state.localWorkloads();
-    const at = local.find((w) => w.addresses.includes(ip));
-    if (at) return at;
-    return LOOPBACK.test(ip) && local.length === 1 ? local[0] : undefined;
+    return sourceWorkloadFor(this.inputs.state.current, ip);
   }
 
   /** ProxyEntryServer's hook (15080). */
@@ -80,8 +74,7 @@ export class OutboundHandler {
     const plan = planOutbound(inputs.state.current, { sourceIp: o.sourceIp, destination: o.destination, ...(o.sourceWorkload ? { sourceWorkload: o.sourceWorkload } : {}) }, { balancer: inputs.balancer });
     const rec = { via: o.via, srcAddr: o.srcAddr, dstAddr: o.destination };
     if (plan.kind === 'deny') {
-      const flag = plan.code === 'registry-only' || plan.code === 'no-route' ? 'NR' : 'CONNECT';
-      logRefusal(inputs, labelsFor({ reporter: 'source', source: peerOf(o.sourceWorkload ?? inputs.state.current.workloadByIp(o.sourceIp)), security: 'unknown' }), rec, flag, plan.reason);
+      logRefusal(inputs, labelsFor({ reporter: 'source', source: peerOf(o.sourceWorkload ?? inputs.state.current.workloadByIp(o.sourceIp)), security: 'unknown' }), rec, outboundRefusalFlag(plan.code), plan.reason);
       return { refuse: refuseReason(plan.code), message: plan.reason };
     }
     const labels = labelsFor({
@@ -94,17 +87,31 @@ export class OutboundHandler {
     try {
       if (plan.kind === 'hbone') {
         const stream = await this.#tunnel(plan, o.srcAddr);
-        this.inputs.tracker.add(stream);
+        this.#track(stream, endpointKey(plan));
         return { stream, telemetry: new ConnectionTelemetry(inputs, labels, { ...rec, dstAddr: plan.tunnel, hboneAddr: plan.target }) };
       }
       const socket = await dialTcp(plan.destination);
-      this.inputs.tracker.add(socket);
+      this.#track(socket, endpointKey(plan));
       return { stream: socket, telemetry: new ConnectionTelemetry(inputs, labels, { ...rec, dstAddr: plan.destination }) };
     } catch (e) {
       const err = e as Error;
       logRefusal(inputs, labels, rec, 'CONNECT', err.message);
       return { refuse: failureReason(err), message: err.message };
     }
+  }
+
+  /**
+   * A successful upstream: tracked for the drain, and counted open against its endpoint in the
+   * balancer until the stream closes. The upstream stream's 'close' is the one end every path
+   * reaches: the splice's end (it closes both streams before telling its owner), and also a
+   * client that left while we dialled (the entry server then destroys the stream unspliced).
+   */
+  #track(stream: Duplex, endpoint: string | undefined): void {
+    this.inputs.tracker.add(stream);
+    if (endpoint === undefined) return;
+    const balancer = this.inputs.balancer;
+    balancer.opened(endpoint);
+    stream.once('close', () => balancer.closed(endpoint));
   }
 
   async #tunnel(plan: Extract<OutboundPlan, { kind: 'hbone' }>, client: string): Promise<Duplex> {
@@ -119,20 +126,6 @@ export class OutboundHandler {
     });
     return t.stream;
   }
-}
-
-function refuseReason(code: string): RefuseReason {
-  return code === 'registry-only' || code === 'authz-denied' || code === 'unknown-source' ? 'not-allowed' : 'unreachable';
-}
-
-function failureReason(err: Error): RefuseReason {
-  if (err instanceof HboneError) {
-    if (err.reason === 'timeout') return 'timeout';
-    if (err.reason === 'http-status') return err.status === 401 || err.status === 403 ? 'not-allowed' : 'refused';
-    if (err.reason === 'peer-refused') return 'not-allowed';
-    return 'unreachable';
-  }
-  return (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'unreachable';
 }
 
 export function dialTcp(address: string, timeoutMs = 10_000): Promise<Socket> {
