@@ -9,11 +9,18 @@ export interface LbEndpoint {
   /** Stable identity (a workload uid): connection counts are kept by it. */
   readonly key: string;
   readonly healthy: boolean;
+  /** Relative weight (load_balancing_weight); absent means 1. Weighted and hashing balancers read it. */
+  readonly weight?: number;
 }
 
 export interface PickOptions {
   /** The service's health policy is ALLOW_ALL: unhealthy endpoints may be picked when no healthy one exists. */
   allowUnhealthy?: boolean;
+  /**
+   * The request's hash (a route's hash_policy, 32-bit unsigned) for consistent hashing balancers
+   * (ring hash, maglev); others ignore it. Absent: the hashing balancers fall back to round robin.
+   */
+  hash?: number;
 }
 
 export interface Balancer {
