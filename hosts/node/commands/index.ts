@@ -12,6 +12,7 @@ import { register as node } from './node.ts';
 import { register as proxyConfig } from './proxy-config.ts';
 import { register as version } from './version.ts';
 import { register as waypoint } from './waypoint.ts';
+import { register as gateway } from './gateway.ts';
 
 export function registerCommands(program: Command): void {
   control(program);
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   cni(program);
   node(program);
   proxyConfig(program);
+  gateway(program);
   waypoint(program);
   version(program);
 }

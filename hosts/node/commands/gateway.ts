@@ -1,0 +1,119 @@
+/**
+ * `weft gateway --control HOST:PORT --root-cert FILE --token TOKEN [--label k=v]... [--listen HOST]`
+ * (design.md 1): run an ingress gateway. It serves the Istio Gateways whose selector matches its
+ * labels and the Gateway API Gateways of Weft's classes (core/route/README.md, "Who receives
+ * what"). Its namespace and name come from the join token (`weft token create --gateway NS/NAME`)
+ * unless given; its identity is that service account's.
+ */
+import type { Command } from 'commander';
+import { port } from './flags.ts';
+
+interface GatewayFlags {
+  control: string;
+  rootCert: string;
+  token: string;
+  label: string[];
+  namespace?: string;
+  name?: string;
+  serviceAccount?: string;
+  listen: string;
+  trustDomain: string;
+  adminPort: string;
+  statsPort: string;
+  readyPort: string;
+  accessLog?: string;
+  drainMs: string;
+  verbose?: boolean;
+}
+
+function collectLabel(value: string, previous: string[]): string[] {
+  if (!/^[^=]+=.*$/.test(value)) throw new Error(`--label takes key=value, not ${value}`);
+  return [...previous, value];
+}
+
+/** The gateway named in a join token's subject (`gateway/NS/NAME`), read without verifying: the CA verifies. */
+export function gatewayFromToken(token: string): { namespace: string; name: string } | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
+    const parts = typeof sub === 'string' ? sub.split('/') : [];
+    return parts.length === 3 && parts[0] === 'gateway' ? { namespace: parts[1]!, name: parts[2]! } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('gateway')
+    .description('run an ingress gateway: Gateway API and Istio Gateway/VirtualService routing into the mesh')
+    .requiredOption('--control <host:port>', "the control plane's TLS xDS + CA port (15012)")
+    .requiredOption('--root-cert <file>', 'the mesh root certificate (PEM)')
+    .requiredOption('--token <token>', 'join token (weft token create --gateway NS/NAME)')
+    .option('--label <k=v>', 'a label of this gateway (Istio Gateways select gateways by label); repeatable', collectLabel, [])
+    .option('--namespace <ns>', "this gateway's namespace (default: from the token)")
+    .option('--name <name>', "this gateway's name (default: from the token)")
+    .option('--service-account <sa>', 'the service account whose identity it holds (default: its name)')
+    .option('--listen <host>', 'address of its listeners (Gateway listeners written 0.0.0.0, admin, stats, ready)', '127.0.0.1')
+    .option('--trust-domain <td>', "the control plane's trust domain (its SPIFFE id is checked)", 'cluster.local')
+    .option('--admin-port <port>', 'admin (/config_dump)', '15000')
+    .option('--stats-port <port>', 'Prometheus stats', '15020')
+    .option('--ready-port <port>', 'readiness', '15021')
+    .option('--access-log <file>', 'JSON access log, one line per request (`-`: stdout)')
+    .option('--drain-ms <ms>', 'grace for requests in flight on SIGTERM', '5000')
+    .option('-v, --verbose', 'debug logs on stderr')
+    .action(async (f: GatewayFlags) => {
+      const fromToken = gatewayFromToken(f.token);
+      const namespace = f.namespace ?? fromToken?.namespace;
+      const name = f.name ?? fromToken?.name;
+      if (!namespace || !name) throw new Error('the token names no gateway (weft token create --gateway NS/NAME); give --namespace and --name');
+      const labels: Record<string, string> = {};
+      for (const l of f.label) {
+        const i = l.indexOf('=');
+        labels[l.slice(0, i)] = l.slice(i + 1);
+      }
+      const { readFile } = await import('node:fs/promises');
+      const { L7Proxy } = await import('../l7-proxy/l7-proxy.ts');
+      const proxy = new L7Proxy({
+        role: 'gateway',
+        control: f.control,
+        rootCertPem: await readFile(f.rootCert, 'utf8'),
+        token: f.token,
+        trustDomain: f.trustDomain,
+        namespace,
+        name,
+        ...(f.serviceAccount ? { serviceAccount: f.serviceAccount } : {}),
+        labels,
+        listen: f.listen,
+        ports: { admin: port(f.adminPort), stats: port(f.statsPort), ready: port(f.readyPort) },
+        ...(f.accessLog ? { accessLog: f.accessLog } : {}),
+        log: (level, message) => {
+          if (level !== 'debug' || f.verbose) process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
+        },
+      });
+      await proxy.start();
+      const p = proxy.ports;
+      const h = f.listen;
+      process.stdout.write(
+        [
+          `weft gateway ${namespace}/${name} is running (control plane ${f.control}, identity ${proxy.identity})`,
+          `  labels            ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ') || '(none)'}`,
+          `  admin             http://${h}:${p.admin}/config_dump`,
+          `  stats             http://${h}:${p.stats}/stats/prometheus`,
+          `  ready             http://${h}:${p.ready}/healthz/ready`,
+          '  listeners come from the Gateways it serves (see /config_dump)',
+          '',
+        ].join('\n'),
+      );
+      let stopping = false;
+      const stop = async () => {
+        if (stopping) return;
+        stopping = true;
+        await proxy.drain(Number(f.drainMs) || 5000);
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

@@ -1,0 +1,334 @@
+/**
+ * The L7 proxy's request logic: the engine's L7Handler backed by core/route. One RouteHandler per
+ * route configuration name (a listener's filter chain names one). Per request: the route table
+ * picks the route (404 NR when none), then, in the HCM filter order of core/route/README.md, the
+ * route's fault (delay, abort) and CORS (preflight answer), then its action: a direct response, a
+ * redirect, or a forward to a weighted cluster choice -> the cluster's balancer (with the route's
+ * hash policy) -> that endpoint's connection pool. Upstream outcomes feed outlier detection and
+ * retries (route retry policy: retry_on, num_retries, per_try_timeout, retriable status codes);
+ * the end of each exchange is one record in Istio's request metrics and, when enabled, one JSON
+ * access log line.
+ *
+ * Nothing here interprets config: the tables and clusters are compiled per config version and
+ * read through `routing()` at the start of each request, so a push never changes a request in
+ * flight.
+ */
+import { applyHeaderOps, HeaderOpKind, Preflight } from '../../../core/route/index.ts';
+import type { ClusterChoice, CompiledRoute, ForwardAction, HeaderOps, MutableHeaders, RouteRequest, RouteTable, UpstreamCluster, UpstreamEndpoint } from '../../../core/route/index.ts';
+import type { HttpMetrics, RequestSeriesGroup } from '../../../core/telemetry/index.ts';
+import { tcpLabels } from '../../../core/telemetry/index.ts';
+import type { ExchangeSummary, ForwardOptions, HeadMutation, L7Exchange, L7Handler, RequestHeadView, UpstreamFailure, UpstreamOutcome } from '../l7/index.ts';
+import type { UpstreamPools } from './upstreams.ts';
+
+/** What a request reads of the current config. */
+export interface Routing {
+  routes(name: string): RouteTable | undefined;
+  cluster(name: string): UpstreamCluster | undefined;
+}
+
+export interface RouteHandlerOptions {
+  routeConfigName: string;
+  routing: () => Routing;
+  pools: UpstreamPools;
+  metrics: HttpMetrics;
+  /** This proxy as the metrics' reporter and source (a gateway reports as the client side). */
+  self: { reporter: 'gateway' | 'waypoint'; workload: string; namespace: string; principal: string };
+  accessLog?: (line: string) => void;
+  random?: () => number;
+  now?: () => number;
+}
+
+/** RouteRequest over the engine's head view: repeated fields joined with `,`, as Envoy matches them. */
+class RouteRequestView implements RouteRequest {
+  constructor(readonly head: RequestHeadView) {}
+  get method(): string {
+    return this.head.method;
+  }
+  get scheme(): string {
+    return this.head.scheme;
+  }
+  get authority(): string {
+    return this.head.authority;
+  }
+  get target(): string {
+    return this.head.target;
+  }
+  get sourceIp(): string {
+    return this.head.remoteAddress;
+  }
+  header(name: string): string | undefined {
+    const f = this.head.headers;
+    let out: string | undefined;
+    for (let i = 0; i < f.length; i += 2) if (f[i] === name) out = out === undefined ? f[i + 1] : `${out},${f[i + 1]}`;
+    return out;
+  }
+}
+
+/** Records header ops as the engine's set/add/remove lists; presence is read from the request. */
+class MutationRecorder implements MutableHeaders {
+  readonly sets: string[] = [];
+  readonly adds: string[] = [];
+  readonly removes: string[] = [];
+  constructor(private readonly head?: RequestHeadView) {}
+  has(name: string): boolean {
+    for (let i = 0; i < this.sets.length; i += 2) if (this.sets[i] === name) return true;
+    for (let i = 0; i < this.adds.length; i += 2) if (this.adds[i] === name) return true;
+    if (this.removes.includes(name)) return false;
+    return this.head?.header(name) !== undefined;
+  }
+  set(name: string, value: string): void {
+    this.sets.push(name, value);
+  }
+  add(name: string, value: string): void {
+    this.adds.push(name, value);
+  }
+  remove(name: string): void {
+    this.removes.push(name);
+  }
+  mutation(): Pick<HeadMutation, 'set' | 'add' | 'remove'> {
+    return { set: this.sets, add: this.adds, remove: this.removes };
+  }
+}
+
+/** Ops whose result does not depend on the headers present: compiled once into a static mutation. */
+function isStatic(ops: HeaderOps): boolean {
+  for (const op of ops) if (op.kind === HeaderOpKind.AddIfAbsent || op.kind === HeaderOpKind.OverwriteIfExists) return false;
+  return true;
+}
+
+function staticMutation(ops: HeaderOps): Pick<HeadMutation, 'set' | 'add' | 'remove'> {
+  const r = new MutationRecorder();
+  applyHeaderOps(ops, r);
+  return r.mutation();
+}
+
+interface ChoiceMutations {
+  request: Pick<HeadMutation, 'set' | 'add' | 'remove'> | undefined;
+  response: Pick<HeadMutation, 'set' | 'add' | 'remove'>;
+}
+
+/** Per-request state (ex.state). */
+class Pending {
+  attempts = 0;
+  flag = '-';
+  cluster: UpstreamCluster | undefined;
+  endpoint: UpstreamEndpoint | undefined;
+  options: ForwardOptions | undefined;
+  hash: number | undefined;
+  constructor(
+    readonly req: RouteRequestView,
+    readonly start: number,
+    readonly route: CompiledRoute | undefined,
+  ) {}
+}
+
+const RESET_KIND: Partial<Record<UpstreamFailure, 'connect-failure' | 'reset' | 'refused-stream'>> = {
+  'connect-failure': 'connect-failure',
+  'upstream-reset': 'reset',
+  'protocol-error': 'reset',
+  timeout: 'reset',
+};
+
+export class RouteHandler implements L7Handler {
+  readonly #o: RouteHandlerOptions;
+  readonly #random: () => number;
+  readonly #now: () => number;
+  readonly #choiceMutations = new WeakMap<ClusterChoice, ChoiceMutations>();
+  readonly #groups = new Map<string, RequestSeriesGroup>();
+
+  constructor(o: RouteHandlerOptions) {
+    this.#o = o;
+    this.#random = o.random ?? Math.random;
+    this.#now = o.now ?? Date.now;
+  }
+
+  request(ex: L7Exchange): void | Promise<void> {
+    const routing = this.#o.routing();
+    const req = new RouteRequestView(ex.request);
+    const table = routing.routes(this.#o.routeConfigName);
+    const route = table?.match(req);
+    const st = new Pending(req, this.#now(), route);
+    ex.state = st;
+    if (route === undefined) {
+      st.flag = 'NR';
+      return ex.respond(404, NO_HEADERS);
+    }
+    const fault = route.fault;
+    if (fault !== undefined && fault.applies(req)) {
+      const abort = fault.abort(req, this.#random);
+      if (abort !== undefined) {
+        st.flag = 'FI';
+        if (abort.grpcStatus !== undefined && ex.request.grpc) return ex.respond(200, ['grpc-status', String(abort.grpcStatus), 'grpc-message', 'fault filter abort']);
+        return ex.respond(abort.httpStatus || 503, NO_HEADERS, 'fault filter abort');
+      }
+      const delay = fault.delayMs(req, this.#random);
+      if (delay > 0) {
+        st.flag = 'DI';
+        return new Promise<void>((resolve) => setTimeout(resolve, delay)).then(() => this.#route(ex, st, route, routing));
+      }
+    }
+    return this.#route(ex, st, route, routing);
+  }
+
+  #route(ex: L7Exchange, st: Pending, route: CompiledRoute, routing: Routing): void {
+    const req = st.req;
+    const cors = route.cors;
+    if (cors !== undefined) {
+      const out = new MutationRecorder();
+      if (cors.preflight(req, out, this.#random) === Preflight.Answer) return ex.respond(200, out.sets);
+    }
+    const action = route.action;
+    if (action.kind === 'direct') {
+      const m = staticMutation(action.responseHeaders);
+      return ex.respond(action.status, m.set ?? NO_HEADERS, typeof action.body === 'string' ? action.body : Buffer.from(action.body));
+    }
+    if (action.kind === 'redirect') {
+      const m = staticMutation(action.responseHeaders);
+      return ex.respond(action.status, ['location', action.location(req), ...(m.set ?? [])]);
+    }
+    this.#forward(ex, st, action, routing);
+  }
+
+  #forward(ex: L7Exchange, st: Pending, action: ForwardAction, routing: Routing): void {
+    const req = st.req;
+    const choice = action.pick(this.#random);
+    if (choice.invalid) {
+      st.flag = 'NC';
+      return ex.respond(500, NO_HEADERS);
+    }
+    const cluster = routing.cluster(choice.name);
+    if (cluster === undefined) {
+      st.flag = 'NC';
+      return ex.respond(503, NO_HEADERS, 'no cluster');
+    }
+    st.cluster = cluster;
+    st.hash = action.hashPolicy?.hash(req);
+    const ep = cluster.pick(st.hash);
+    if (ep === undefined) {
+      st.flag = 'UH';
+      return ex.respond(503, NO_HEADERS, 'no healthy upstream');
+    }
+    st.endpoint = ep;
+    const muts = this.#mutationsFor(choice);
+    const request = muts.request ?? this.#dynamicRequest(choice.requestHeaders, ex.request);
+    const head = ex.request;
+    const xff = head.header('x-forwarded-for');
+    const set = ['x-forwarded-proto', head.scheme, 'x-forwarded-for', xff === undefined ? head.remoteAddress : `${xff},${head.remoteAddress}`];
+    if (request.set) for (const v of request.set) set.push(v);
+    const retry = action.retry;
+    const options: ForwardOptions = { set, response: muts.response };
+    if (request.add?.length) options.add = request.add;
+    if (request.remove?.length) options.remove = request.remove;
+    const target = action.rewrite(head.target);
+    if (target !== undefined) options.target = target;
+    if (choice.hostRewrite !== undefined) options.authority = choice.hostRewrite;
+    const perTry = retry?.perTryTimeoutMs ?? 0;
+    const timeout = perTry > 0 && (action.timeoutMs === 0 || perTry < action.timeoutMs) ? perTry : action.timeoutMs;
+    if (timeout > 0) options.timeoutMs = timeout;
+    if (retry !== undefined) options.holdStatus = (status: number) => st.attempts <= retry.numRetries && retry.shouldRetry(status);
+    st.options = options;
+    st.attempts = 1;
+    ex.forward(this.#o.pools.get(cluster, ep), options);
+  }
+
+  #mutationsFor(choice: ClusterChoice): ChoiceMutations {
+    let m = this.#choiceMutations.get(choice);
+    if (m === undefined) {
+      m = { request: isStatic(choice.requestHeaders) ? staticMutation(choice.requestHeaders) : undefined, response: staticMutation(choice.responseHeaders) };
+      this.#choiceMutations.set(choice, m);
+    }
+    return m;
+  }
+
+  #dynamicRequest(ops: HeaderOps, head: RequestHeadView): Pick<HeadMutation, 'set' | 'add' | 'remove'> {
+    const r = new MutationRecorder(head);
+    applyHeaderOps(ops, r);
+    return r.mutation();
+  }
+
+  upstreamOutcome(ex: L7Exchange, outcome: UpstreamOutcome): boolean | void {
+    const st = ex.state as Pending;
+    const cluster = st.cluster;
+    const ep = st.endpoint;
+    if (cluster === undefined || ep === undefined) return;
+    const failed = outcome.failure !== 'none' && outcome.failure !== 'downstream-reset';
+    cluster.outlier?.report(ep.key, failed ? 503 : outcome.status, this.#now());
+    if (outcome.committed) return;
+    const route = st.route;
+    const action = route?.action.kind === 'forward' ? route.action : undefined;
+    const retry = action?.retry;
+    if (retry === undefined || !outcome.replayable || st.attempts > retry.numRetries) {
+      if (failed) st.flag = outcome.failure === 'timeout' ? 'UT' : outcome.failure === 'connect-failure' ? 'UF' : 'UR';
+      return;
+    }
+    const reset = failed ? RESET_KIND[outcome.failure] : undefined;
+    if (!retry.shouldRetry(outcome.status, reset)) return;
+    const next = cluster.pick(st.hash);
+    if (next === undefined) return;
+    st.endpoint = next;
+    st.attempts++;
+    ex.forward(this.#o.pools.get(cluster, next), st.options);
+    return true;
+  }
+
+  end(ex: L7Exchange, s: ExchangeSummary): void {
+    const st = ex.state as Pending | undefined;
+    if (st === undefined) return;
+    const durationMs = this.#now() - st.start;
+    const flag = s.failure === 'downstream-reset' ? 'DC' : st.attempts > 1 && s.status >= 500 ? 'URX' : st.flag;
+    this.#group(st).record({ status: s.status, ...(ex.request.grpc ? { grpcStatus: grpcOf(s.status) } : {}), durationMs, requestBytes: s.requestBytes, responseBytes: s.responseBytes, flag });
+    this.#o.accessLog?.(accessLogLine(ex.request, st, s, durationMs, flag));
+  }
+
+  #group(st: Pending): RequestSeriesGroup {
+    const ep = st.endpoint;
+    const key = `${st.cluster?.name ?? ''}|${ep?.key ?? ''}`;
+    let g = this.#groups.get(key);
+    if (g === undefined) {
+      const self = this.#o.self;
+      const w = ep?.workload;
+      const host = st.cluster?.name.split('|')[3];
+      const { response_flags: _f, ...labels } = tcpLabels({
+        reporter: 'source',
+        source: { workload: self.workload, namespace: self.namespace, principal: self.principal },
+        ...(w ? { destination: { workload: w.name, namespace: w.namespace, canonicalService: w.canonicalName, canonicalRevision: w.revision, cluster: w.cluster, ...(ep?.identity ? { principal: ep.identity } : {}) } } : {}),
+        ...(host ? { service: { hostname: host, name: host.split('.')[0]!, namespace: host.split('.')[1] ?? '' } } : {}),
+        securityPolicy: ep?.tunnel === 'HBONE' ? 'mutual_tls' : 'unknown',
+        protocol: 'http',
+      });
+      g = this.#o.metrics.group({ ...labels, reporter: self.reporter as 'source' });
+      this.#groups.set(key, g);
+    }
+    return g;
+  }
+}
+
+const NO_HEADERS: readonly string[] = [];
+
+function grpcOf(status: number): number {
+  return status === 200 ? 0 : status === 503 ? 14 : status === 504 ? 4 : 2;
+}
+
+/** One JSON line per request, Envoy's default access log fields (as Istio's JSON encoding names them). */
+function accessLogLine(h: RequestHeadView, st: Pending, s: ExchangeSummary, durationMs: number, flag: string): string {
+  return `${JSON.stringify({
+    start_time: new Date(st.start).toISOString(),
+    method: h.method,
+    path: h.target,
+    protocol: h.protocol,
+    response_code: s.status,
+    response_flags: flag,
+    bytes_received: s.requestBytes,
+    bytes_sent: s.responseBytes,
+    duration: durationMs,
+    upstream_cluster: st.cluster?.name ?? null,
+    upstream_host: st.endpoint?.key ?? null,
+    authority: h.authority,
+    downstream_remote_address: `${h.remoteAddress}:${h.remotePort}`,
+    user_agent: h.header('user-agent') ?? null,
+    x_forwarded_for: h.header('x-forwarded-for') ?? null,
+    request_id: h.header('x-request-id') ?? null,
+    route_name: st.route?.name || null,
+    attempts: s.attempts,
+  })}\n`;
+}
