@@ -20,7 +20,7 @@ import { diffList } from '../config/list-diff.ts';
 import { selectorMatches, translateAuthorizationPolicy } from './authorization.ts';
 import type { AuthorizationPolicySpec } from './authorization.ts';
 import { EncodedResource } from './encoded-resource.ts';
-import { apiListener, clusterName, edsCluster, listenerName, loadAssignment, routeConfiguration, tcpPorts } from './envoy-resources.ts';
+import { apiListener, listenerName, routeConfiguration, tcpPorts } from './envoy-resources.ts';
 import type { LayeredMap } from './layered-map.ts';
 import { envoy, istio } from './pb.ts';
 import { meshConfigResource } from './mesh-config.ts';
@@ -30,6 +30,7 @@ import { ResourceChanges, keep, type ResourceMap, type TypeChanges } from './res
 import { TYPE_URL } from './type-urls.ts';
 import { resolveTargetPort, serviceAddress, workloadAddress } from './workload-api.ts';
 import type { WorkloadApiContext, WorkloadServicePorts } from './workload-api.ts';
+import { L7Translation } from './l7/translate-l7.ts';
 
 export type { TypeChanges } from './resource-changes.ts';
 
@@ -44,9 +45,19 @@ export interface XdsResources {
   readonly resources: ResourceMap;
   /** Against translation `sinceId` (absent for the first one). */
   readonly changes?: { readonly sinceId: number; readonly byType: ReadonlyMap<string, TypeChanges> };
-  /** Policies node proxies cannot enforce as written, for status and `weft analyze`. */
+  /** Policies node proxies cannot enforce as written, and unsupported L7 fields, for status and `weft analyze`. */
   readonly warnings: readonly ConfigIssue[];
+  /**
+   * The L7 translation (core/xds/l7): Gateway API status, and the listeners, route configurations and
+   * secrets of each gateway and waypoint, which are per proxy and so not in `resources`.
+   */
+  readonly l7?: L7Translation;
+  /** Set on a per-proxy view of a translation (hosts/node/xds): the set of gateways it was scoped to. */
+  readonly scopeKey?: string;
 }
+
+/** The resource lists the L7 translation reads; when one changes (by identity) it is made again. */
+const L7_KINDS = ['Gateway', 'GatewayClass', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant', 'VirtualService', 'DestinationRule', 'Secret', 'ServiceEntry'];
 
 interface ServiceOut {
   svc: ServiceInfo;
@@ -92,6 +103,8 @@ export class XdsTranslator {
   readonly #workloads = new Map<string, WorkloadOut>();
   readonly #endpoints = new WeakMap<ServiceInfo, Map<string, EndpointInfo>>();
   readonly #lookup = { get: (uid: string): WorkloadInfo | undefined => this.#workloads.get(uid)?.w };
+  #l7?: L7Translation;
+  #l7Inputs: readonly unknown[] = EMPTY;
 
   constructor(opts: { rootNamespace?: string } = {}) {
     this.#rootNamespace = opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
@@ -168,6 +181,19 @@ export class XdsTranslator {
       for (const w of d.added) this.#workload(w, rootNs, ctx, true, out);
     }
 
+    // The L7 translation reads the traffic resources and the shape of every service (names, ports,
+    // addresses, waypoints: backends resolve against them); endpoint changes alone keep it.
+    const l7Inputs = [...L7_KINDS.map((k) => snapshot.resources.get(k)), snapshot.namespaces, mesh.domainSuffix];
+    const shapeChanged = !prev || goneServices.length > 0 || changedServices.some((s) => {
+      const e = this.#services.get(s.key);
+      return !e || serviceShape(e.svc) !== serviceShape(s);
+    });
+    const l7Changed = !this.#l7 || shapeChanged || l7Inputs.length !== this.#l7Inputs.length || l7Inputs.some((x, i) => x !== this.#l7Inputs[i]);
+    if (l7Changed) {
+      this.#l7 = new L7Translation(snapshot);
+      this.#l7Inputs = l7Inputs;
+    }
+
     const dirtyHosts = new Set<string>();
     for (const key of goneServices) {
       const e = this.#services.get(key);
@@ -187,12 +213,25 @@ export class XdsTranslator {
       if (!e || !sameList(e.envoy, envoyOut)) dirtyHosts.add(svc.hostname);
       this.#services.set(svc.key, { svc, address, envoy: envoyOut });
     }
+    if (l7Changed && prev) {
+      // Routes and clusters of services that did not change may read what did (a backend, a DestinationRule).
+      const done = new Set(changedServices.map((s) => s.key));
+      for (const [key, e] of this.#services) {
+        if (done.has(key)) continue;
+        const envoyOut = this.#envoyFor(e.svc, mesh, e.envoy);
+        if (!sameList(e.envoy, envoyOut)) {
+          this.#services.set(key, { ...e, envoy: envoyOut });
+          dirtyHosts.add(e.svc.hostname);
+        }
+      }
+    }
     for (const host of dirtyHosts) this.#publishHost(host, out);
 
     const { resources, byType } = out.finish();
     const id = (this.#last?.id ?? 0) + 1;
     const last = this.#last;
-    this.#last = { id, version: String(snapshot.version), resources, warnings: this.#policyWarnings, ...(last ? { changes: { sinceId: last.id, byType } } : {}) };
+    const warnings = this.#l7!.warnings.length ? [...this.#policyWarnings, ...this.#l7!.warnings] : this.#policyWarnings;
+    this.#last = { id, version: String(snapshot.version), resources, warnings, l7: this.#l7!, ...(last ? { changes: { sinceId: last.id, byType } } : {}) };
     this.#prev = { services: snapshot.services, workloads: snapshot.workloads };
     this.#ctxKey = ctxKey;
     return this.#last;
@@ -295,15 +334,21 @@ export class XdsTranslator {
   #envoyFor(svc: ServiceInfo, mesh: MeshSettings, old: readonly EncodedResource[]): EncodedResource[] {
     const out: EncodedResource[] = [];
     const v3 = envoy.config;
+    const l7 = this.#l7!;
     for (const port of tcpPorts(svc)) {
       const name = listenerName(svc.hostname, port.port);
-      const cluster = clusterName(svc.hostname, port.port);
+      const routes = l7.meshRoutes(svc, port.port) ?? routeConfiguration(svc, port.port, mesh);
       out.push(
         new EncodedResource(TYPE_URL.listener, name, v3.listener.v3.Listener.encode(apiListener(svc, port.port)).finish()),
-        new EncodedResource(TYPE_URL.route, name, v3.route.v3.RouteConfiguration.encode(routeConfiguration(svc, port.port, mesh)).finish()),
-        new EncodedResource(TYPE_URL.cluster, cluster, v3.cluster.v3.Cluster.encode(edsCluster(svc, port.port)).finish()),
-        new EncodedResource(TYPE_URL.endpoint, cluster, v3.endpoint.v3.ClusterLoadAssignment.encode(loadAssignment(svc, port, this.#lookup)).finish()),
+        new EncodedResource(TYPE_URL.route, name, v3.route.v3.RouteConfiguration.encode(routes).finish()),
       );
+      // The plain cluster `outbound|<port>||<host>` and one per DestinationRule subset, with the rule's policy.
+      for (const c of l7.clusters(svc, port, this.#lookup)) {
+        out.push(
+          new EncodedResource(TYPE_URL.cluster, c.cluster.name!, v3.cluster.v3.Cluster.encode(c.cluster).finish()),
+          new EncodedResource(TYPE_URL.endpoint, c.cluster.name!, v3.endpoint.v3.ClusterLoadAssignment.encode(c.endpoints).finish()),
+        );
+      }
     }
     return out.map((r) => keep(old.find((o) => o.typeUrl === r.typeUrl && o.name === r.name), r));
   }
@@ -349,6 +394,11 @@ function contextKey(snapshot: MeshSnapshot, servicesByName: () => ReadonlyMap<st
     key += `\0${ref}=${svc?.hostname ?? ''}/${svc?.addresses.join(',') ?? ''}`;
   }
   return key;
+}
+
+/** What of a service the L7 translation reads besides its endpoints. */
+function serviceShape(s: ServiceInfo): string {
+  return `${s.hostname}|${s.addresses.join(',')}|${s.ports.map((p) => `${p.name}/${p.port}/${p.protocol}/${p.appProtocol ?? ''}`).join(',')}|${s.waypoint ? `${s.waypoint.namespace}/${s.waypoint.name}` : ''}|${s.resolution ?? ''}`;
 }
 
 /** What differs from the list translated last: the Store's account of it when it starts from that list, else a comparison. */

@@ -138,6 +138,7 @@ export class ControlPlane {
       syncz: () => this.syncz(),
       metrics: this.metrics,
       ready: () => this.#ready,
+      xdsWarnings: () => this.#ads.resources?.warnings ?? [],
     });
     this.ports.http = await new Promise<number>((resolve, reject) => {
       this.#http!.once('error', reject);

@@ -6,6 +6,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { MeshSnapshot } from '../../../core/config/snapshot.ts';
 import { formatIssue } from '../../../core/config/issues.ts';
+import type { ConfigIssue } from '../../../core/config/issues.ts';
+import { gatewayApiModel, type GatewayApiStatus } from '../../../core/config/gateway-api-status.ts';
 import type { ControlMetrics } from './metrics.ts';
 import { WEFT_VERSION } from '../version.ts';
 
@@ -15,6 +17,8 @@ export interface HttpApiDeps {
   metrics: ControlMetrics;
   /** True once config is loaded and the gRPC ports listen. */
   ready: () => boolean;
+  /** Warnings of the latest xDS translation (unsupported L7 fields, policies node proxies cannot enforce). */
+  xdsWarnings?: () => readonly ConfigIssue[];
 }
 
 export function createHttpApi(deps: HttpApiDeps): Server {
@@ -38,7 +42,7 @@ async function handle(deps: HttpApiDeps, req: IncomingMessage, res: ServerRespon
     case '/debug/syncz':
       return sendJson(res, deps.syncz());
     case '/debug/status':
-      return sendJson(res, status(deps.snapshot(), deps.syncz()));
+      return sendJson(res, status(deps.snapshot(), deps.syncz(), deps.xdsWarnings?.() ?? []));
     case '/version':
       return sendJson(res, { version: WEFT_VERSION });
     case '/':
@@ -66,13 +70,23 @@ export function configz(snap: MeshSnapshot | undefined): unknown {
   };
 }
 
-function status(snap: MeshSnapshot | undefined, syncz: unknown[]): unknown {
-  const issues = snap?.issues ?? [];
+const gatewayStatusCache = new WeakMap<MeshSnapshot, GatewayApiStatus>();
+
+/** Gateway API status of a snapshot (GatewayClass, Gateway, listener and route parent conditions), computed once per snapshot. */
+export function gatewayApiStatus(snap: MeshSnapshot): GatewayApiStatus {
+  let st = gatewayStatusCache.get(snap);
+  if (!st) gatewayStatusCache.set(snap, (st = gatewayApiModel(snap).status));
+  return st;
+}
+
+function status(snap: MeshSnapshot | undefined, syncz: unknown[], xdsWarnings: readonly ConfigIssue[]): unknown {
+  const issues = [...(snap?.issues ?? []), ...xdsWarnings];
   return {
     version: snap?.version ?? 0,
     errors: issues.filter((i) => i.severity === 'error').map((i) => ({ ...i, text: formatIssue(i) })),
     warnings: issues.filter((i) => i.severity === 'warning').map((i) => ({ ...i, text: formatIssue(i) })),
     nacks: syncz.flatMap((p) => nacksOf(p)),
+    gatewayApi: snap ? gatewayApiStatus(snap) : { gatewayClasses: [], gateways: [], routes: [] },
   };
 }
 

@@ -9,7 +9,10 @@
 import { status } from '@grpc/grpc-js';
 import type { Server, ServerDuplexStream, ServiceError, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { MeshSnapshot } from '../../../core/config/snapshot.ts';
-import { XdsTranslator } from '../../../core/xds/index.ts';
+import { TYPE_URL, XdsTranslator } from '../../../core/xds/index.ts';
+import type { EncodedResource } from '../../../core/xds/index.ts';
+import { LayeredMap } from '../../../core/xds/layered-map.ts';
+import { l7ProxyOf } from '../../../core/xds/l7/index.ts';
 import type { NodeInfo, XdsResources } from '../../../core/xds/index.ts';
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../../../core/xds/codec.ts';
 import type { ControlMetrics } from '../control/metrics.ts';
@@ -27,7 +30,15 @@ export interface AdsAccess {
   authenticate?: Authenticate;
   /** Checks a stream's node against its caller on the first request; an Error refuses it with PERMISSION_DENIED. */
   admitNode?: AdmitNode;
+  /**
+   * Whether gateways on this listener receive Secrets (TLS keys). Default: only where streams are
+   * authenticated (15012); never on the plaintext 15010 (design.md 1).
+   */
+  secrets?: boolean;
 }
+
+/** The types a gateway or waypoint receives per proxy (core/route/README.md "Who receives what"). */
+const SCOPED_TYPES: readonly string[] = [TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret];
 
 export interface AdsServerOptions extends AdsAccess {
   metrics?: ControlMetrics;
@@ -95,7 +106,7 @@ export class AdsServer {
     this.#current = res;
     for (const conn of this.#connections) {
       try {
-        conn.push(res);
+        conn.push(this.#viewFor(conn, res, conn.secrets));
       } catch (err) {
         conn.call.emit('error', grpcError(status.INTERNAL, `push failed: ${(err as Error).message}`));
       }
@@ -159,14 +170,17 @@ export class AdsServer {
       call.emit('error', grpcError(status.UNAVAILABLE, 'control plane shutting down'));
       return;
     }
+    const secrets = checks.secrets ?? checks.authenticate !== undefined;
+    let conn: AdsConnection | undefined;
     const host: ConnectionHost = {
       metrics: this.#opts.metrics,
-      current: () => this.#current,
+      current: () => (this.#current && conn ? this.#viewFor(conn, this.#current, secrets) : this.#current),
       admit: (c) => this.#admit(c, checks.admitNode),
       shared: (res, key, make) => this.#shared(res, key, make),
     };
     const id = `${protocol}-${++this.#seq}`;
-    const conn = protocol === 'sotw' ? new SotwConnection(id, call, host, caller) : new DeltaConnection(id, call, host, caller);
+    conn = protocol === 'sotw' ? new SotwConnection(id, call, host, caller) : new DeltaConnection(id, call, host, caller);
+    conn.secrets = secrets;
     this.#connections.add(conn);
     const onRequest = (req: DiscoveryRequest | DeltaDiscoveryRequest): void => {
       if (!this.#connections.has(conn)) return;
@@ -178,10 +192,11 @@ export class AdsServer {
       }
     };
     let done = false;
+    const opened = conn;
     const end = (): void => {
       if (done) return;
       done = true;
-      this.#drop(conn);
+      this.#drop(opened);
     };
     call.on('end', () => {
       end();
@@ -200,12 +215,51 @@ export class AdsServer {
   readonly #sharedFrames = new Map<string, unknown>();
 
   #shared<T>(res: XdsResources, key: string, make: () => T): T {
-    if (res !== this.#sharedFor) {
+    // Per-proxy views of one translation share its id; their scoped types are framed per scope.
+    if (res.id !== this.#sharedFor?.id) {
       this.#sharedFrames.clear();
       this.#sharedFor = res;
     }
-    if (!this.#sharedFrames.has(key)) this.#sharedFrames.set(key, make());
-    return this.#sharedFrames.get(key) as T;
+    const k = res.scopeKey !== undefined ? `${key}\0${res.scopeKey}` : key;
+    if (!this.#sharedFrames.has(k)) this.#sharedFrames.set(k, make());
+    return this.#sharedFrames.get(k) as T;
+  }
+
+  /** Per-proxy views of the latest translation, by the set of gateways served (and whether Secrets go). */
+  #viewsFor?: XdsResources;
+  readonly #views = new Map<string, XdsResources>();
+
+  /**
+   * What one stream receives: node proxies and proxyless clients get the translation as it is; a
+   * gateway or waypoint (WEFT_ROLE in its node metadata) gets only the listeners, route configurations
+   * and secrets of the gateways it serves, beside the mesh-wide clusters, endpoints and per-service
+   * route configurations. Views are cached by the set of gateways served, per translation.
+   */
+  #viewFor(conn: AdsConnection, res: XdsResources, secrets: boolean): XdsResources {
+    if (!conn.node || !res.l7) return res;
+    conn.l7Proxy ??= l7ProxyOf(conn.node) ?? null;
+    const proxy = conn.l7Proxy;
+    if (!proxy) return res;
+    if (this.#viewsFor !== res) {
+      this.#views.clear();
+      this.#viewsFor = res;
+    }
+    const keys = res.l7.servedBy(proxy);
+    const scopeKey = `${keys.join(',')}${secrets ? '+secrets' : ''}`;
+    const hit = this.#views.get(scopeKey);
+    if (hit) return hit;
+    const scoped = res.l7.scope(keys);
+    const resources = new Map(res.resources);
+    const byName = (list: readonly EncodedResource[]) => new Map(list.map((r) => [r.name, r]));
+    resources.set(TYPE_URL.listener, byName(scoped.listeners));
+    const meshRoutes = res.resources.get(TYPE_URL.route);
+    resources.set(TYPE_URL.route, meshRoutes instanceof LayeredMap ? meshRoutes.with(byName(scoped.routes)) : new Map([...(meshRoutes ?? []), ...byName(scoped.routes)]));
+    resources.set(TYPE_URL.secret, secrets ? byName(scoped.secrets) : new Map());
+    // The scoped types are compared in full on each push (they are few); the others incrementally.
+    const changes = res.changes && { sinceId: res.changes.sinceId, byType: new Map([...res.changes.byType].filter(([t]) => !SCOPED_TYPES.includes(t))) };
+    const view: XdsResources = { ...res, resources, scopeKey, ...(changes ? { changes } : {}) };
+    this.#views.set(scopeKey, view);
+    return view;
   }
 
   #admit(conn: AdsConnection, admitNode: AdmitNode | undefined): Error | undefined {

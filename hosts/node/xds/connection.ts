@@ -8,6 +8,7 @@ import type { EncodedResource, NodeInfo, XdsResources } from '../../../core/xds/
 import type { NodeProto } from '../../../core/xds/pb.ts';
 import type { ControlMetrics } from '../control/metrics.ts';
 import { SentVersions } from './sent-versions.ts';
+import type { L7Proxy } from '../../../core/xds/l7/index.ts';
 
 /** Who is calling, as `authenticate` established it (from a join token, for example). */
 export interface XdsCaller {
@@ -143,6 +144,10 @@ export abstract class AdsConnection {
   proxyType = 'unknown';
   /** Counted in the connected-proxies gauge (admitted). */
   counted = false;
+  /** Whether this stream may receive Secrets (its listener's setting). */
+  secrets = false;
+  /** The gateway or waypoint this stream serves (from its node metadata); null for other clients. */
+  l7Proxy?: L7Proxy | null;
   #nonce = 0;
 
   constructor(
