@@ -1,5 +1,6 @@
 // Runs a benchmark script: bundles test/bench/<name>/main.ts with esbuild (benchmarks are scripts,
-// not tests) and runs it with node, passing the remaining arguments through.
+// not tests) and runs it with node, passing the remaining arguments through. SIGINT/SIGTERM/SIGHUP
+// are passed to the bench, which cleans up (the L4 bench: namespaces, iptables, processes) and exits.
 // Usage: node test/bench/run.mjs control [--sizes 100,1000,10000] [--clients 10,100]
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
@@ -23,4 +24,5 @@ await build({
   logLevel: 'warning',
 });
 const child = spawn(process.execPath, ['--expose-gc', outfile, ...args], { stdio: 'inherit' });
-child.on('exit', (code) => process.exit(code ?? 1));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));

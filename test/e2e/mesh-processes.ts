@@ -11,6 +11,8 @@ import type { E2eNode, E2ePod, NetnsRef, Topology } from './topology.ts';
 
 export interface RunningMesh {
   controlHttp: string;
+  /** The processes by name (`control`, `node1`, `node2`): benchmarks read their CPU and RSS. */
+  processes: Map<string, ChildProcess>;
   /** Everything each process wrote, stdout and stderr together. */
   output: Map<string, () => string>;
   /** `weft ARGS` inside the bridge namespace (it reaches the control plane and the nodes' admin ports). */
@@ -40,28 +42,40 @@ export async function httpOk(topo: Topology, where: NetnsRef, url: string): Prom
   return r.code === 0;
 }
 
-export async function startMesh(topo: Topology, dir: string): Promise<RunningMesh> {
+export interface MeshOptions {
+  /** Node (V8) flags for the `weft node` processes, before the bundle (`--max-semi-space-size=4`). */
+  nodeExecArgv?: readonly string[];
+  /** Extra `weft node` flags (`--access-log FILE`); a function gets the node, for per-node values. */
+  nodeArgs?: readonly string[] | ((node: E2eNode) => readonly string[]);
+}
+
+export async function startMesh(topo: Topology, dir: string, opts: MeshOptions = {}): Promise<RunningMesh> {
   const state = join(dir, 'state');
   const config = join(dir, 'config');
   const output = new Map<string, () => string>();
+  const processes = new Map<string, ChildProcess>();
   const controlHttp = `http://${topo.net.ip}:15014`;
   const control = topo.spawn(topo.net, process.execPath, [WEFT_BIN, 'control', '--config', config, '--state', state, '--listen', topo.net.ip]);
   output.set('control', collect(control));
+  processes.set('control', control);
   await until('weft control /ready', 20_000, () => httpOk(topo, topo.net, `${controlHttp}/ready`), () => output.get('control')!());
 
   const rootCert = join(state, 'root-cert.pem');
   for (const node of Object.values(topo.nodes)) {
     const tok = weftSync(['token', 'create', '--node', node.name, '--state', state]);
     if (tok.status !== 0) throw new Error(`weft token create failed: ${tok.stderr}`);
-    const args = [WEFT_BIN, 'node', '--control', `${topo.net.ip}:15012`, '--root-cert', rootCert, '--token', tok.stdout.trim(), '--node-name', node.name, '--capture', 'iptables', '--socket', socketOf(dir, node), '--listen', node.ip];
+    const extra = typeof opts.nodeArgs === 'function' ? opts.nodeArgs(node) : (opts.nodeArgs ?? []);
+    const args = [...(opts.nodeExecArgv ?? []), WEFT_BIN, 'node', '--control', `${topo.net.ip}:15012`, '--root-cert', rootCert, '--token', tok.stdout.trim(), '--node-name', node.name, '--capture', 'iptables', '--socket', socketOf(dir, node), '--listen', node.ip, ...extra];
     const child = topo.spawn(node, process.execPath, args);
     output.set(node.name, collect(child));
+    processes.set(node.name, child);
   }
   for (const node of Object.values(topo.nodes)) {
     await until(`weft node ${node.name} ready`, 20_000, () => httpOk(topo, topo.net, `http://${node.ip}:15021/healthz/ready`), () => output.get(node.name)!());
   }
   return {
     controlHttp,
+    processes,
     output,
     weftInNet: (args, timeoutMs = 15_000) => topo.exec(topo.net, process.execPath, [WEFT_BIN, ...args], { timeoutMs }),
   };

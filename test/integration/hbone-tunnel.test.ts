@@ -7,7 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, connect, type Server } from 'node:net';
 import { splicePair } from '../../hosts/node/servers/splice.ts';
-import { HboneClient, hboneHeaders, CONNECTION_WINDOW, STREAM_WINDOW, type HboneTunnel } from '../../hosts/node/hbone/index.ts';
+import { HboneClient, CONNECTION_WINDOW, STREAM_WINDOW, type HboneTunnel } from '../../hosts/node/hbone/index.ts';
+import { baggageFor, forwardedFor } from '../../core/node/hbone-headers.ts';
+import type { NodeWorkload } from '../../core/node/model.ts';
 import { StaticCerts, echoBackend, listen, meshPki, roundTrip, startHboneServer, type TestServer } from './hbone-fixtures.ts';
 
 const CLIENT_ID = 'spiffe://cluster.local/ns/a/sa/client';
@@ -19,13 +21,17 @@ let srv: TestServer;
 let echo: Awaited<ReturnType<typeof echoBackend>>;
 let client: HboneClient;
 
+// the CONNECT headers as the node proxy builds them (core/node/hbone-headers.ts), for a source workload
+const SOURCE = { clusterId: 'c1', namespace: 'a', kind: 'deployment', workloadName: 'client', canonicalName: 'client', canonicalRevision: 'v1' } as NodeWorkload;
+const HEADERS = { forwarded: forwardedFor('10.0.0.1:40000', 'echo.b.svc.cluster.local'), baggage: baggageFor(SOURCE), traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' };
+
 const open = (c: HboneClient, extra: Partial<Parameters<HboneClient['connect']>[0]> = {}): Promise<HboneTunnel> =>
   c.connect({
     sourceIdentity: CLIENT_ID,
     destination: { ip: '127.0.0.1', port: srv.port },
     expectedIdentities: [SERVER_ID],
     authority: `127.0.0.1:${echo.port}`,
-    headers: hboneHeaders({ source: { ip: '10.0.0.1', port: 40000 }, serviceHost: 'echo.b.svc.cluster.local', baggage: { cluster: 'c1', namespace: 'a', workloadName: 'client', service: 'client', version: 'v1' } }),
+    headers: HEADERS,
     ...extra,
   });
 

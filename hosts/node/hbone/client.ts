@@ -8,17 +8,18 @@
  * ztunnel's WorkloadKey: all streams to one peer share one TLS + HTTP/2 connection; another is
  * opened when it is closing, GOAWAY'd, at its stream limit, or made with a source certificate that
  * has since rotated (so new streams carry the new certificate while old ones finish). Unused
- * connections close after the idle timeout. TLS tickets are kept per source certificate and
+ * connections close after the idle timeout; an HTTP/2 PING every 30 s finds a dead peer (no answer in
+ * 10 s: the connection is destroyed). TLS tickets are kept per source certificate and
  * destination, so a new connection to a known peer resumes instead of doing a full handshake.
  */
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { formatAuthority } from './authority.ts';
-import { HANDSHAKE_TIMEOUT_MS, HBONE_PORT, POOL_IDLE_TIMEOUT_MS } from './constants.ts';
+import { HANDSHAKE_TIMEOUT_MS, HBONE_PORT, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, POOL_IDLE_TIMEOUT_MS } from './constants.ts';
 import { dialHbone, REFUSAL_GOAWAY_CODE } from './dial.ts';
 import { HboneError } from './errors.ts';
-import { PooledSession } from './pooled-session.ts';
+import { PooledSession, type KeepaliveOptions } from './pooled-session.ts';
 
 /** Where the client gets the source workload's TLS context (CertificateManager fits). */
 export interface ClientCertificates {
@@ -36,6 +37,11 @@ export interface HboneClientOptions {
   connectTimeoutMs?: number;
   /** TLS session resumption (default on). */
   resumption?: boolean;
+  /**
+   * HTTP/2 PING keepalive on each pooled connection (default: every 30 s, dead after 10 s without
+   * an answer; `false` turns it off). A dead connection is destroyed and the next stream dials anew.
+   */
+  keepalive?: Partial<KeepaliveOptions> | false;
   dial?: (ip: string, port: number) => Socket;
 }
 
@@ -46,7 +52,7 @@ export interface ConnectOptions {
   expectedIdentities?: readonly string[];
   /** The CONNECT target, `ip:port` of the workload. */
   authority: string;
-  /** `forwarded`, `baggage`, `traceparent` (see headers.ts). */
+  /** `forwarded`, `baggage` (core/node/hbone-headers.ts builds them), `traceparent`. */
   headers?: Readonly<Record<string, string>>;
 }
 
@@ -67,6 +73,8 @@ export interface PoolStats {
   maxStreams: number;
   retired: boolean;
   resumed: boolean;
+  /** PINGs answered on it. */
+  pings: number;
 }
 
 export class HboneClient {
@@ -89,13 +97,18 @@ export class HboneClient {
     const key = `${c.sourceIdentity}|${expected.join(',')}|${formatAuthority(c.destination.ip, port)}`;
     for (let attempt = 0; ; attempt++) {
       const ctx = await this.#context(c.sourceIdentity);
-      const { session, reused } = await this.#acquire(key, ctx, c, port, expected);
+      let session: PooledSession | undefined;
       try {
-        return await this.#open(session, c, reused);
+        const acquired = await this.#acquire(key, ctx, c, port, expected);
+        session = acquired.session;
+        return await this.#open(session, c, acquired.reused);
       } catch (err) {
         // a stream refused because the connection was being closed under it (GOAWAY in flight,
-        // idle close, rotation) never reached the server: one retry on a fresh connection
-        if (attempt === 0 && err instanceof HboneError && err.reason === 'upstream-reset' && session.retired && session.goaway?.code !== REFUSAL_GOAWAY_CODE) continue;
+        // idle close, rotation) never reached the server, nor did a new connection reset or sent a
+        // graceful GOAWAY before its first stream (a server retiring the connections made with a
+        // certificate it has just rotated): one retry on a fresh connection
+        const unsent = session ? session.retired && session.goaway?.code !== REFUSAL_GOAWAY_CODE : true;
+        if (attempt === 0 && err instanceof HboneError && err.reason === 'upstream-reset' && unsent) continue;
         throw err;
       }
     }
@@ -103,7 +116,7 @@ export class HboneClient {
 
   /** The pooled connections, for `/config_dump` and tests. */
   stats(): PoolStats[] {
-    return [...this.#pools.values()].flat().map((s) => ({ key: s.key, peerIdentity: s.peerIdentity, streams: s.streams, opened: s.opened, maxStreams: s.maxStreams, retired: s.retired, resumed: s.resumed }));
+    return [...this.#pools.values()].flat().map((s) => ({ key: s.key, peerIdentity: s.peerIdentity, streams: s.streams, opened: s.opened, maxStreams: s.maxStreams, retired: s.retired, resumed: s.resumed, pings: s.pings }));
   }
 
   /** Closes pooled connections gracefully; `force` resets streams in flight. */
@@ -127,8 +140,10 @@ export class HboneClient {
     for (;;) {
       for (const s of this.#pools.get(key) ?? []) {
         if (s.usable(ctx)) {
+          // a session this very call just dialed has carried nothing yet: not a reuse
+          const reused = s.opened > 0;
           s.reserve();
-          return { session: s, reused: true };
+          return { session: s, reused };
         }
       }
       const pending = this.#dialing.get(key);
@@ -172,7 +187,9 @@ export class HboneClient {
       d.session.destroy();
       throw new HboneError('closed', 'the HBONE client is closed');
     }
-    const s = new PooledSession(key, d, ctx, this.#o.idleTimeoutMs ?? POOL_IDLE_TIMEOUT_MS, (gone) => this.#remove(gone));
+    const ka = this.#o.keepalive;
+    const keepalive = ka === false ? undefined : { intervalMs: ka?.intervalMs ?? KEEPALIVE_INTERVAL_MS, timeoutMs: ka?.timeoutMs ?? KEEPALIVE_TIMEOUT_MS };
+    const s = new PooledSession(key, d, ctx, this.#o.idleTimeoutMs ?? POOL_IDLE_TIMEOUT_MS, (gone) => this.#remove(gone), keepalive);
     const list = this.#pools.get(key);
     if (list) list.push(s);
     else this.#pools.set(key, [s]);

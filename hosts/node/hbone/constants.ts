@@ -21,6 +21,13 @@ export const MAX_HEADER_LIST_SIZE = 64 * 1024;
 /** nghttp2 memory per session, MB: must hold a full connection window plus headroom. */
 export const MAX_SESSION_MEMORY_MB = 64;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * HTTP/2 PING keepalive on pooled client connections: a PING every 30 s, and a connection whose
+ * PING is not answered within 10 s is taken for dead (a peer node gone without a FIN or RST, a
+ * NAT that dropped the flow) and closed, so new streams dial again instead of hanging on it.
+ */
+export const KEEPALIVE_INTERVAL_MS = 30_000;
+export const KEEPALIVE_TIMEOUT_MS = 10_000;
 
 /** Settings both ends send. */
 export const H2_SETTINGS = {

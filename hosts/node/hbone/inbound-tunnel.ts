@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { HboneTarget } from './authority.ts';
-import { parseBaggage } from './headers.ts';
+import { parseBaggage } from '../../../core/node/hbone-headers.ts';
 
 export interface PeerConnection {
   peerIdentity: string;

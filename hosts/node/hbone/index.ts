@@ -8,6 +8,5 @@ export { HboneServer, type ConnectionInfo, type HboneServerOptions, type Refusal
 export { InboundTunnel } from './inbound-tunnel.ts';
 export { HboneError, type HboneReason } from './errors.ts';
 export { formatAuthority, parseAuthority, type HboneTarget, type ParsedAuthority } from './authority.ts';
-export { baggageHeader, forwardedHeader, hboneHeaders, newTraceparent, parseBaggage, type SourceBaggage } from './headers.ts';
 export { checkPeerIdentity, uriSans } from './peer-identity.ts';
 export * from './constants.ts';

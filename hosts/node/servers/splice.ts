@@ -9,7 +9,7 @@
  * (a telemetry meter) per chunk: `received` client->upstream, `sent` upstream->client.
  */
 import { constants as h2 } from 'node:http2';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ByteCounts } from '../../../core/telemetry/tcp-metrics.ts';
 
@@ -67,6 +67,8 @@ type Carrier = Duplex & { [LEG]?: Leg };
  */
 export function splice(client: Duplex, upstream: Duplex, counts: ByteCounts, owner: SpliceOwner): void {
   const s = new Splice(client, upstream, counts, owner);
+  noDelay(client);
+  noDelay(upstream);
   attach(client as Carrier, leg(s, upstream, true));
   attach(upstream as Carrier, leg(s, client, false));
   if (client.destroyed || upstream.destroyed) {
@@ -99,6 +101,15 @@ function leg(s: Splice, peer: Duplex, fromClient: boolean): Leg {
     };
   }
   return l;
+}
+
+/**
+ * Nagle off on a TCP end: a proxy writes what it has as soon as it has it. Sockets accepted by the
+ * in-pod listeners (made in the pod's namespace by the capture helper) come with Nagle on, and a
+ * response split across two writes then waits for the client's delayed ACK (up to 40 ms).
+ */
+function noDelay(stream: Duplex): void {
+  if (stream instanceof Socket && !stream.destroyed) stream.setNoDelay(true);
 }
 
 /** An HTTP/2 stream (client or server side): the one kind of Duplex with a numeric rstCode. */

@@ -5,7 +5,7 @@
  * Spec: envoy/service/discovery/v3/ads.proto.
  */
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import { decodeDeltaDiscoveryRequest, decodeDeltaDiscoveryResponse, decodeDiscoveryRequest, decodeDiscoveryResponse } from '../../../core/xds/index.ts';
+import { decodeDeltaDiscoveryRequest, decodeDeltaDiscoveryResponse, decodeDiscoveryRequest, decodeDiscoveryResponse } from '../../../core/xds/codec.ts';
 
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 export const SOTW_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;

@@ -1,64 +1,87 @@
 /**
- * The L4 bench's contenders, each started fresh on loopback and reached at one entry port that
- * speaks plain HTTP to nginx behind it: direct (nginx itself), Weft (two node processes, HBONE over
- * mTLS between them), stunnel4 and haproxy (two processes each, mutual TLS 1.3 between the hops).
- * Each proxy runs as one process per hop, single-threaded where it can be (haproxy nbthread 1).
+ * The L4 bench's contenders, all in the e2e netns topology (test/e2e/topology.ts): two node
+ * namespaces on a bridge, pods a, b on node1 and c, d on node2. Each contender names the pod wrk runs
+ * in, the URL it asks for, and the proxy processes whose CPU and RSS are read:
+ *
+ * - direct: wrk in pod b (not enrolled) -> nginx in pod d (not enrolled) on the other node, routed
+ *   through both nodes and the bridge, no proxy and no capture;
+ * - weft: the real bundle, `weft control` on the bridge and one `weft node` per node namespace
+ *   (iptables capture, pods enrolled with `weft cni add`); wrk in pod a (enrolled) -> the nginx
+ *   Service VIP -> capture -> node1's 15001 -> HBONE mTLS to pod c's 15008 (node2's in-pod
+ *   listener) -> nginx in pod c;
+ * - stunnel, haproxy: two hops of mutual TLS 1.3 with P-256 certificates, the client-side hop in
+ *   node1's namespace (pod b dials it on the node's link address, as a node-local proxy), the
+ *   server-side hop in node2's namespace, which dials nginx in pod d.
+ * Every process is spawned through the topology, so `topo.destroy()` stops whatever is left.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ambientNamespace, service, yamlDocs } from '../../support/mesh-yaml.ts';
+import { cniAdd, httpOk, startMesh, until, type RunningMesh } from '../../e2e/mesh-processes.ts';
+import { stopChildren } from '../../e2e/cleanup.ts';
+import type { E2ePod, NetnsRef, PodName, Topology } from '../../e2e/topology.ts';
 import type { BenchPki } from './pki.ts';
-import { freePort, waitForPort } from './measure.ts';
+
+export const NGINX_PORT = 8080;
+export const VIP = '10.96.0.30';
+/** The client-side native hops listen here in node1's namespace; the server-side ones on node2's bridge address. */
+const ENTRY_PORT = 16001;
+const TLS_PORT = 16443;
+
+/** Pod -> Kubernetes namespace and app: a and c in the ambient namespace `bench`, b and d in `plain`. */
+export const BENCH_PODS: Record<PodName, { ns: string; app: string }> = {
+  a: { ns: 'bench', app: 'client' },
+  c: { ns: 'bench', app: 'nginx' },
+  b: { ns: 'plain', app: 'client' },
+  d: { ns: 'plain', app: 'nginx' },
+};
 
 export interface Running {
   name: string;
-  port: number;
+  /** Where wrk and curl run. */
+  client: NetnsRef;
+  /** What they ask for (`/` answers 17 bytes, `/big` 256 MB). */
+  url: string;
   /** The proxy processes (empty for direct). */
   pids: number[];
   stop(): Promise<void>;
 }
 
-function start(cmd: string, args: string[], log: string): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function collect(child: ChildProcess, what: string): () => string {
   let out = '';
   const keep = (d: Buffer): void => void (out.length < 20_000 && (out += d.toString()));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   child.on('exit', (code, signal) => {
-    if (code && !signal) process.stderr.write(`${log} exited with ${code}: ${out.slice(-2000)}\n`);
+    if (code && !signal) process.stderr.write(`${what} exited with ${code}: ${out.slice(-2000)}\n`);
   });
-  return child;
+  return () => out;
 }
 
-function stopAll(children: ChildProcess[]): Promise<void> {
-  return Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const t = setTimeout(() => c.kill('SIGKILL'), 3000);
-          c.once('exit', () => {
-            clearTimeout(t);
-            resolve();
-          });
-          c.kill('SIGTERM');
-        }),
-    ),
-  ).then(() => undefined);
+/** The config `weft control` serves: namespaces, service accounts, the four pods, the nginx Service. */
+export function writeBenchConfig(dir: string, topo: Topology): void {
+  mkdirSync(dir, { recursive: true });
+  const pods = (Object.keys(BENCH_PODS) as PodName[]).map((name) => {
+    const p = BENCH_PODS[name];
+    const pod = topo.pods[name];
+    return yamlDocs(
+      `apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ${p.app}, namespace: ${p.ns}}\n`,
+      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  namespace: ${p.ns}\n  labels: {app: ${p.app}}\nspec:\n  nodeName: ${pod.node.name}\n  serviceAccountName: ${p.app}\n  containers:\n  - name: app\n    ports: [{name: http, containerPort: ${NGINX_PORT}}]\nstatus:\n  podIP: ${pod.ip}\n  conditions: [{type: Ready, status: "True"}]\n`,
+    );
+  });
+  writeFileSync(join(dir, 'namespaces.yaml'), yamlDocs(ambientNamespace('bench'), 'apiVersion: v1\nkind: Namespace\nmetadata: { name: plain }\n'));
+  writeFileSync(join(dir, 'pods.yaml'), yamlDocs(...pods));
+  writeFileSync(join(dir, 'services.yaml'), service({ name: 'nginx', namespace: 'bench', app: 'nginx', clusterIP: VIP, targetPort: NGINX_PORT }));
 }
 
-async function running(name: string, port: number, children: ChildProcess[]): Promise<Running> {
-  await waitForPort(port);
-  return { name, port, pids: children.map((c) => c.pid!), stop: () => stopAll(children) };
-}
-
-export async function startNginx(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const port = await freePort();
+/** nginx in a pod on 0.0.0.0:8080, one worker, `/` a short text and `/big` 256 MB (sendfile from the page cache). */
+export async function startNginx(topo: Topology, pod: E2ePod, dir: string): Promise<void> {
   for (const d of ['www', 'tmp', 'logs']) mkdirSync(join(dir, d), { recursive: true });
-  // 256 MB for the bulk download: nginx sends it with sendfile from the page cache
-  await new Promise<void>((r, j) => spawn('truncate', ['-s', '256M', join(dir, 'www', 'big')]).on('exit', (c) => (c ? j(new Error('truncate failed')) : r())));
-  const conf = join(dir, 'nginx.conf');
   const t = join(dir, 'tmp');
+  writeFileSync(join(dir, 'www', 'big'), '');
+  await topo.exec(topo.net, 'truncate', ['-s', '256M', join(dir, 'www', 'big')]);
+  const conf = join(dir, 'nginx.conf');
   writeFileSync(
     conf,
     `user root;
@@ -74,46 +97,78 @@ http {
   sendfile on;
   tcp_nodelay on;
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    listen 0.0.0.0:${NGINX_PORT} backlog=4096;
     location = / { default_type text/plain; return 200 "hello from nginx\\n"; }
     location /big { root ${dir}/www; }
   }
 }
 `,
   );
-  const child = start('nginx', ['-c', conf, '-p', dir], 'nginx');
-  await waitForPort(port);
-  return { port, stop: () => stopAll([child]) };
+  const child = topo.spawn(pod, 'nginx', ['-c', conf, '-p', dir]);
+  const out = collect(child, `nginx in pod ${pod.name}`);
+  await until(`nginx in pod ${pod.name}`, 10_000, () => httpOk(topo, pod, `http://127.0.0.1:${NGINX_PORT}/`), out);
 }
 
-export async function startWeft(bundle: string, pki: BenchPki, backend: number, nodeFlags: string[] = []): Promise<Running> {
-  const [entry, hbone] = [await freePort(), await freePort()];
-  const inbound = start(process.execPath, [...nodeFlags, bundle, '--role', 'weft-in', '--listen', `127.0.0.1:${hbone}`, '--target', `127.0.0.1:${backend}`, '--root', pki.root, '--key', pki.server.key, '--chain', pki.server.chain], 'weft-in');
-  await waitForPort(hbone);
-  const outbound = start(process.execPath, [...nodeFlags, bundle, '--role', 'weft-out', '--listen', `127.0.0.1:${entry}`, '--target', `127.0.0.1:${hbone}`, '--authority', `127.0.0.1:${backend}`, '--root', pki.root, '--key', pki.client.key, '--chain', pki.client.chain], 'weft-out');
-  return running('weft', entry, [outbound, inbound]);
+export function direct(topo: Topology): Running {
+  return { name: 'direct', client: topo.pods.b, url: `http://${topo.pods.d.ip}:${NGINX_PORT}/`, pids: [], stop: async () => {} };
 }
 
-export async function startStunnel(dir: string, pki: BenchPki, backend: number): Promise<Running> {
-  const [entry, tls] = [await freePort(), await freePort()];
+/**
+ * The real mesh: `weft control` + two `weft node`, pods enrolled, ready when curl in pod a reaches
+ * the VIP. Access logs go to files (the default, stdout, would fill the bench's pipe buffers).
+ */
+export async function startWeft(topo: Topology, dir: string, nodeExecArgv: readonly string[]): Promise<Running> {
+  mkdirSync(dir, { recursive: true });
+  writeBenchConfig(join(dir, 'config'), topo);
+  let mesh: RunningMesh | undefined;
+  const stop = async (): Promise<void> => {
+    if (!mesh) return;
+    // nodes first (they drain and remove their pods' capture rules), then the control plane
+    await stopChildren([mesh.processes.get('node1')!, mesh.processes.get('node2')!]);
+    await stopChildren([mesh.processes.get('control')!]);
+  };
+  try {
+    mesh = await startMesh(topo, dir, { nodeExecArgv, nodeArgs: (node) => ['--access-log', join(dir, `${node.name}-access.log`), '--drain-ms', '500'] });
+    for (const name of Object.keys(BENCH_PODS) as PodName[]) cniAdd(dir, topo.pods[name], BENCH_PODS[name].ns);
+    const url = `http://${VIP}/`;
+    const logs = () => [...mesh!.output].map(([k, f]) => `--- ${k}\n${f().slice(-2000)}`).join('\n');
+    await until('curl from pod a to the nginx VIP through the mesh', 30_000, () => httpOk(topo, topo.pods.a, url), logs);
+    return { name: 'weft', client: topo.pods.a, url, pids: [mesh.processes.get('node1')!.pid!, mesh.processes.get('node2')!.pid!], stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function twoHops(topo: Topology, name: string, start: (where: NetnsRef, hop: 'out' | 'in') => ChildProcess): Promise<Running> {
+  const inbound = start(topo.nodes.node2, 'in');
+  const outbound = start(topo.nodes.node1, 'out');
+  const children = [outbound, inbound];
+  const out = [collect(inbound, `${name} (in)`), collect(outbound, `${name} (out)`)];
+  const url = `http://${topo.nodes.node1.linkAddress}:${ENTRY_PORT}/`;
+  try {
+    await until(`${name}: curl from pod b through both hops`, 15_000, () => httpOk(topo, topo.pods.b, url), () => out.map((f) => f()).join('\n'));
+  } catch (err) {
+    await stopChildren(children);
+    throw err;
+  }
+  return { name, client: topo.pods.b, url, pids: children.map((c) => c.pid!), stop: () => stopChildren(children) };
+}
+
+export function startStunnel(topo: Topology, dir: string, pki: BenchPki): Promise<Running> {
   const common = `foreground = yes\npid =\nsyslog = no\ndebug = 3\noutput = ${dir}/stunnel.log\nsocket = l:TCP_NODELAY=1\nsocket = r:TCP_NODELAY=1\n`;
   const tls13 = `CAfile = ${pki.root}\nverifyChain = yes\nsslVersionMin = TLSv1.3\nsslVersionMax = TLSv1.3\n`;
-  writeFileSync(join(dir, 'stunnel-in.conf'), `${common}[in]\naccept = 127.0.0.1:${tls}\nconnect = 127.0.0.1:${backend}\ncert = ${pki.server.chain}\nkey = ${pki.server.key}\nrequireCert = yes\n${tls13}`);
-  writeFileSync(join(dir, 'stunnel-out.conf'), `${common}[out]\nclient = yes\naccept = 127.0.0.1:${entry}\nconnect = 127.0.0.1:${tls}\ncert = ${pki.client.chain}\nkey = ${pki.client.key}\n${tls13}`);
-  const inbound = start('stunnel4', [join(dir, 'stunnel-in.conf')], 'stunnel (in)');
-  await waitForPort(tls);
-  const outbound = start('stunnel4', [join(dir, 'stunnel-out.conf')], 'stunnel (out)');
-  return running('stunnel', entry, [outbound, inbound]);
+  const server = topo.nodes.node2.ip;
+  writeFileSync(join(dir, 'stunnel-in.conf'), `${common}[in]\naccept = ${server}:${TLS_PORT}\nconnect = ${topo.pods.d.ip}:${NGINX_PORT}\ncert = ${pki.server.chain}\nkey = ${pki.server.key}\nrequireCert = yes\n${tls13}`);
+  writeFileSync(join(dir, 'stunnel-out.conf'), `${common}[out]\nclient = yes\naccept = 0.0.0.0:${ENTRY_PORT}\nconnect = ${server}:${TLS_PORT}\ncert = ${pki.client.chain}\nkey = ${pki.client.key}\n${tls13}`);
+  return twoHops(topo, 'stunnel', (where, hop) => topo.spawn(where, 'stunnel4', [join(dir, `stunnel-${hop}.conf`)]));
 }
 
-export async function startHaproxy(dir: string, pki: BenchPki, backend: number): Promise<Running> {
-  const [entry, tls] = [await freePort(), await freePort()];
+export function startHaproxy(topo: Topology, dir: string, pki: BenchPki): Promise<Running> {
   const head = `global\n  nbthread 1\n  maxconn 8000\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n`;
   const tls13 = `ca-file ${pki.root} verify required ssl-min-ver TLSv1.3 ssl-max-ver TLSv1.3`;
-  writeFileSync(join(dir, 'haproxy-in.cfg'), `${head}frontend in\n  bind 127.0.0.1:${tls} ssl crt ${pki.server.combined} ${tls13}\n  default_backend be\nbackend be\n  server nginx 127.0.0.1:${backend}\n`);
-  writeFileSync(join(dir, 'haproxy-out.cfg'), `${head}frontend out\n  bind 127.0.0.1:${entry}\n  default_backend be\nbackend be\n  server hop 127.0.0.1:${tls} ssl crt ${pki.client.combined} ${tls13}\n`);
-  const inbound = start('haproxy', ['-db', '-f', join(dir, 'haproxy-in.cfg')], 'haproxy (in)');
-  await waitForPort(tls);
-  const outbound = start('haproxy', ['-db', '-f', join(dir, 'haproxy-out.cfg')], 'haproxy (out)');
-  return running('haproxy', entry, [outbound, inbound]);
+  const server = topo.nodes.node2.ip;
+  writeFileSync(join(dir, 'haproxy-in.cfg'), `${head}frontend in\n  bind ${server}:${TLS_PORT} ssl crt ${pki.server.combined} ${tls13}\n  default_backend be\nbackend be\n  server nginx ${topo.pods.d.ip}:${NGINX_PORT}\n`);
+  writeFileSync(join(dir, 'haproxy-out.cfg'), `${head}frontend out\n  bind 0.0.0.0:${ENTRY_PORT}\n  default_backend be\nbackend be\n  server hop ${server}:${TLS_PORT} ssl crt ${pki.client.combined} ${tls13}\n`);
+  return twoHops(topo, 'haproxy', (where, hop) => topo.spawn(where, 'haproxy', ['-db', '-f', join(dir, `haproxy-${hop}.cfg`)]));
 }

@@ -1,22 +1,30 @@
 /**
- * The L4 benchmark (issue 3, "Figures"): direct, Weft (two node processes, HBONE over mTLS),
- * stunnel4 and haproxy (two hops of mutual TLS 1.3 each) side by side on loopback, wrk against
- * nginx at 1, 16 and 64 connections, bulk over one connection, new connections per second, CPU per
- * 1,000 requests and RSS. Contenders alternate within each repeat (order rotated per repeat) and
- * the table shows medians.
+ * The L4 benchmark (issue 3, "Figures"; design.md 8: "the L4 bench on the e2e topology, wrk inside
+ * a pod namespace"). The real bundle (`weft control` + two `weft node`, iptables capture, pods
+ * enrolled with `weft cni add`) against direct, stunnel4 and haproxy (two hops of mutual TLS 1.3
+ * each), all in one netns topology (test/e2e/topology.ts; see contenders.ts for the paths). wrk
+ * against nginx at 1, 16 and 64 connections, a paced run at ~1,000 req/s (RSS), new connections per
+ * second with `Connection: close` (and its errors), bulk over one connection, CPU per 1,000 requests
+ * (both hops) and RSS. Contenders alternate within each repeat (order rotated per repeat), each
+ * started fresh for its turn; the table shows medians.
  *
- * Usage: node test/bench/run.mjs l4 [--repeats 3] [--seconds 5] [--conns 1,16,64] [--only weft,haproxy] [--node-flags '--max-semi-space-size=2']
- * (needs stunnel4, haproxy, nginx, wrk and curl: apt-get install -y stunnel4 haproxy nginx wrk curl)
- * The same bundle runs the Weft hops: `--role weft-in|weft-out`.
+ * Usage (root; `npm run build` first; apt-get install -y stunnel4 haproxy nginx wrk curl iptables):
+ *   node test/bench/run.mjs l4 [--repeats 3] [--seconds 5] [--conns 1,16,64] [--only weft,haproxy]
+ *                              [--node-flags '--max-semi-space-size=2']   (V8 flags for the weft node processes)
+ *                              [--skip rest]   (only the wrk runs at --conns: for profiling one phase)
+ * Namespaces, their iptables rules and every process are removed at the end, on an error and on
+ * SIGINT/SIGTERM/SIGHUP; namespaces left by a run that was killed outright go at the next start.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHaproxy, startNginx, startStunnel, startWeft, type Running } from './contenders.ts';
-import { bulkMbps, cpuMs, peakRss, rssMb, wrk } from './measure.ts';
+import { WEFT_BIN } from '../../support/weft-process.ts';
+import { cleanupStale, createTopology, e2eUnsupportedReason, type Topology } from '../../e2e/topology.ts';
+import { direct, startHaproxy, startNginx, startStunnel, startWeft, type Running } from './contenders.ts';
+import { bulkMbps, cpuMs, paceScript, peakRss, rssMb, wrk } from './measure.ts';
 import { writePki } from './pki.ts';
 import { goals, noise, table, type Sample } from './report.ts';
-import { runWeftRole } from './weft-role.ts';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -24,15 +32,19 @@ const opt = (name: string, dflt: string): string => {
   return i >= 0 ? argv[i + 1]! : dflt;
 };
 
-async function measure(r: Running, seconds: number, conns: number[]): Promise<Sample> {
-  const url = `http://127.0.0.1:${r.port}/`;
-  await new Promise((res) => setTimeout(res, 300));
+/** The paced run: 10 connections, each waiting 10 ms after every answer: a little under 1,000 req/s. */
+const PACED_CONNECTIONS = 10;
+const PACE_MS = 10;
+
+async function measure(r: Running, seconds: number, conns: number[], pace: string, skip: readonly string[]): Promise<Sample> {
+  const ns = r.client.ns;
+  await new Promise((res) => setTimeout(res, 500));
   const rssIdle = r.pids.length ? Math.max(...(await rssMb(r.pids))) : NaN;
-  await wrk(url, { connections: 16, seconds: 1 });
-  const s: Sample = { rps: {}, p50: {}, p99: {}, cpuPer1k: {}, bulk: NaN, connsPerSec: NaN, churnErrors: NaN, rssIdle, rssLoad: NaN, rssLow: NaN };
+  await wrk(ns, r.url, { connections: 16, seconds: 1 });
+  const s: Sample = { rps: {}, p50: {}, p99: {}, cpuPer1k: {}, bulk: NaN, connsPerSec: NaN, churnErrors: NaN, rssIdle, rssLoad: NaN, rssPaced: NaN, pacedRps: NaN };
   for (const c of conns) {
     const before = r.pids.length ? await cpuMs(r.pids) : 0;
-    const { result, peakMb } = await peakRss(r.pids, wrk(url, { connections: c, seconds }));
+    const { result, peakMb } = await peakRss(r.pids, wrk(ns, r.url, { connections: c, seconds }));
     const used = r.pids.length ? (await cpuMs(r.pids)) - before : NaN;
     s.rps[c] = result.rps;
     s.p50[c] = result.p50us;
@@ -40,17 +52,25 @@ async function measure(r: Running, seconds: number, conns: number[]): Promise<Sa
     s.cpuPer1k[c] = used / (result.requests / 1000);
     if (result.errors || result.non2xx) process.stderr.write(`  ${r.name} c=${c}: ${result.errors} socket errors, ${result.non2xx} non-2xx\n`);
     if (c === conns[conns.length - 1]) s.rssLoad = peakMb;
-    if (c === conns[0]) s.rssLow = peakMb;
   }
-  const churn = await wrk(url, { connections: 16, seconds, close: true });
+  if (skip.includes('rest')) return s;
+  const paced = await peakRss(r.pids, wrk(ns, r.url, { connections: PACED_CONNECTIONS, seconds, script: pace }));
+  s.rssPaced = paced.peakMb;
+  s.pacedRps = paced.result.rps;
+  const churn = await wrk(ns, r.url, { connections: 16, seconds, close: true });
   s.connsPerSec = churn.rps;
   s.churnErrors = churn.errors + churn.non2xx;
+  if (s.churnErrors) process.stderr.write(`  ${r.name} churn: ${churn.errors} socket errors, ${churn.non2xx} non-2xx\n`);
   // best of three 256 MB downloads: one transfer lasts 1-3 s here, and a neighbour's burst or a
   // GC pause in that window moves a single sample by 2x
   const bulk: number[] = [];
-  for (let i = 0; i < 3; i++) bulk.push(await bulkMbps(`http://127.0.0.1:${r.port}/big`));
+  for (let i = 0; i < 3; i++) bulk.push(await bulkMbps(ns, `${r.url}big`));
   s.bulk = Math.max(...bulk);
   return s;
+}
+
+function missingTools(): string[] {
+  return ['wrk', 'curl', 'nginx', 'stunnel4', 'haproxy'].filter((cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0);
 }
 
 async function main(): Promise<void> {
@@ -58,57 +78,79 @@ async function main(): Promise<void> {
   const seconds = Number(opt('seconds', '5'));
   const conns = opt('conns', '1,16,64').split(',').map(Number);
   const only = opt('only', 'direct,weft,stunnel,haproxy').split(',');
-  // V8 flags for the Weft processes, e.g. --node-flags=--max-semi-space-size=2 (space-separated)
   const nodeFlags = opt('node-flags', '').split(' ').filter(Boolean);
-  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-l4-'));
-  const bundle = process.argv[1]!;
+  // `--skip rest`: only the wrk runs at --conns (profiling one phase with --node-flags --cpu-prof)
+  const skip = opt('skip', '').split(',');
+  const unsupported = e2eUnsupportedReason();
+  if (unsupported) throw new Error(`the L4 bench runs in the e2e topology: ${unsupported}`);
+  const missing = missingTools();
+  if (missing.length) throw new Error(`missing: ${missing.join(', ')} (apt-get install -y stunnel4 haproxy nginx wrk curl)`);
+  if (!existsSync(WEFT_BIN)) throw new Error(`${WEFT_BIN} is missing: npm run build`);
+
   const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const loadBefore = load();
-  const pki = writePki(dir);
-  const nginx = await startNginx(dir);
-  const starters: Record<string, () => Promise<Running>> = {
-    direct: async () => ({ name: 'direct', port: nginx.port, pids: [], stop: async () => {} }),
-    weft: () => startWeft(bundle, pki, nginx.port, nodeFlags),
-    stunnel: () => startStunnel(dir, pki, nginx.port),
-    haproxy: () => startHaproxy(dir, pki, nginx.port),
-  };
-  const names = Object.keys(starters).filter((n) => only.includes(n));
-  const results = new Map<string, Sample[]>(names.map((n) => [n, []]));
+  await cleanupStale();
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-l4-'));
+  let topo: Topology | undefined;
+  let current: Running | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      await current?.stop().catch(() => {});
+      await topo?.destroy(); // every process spawned in the topology, then the namespaces (their iptables rules with them)
+      rmSync(dir, { recursive: true, force: true });
+    })());
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\n${sig}: cleaning up (namespaces, iptables, processes)\n`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+
   const started = Date.now();
+  const results = new Map<string, Sample[]>();
   try {
+    topo = await createTopology();
+    const t = topo;
+    const pki = writePki(dir);
+    const pace = join(dir, 'pace.lua');
+    writeFileSync(pace, paceScript(PACE_MS));
+    await startNginx(t, t.pods.c, join(dir, 'nginx-c'));
+    await startNginx(t, t.pods.d, join(dir, 'nginx-d'));
+    let weftRuns = 0;
+    const starters: Record<string, () => Promise<Running>> = {
+      direct: async () => direct(t),
+      weft: () => startWeft(t, join(dir, `weft-${weftRuns++}`), nodeFlags),
+      stunnel: () => startStunnel(t, dir, pki),
+      haproxy: () => startHaproxy(t, dir, pki),
+    };
+    const names = Object.keys(starters).filter((n) => only.includes(n));
+    for (const n of names) results.set(n, []);
     for (let rep = 0; rep < repeats; rep++) {
       const order = names.map((_, i) => names[(i + rep) % names.length]!);
       for (const name of order) {
         process.stderr.write(`repeat ${rep + 1}/${repeats}: ${name}\n`);
-        const r = await starters[name]!();
+        current = await starters[name]!();
         try {
-          results.get(name)!.push(await measure(r, seconds, conns));
+          results.get(name)!.push(await measure(current, seconds, conns, pace, skip));
         } finally {
-          await r.stop();
+          await current.stop();
+          current = undefined;
         }
       }
     }
   } finally {
-    await nginx.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await cleanup();
   }
-  const nodeVersion = process.version;
-  console.log(`\n## L4 bench: ${repeats} repeats x ${seconds} s per run, medians (${((Date.now() - started) / 1000).toFixed(0)} s, node ${nodeVersion}, ${names.join(', ')})\n`);
+  const names = [...results.keys()];
+  console.log(`\n## L4 bench: ${repeats} repeats x ${seconds} s per run, medians (${((Date.now() - started) / 1000).toFixed(0)} s, node ${process.version}${nodeFlags.length ? `, weft node flags ${nodeFlags.join(' ')}` : ''}, ${names.join(', ')})\n`);
   console.log(table(results, conns));
   console.log(`\nNoise: req/s spread (max-min)/median at ${conns[conns.length - 1]} conn across repeats: ${noise(results, conns[conns.length - 1]!)}; load average before ${loadBefore}, after ${load()}.`);
   const g = goals(results, conns);
   if (g.length) console.log(`\nGoals (issue 3):\n${g.map((l) => `- ${l}`).join('\n')}`);
 }
 
-const role = argv.includes('--role') ? opt('role', '') : '';
-if (role) {
-  runWeftRole(role).catch((err) => {
-    process.stderr.write(`${role}: ${(err as Error).stack}\n`);
-    process.exit(1);
-  });
-} else {
-  main().catch((err) => {
-    process.stderr.write(`${(err as Error).stack}\n`);
-    process.exit(1);
-  });
-}
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,11 +1,11 @@
 /**
- * Measuring one contender: wrk (req/s, p50/p99, request count, socket errors), CPU time of the
- * proxy processes from /proc/<pid>/stat (utime + stime), RSS from /proc/<pid>/status, bulk
- * download speed over one connection with curl, and readiness by polling a TCP port.
+ * Measuring one contender: wrk (req/s, p50/p99, request count, socket errors) and curl (bulk
+ * download speed over one connection), both run inside a pod's network namespace
+ * (`ip netns exec`), CPU time of the proxy processes from /proc/<pid>/stat (utime + stime), RSS
+ * from /proc/<pid>/status.
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
 
 const TICK_MS = 10; // CLK_TCK 100
 
@@ -31,10 +31,16 @@ function micros(text: string): number {
   return m[2] === 'us' ? v : m[2] === 'ms' ? v * 1000 : v * 1e6;
 }
 
-export async function wrk(url: string, o: { connections: number; seconds: number; close?: boolean }): Promise<WrkResult> {
+/**
+ * wrk inside network namespace `ns`: one thread, `connections` connections for `seconds`;
+ * `close` sends `Connection: close` (a new connection per request); `script` is a Lua file (the
+ * paced run's delay()).
+ */
+export async function wrk(ns: string, url: string, o: { connections: number; seconds: number; close?: boolean; script?: string }): Promise<WrkResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '--timeout', '5s'];
   if (o.close) args.push('-H', 'Connection: close');
-  const out = await run('wrk', [...args, url], (o.seconds + 30) * 1000);
+  if (o.script) args.push('-s', o.script);
+  const out = await run('ip', ['netns', 'exec', ns, 'wrk', ...args, url], (o.seconds + 30) * 1000);
   const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
@@ -87,35 +93,13 @@ export async function peakRss<T>(pids: readonly number[], work: Promise<T>): Pro
   return { result, peakMb: peak };
 }
 
-/** MB/s of one download over one connection. */
-export async function bulkMbps(url: string): Promise<number> {
-  const out = await run('curl', ['-s', '-o', '/dev/null', '--max-time', '60', '-w', '%{speed_download} %{size_download}', url], 90_000);
+/** A wrk script pacing each connection to one request per `everyMs` (wrk's delay() hook). */
+export const paceScript = (everyMs: number): string => `function delay()\n  return ${everyMs}\nend\n`;
+
+/** MB/s of one download over one connection, curl inside network namespace `ns`. */
+export async function bulkMbps(ns: string, url: string): Promise<number> {
+  const out = await run('ip', ['netns', 'exec', ns, 'curl', '-s', '-o', '/dev/null', '--max-time', '60', '-w', '%{speed_download} %{size_download}', url], 90_000);
   const [speed, size] = out.trim().split(' ').map(Number);
   if (!size) throw new Error(`bulk download from ${url} returned nothing`);
   return speed! / 1e6;
-}
-
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host, port });
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
