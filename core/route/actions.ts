@@ -128,7 +128,9 @@ export class RedirectAction {
       const q = path.indexOf('?');
       if (q >= 0) path = path.slice(0, q);
     }
-    return `${scheme}://${host}${this.port}${path}`;
+    // a scheme's default port is left out (Gateway API: "SHOULD NOT add the port" for http:80, https:443)
+    const port = (this.port === ':80' && scheme === 'http') || (this.port === ':443' && scheme === 'https') ? '' : this.port;
+    return `${scheme}://${host}${port}${path}`;
   }
 }
 

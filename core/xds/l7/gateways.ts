@@ -70,7 +70,7 @@ export function gatewayApiGateways(model: GatewayApiModel, ctx: Ctx): GatewayOut
       useOf(g, routeConfig);
       for (const a of model.attachments) {
         if (a.gateway !== gateway || a.listener !== l) continue;
-        const opts = { backends: ctx.backends, warn: ctx.warn, mesh: false };
+        const opts = { backends: ctx.backends, warn: ctx.warn, mesh: false, listener: { port: l.port, protocol: l.protocol } };
         const ranked = a.route.kind === 'GRPCRoute' ? grpcRouteRoutes(a.route, opts) : httpRouteRoutes(a.route, opts);
         for (const hostname of a.hostnames.length ? a.hostnames : ['*']) g.vhosts.push({ routeConfig, port: l.port, hostname, ranked });
       }

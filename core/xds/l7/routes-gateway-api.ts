@@ -25,6 +25,8 @@ export interface GatewayApiRouteOptions {
   warn: Warn;
   /** Per-service route configuration (shared with proxyless gRPC): no path_separated_prefix. */
   mesh: boolean;
+  /** The Gateway listener the route is attached to: a redirect without scheme or port keeps its port. */
+  listener?: { port: number; protocol: string };
 }
 
 type HTTPRule = HTTPRouteSpec['rules'][number];
@@ -195,8 +197,11 @@ export function httpRouteRoutes(res: ConfigResource, opts: GatewayApiRouteOption
           const rd: RedirectActionProto = { responseCode: redirect.statusCode === 301 ? Code.MOVED_PERMANENTLY : Code.FOUND };
           if (redirect.scheme) rd.schemeRedirect = redirect.scheme;
           if (redirect.hostname) rd.hostRedirect = redirect.hostname;
+          // Gateway API: no port means the scheme's well-known port when a scheme is given, else the
+          // listener's port; the compiler leaves a scheme's default port out of the Location.
           if (redirect.port) rd.portRedirect = redirect.port;
           else if (redirect.scheme) rd.portRedirect = redirect.scheme === 'https' ? 443 : 80;
+          else if (opts.listener) rd.portRedirect = opts.listener.port;
           if (redirect.path?.type === 'ReplaceFullPath') rd.pathRedirect = redirect.path.replaceFullPath!;
           if (redirect.path?.type === 'ReplacePrefixMatch') Object.assign(rd, prefixRewrite(m.path.value, redirect.path.replacePrefixMatch!, pm));
           r.redirect = rd;

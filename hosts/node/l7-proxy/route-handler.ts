@@ -115,6 +115,8 @@ class Pending {
   endpoint: UpstreamEndpoint | undefined;
   options: ForwardOptions | undefined;
   hash: number | undefined;
+  /** Set when an access log is kept: the head is not valid any more when the exchange ends. */
+  log: Record<string, unknown> | undefined;
   constructor(
     readonly req: RouteRequestView,
     readonly start: number,
@@ -149,6 +151,7 @@ export class RouteHandler implements L7Handler {
     const route = table?.match(req);
     const st = new Pending(req, this.#now(), route);
     ex.state = st;
+    if (this.#o.accessLog !== undefined) st.log = requestLogFields(ex.request);
     if (route === undefined) {
       st.flag = 'NR';
       return ex.respond(404, NO_HEADERS);
@@ -277,7 +280,7 @@ export class RouteHandler implements L7Handler {
     const durationMs = this.#now() - st.start;
     const flag = s.failure === 'downstream-reset' ? 'DC' : st.attempts > 1 && s.status >= 500 ? 'URX' : st.flag;
     this.#group(st).record({ status: s.status, ...(ex.request.grpc ? { grpcStatus: grpcOf(s.status) } : {}), durationMs, requestBytes: s.requestBytes, responseBytes: s.responseBytes, flag });
-    this.#o.accessLog?.(accessLogLine(ex.request, st, s, durationMs, flag));
+    if (st.log !== undefined) this.#o.accessLog?.(accessLogLine(st, s, durationMs, flag));
   }
 
   #group(st: Pending): RequestSeriesGroup {
@@ -309,13 +312,25 @@ function grpcOf(status: number): number {
   return status === 200 ? 0 : status === 503 ? 14 : status === 504 ? 4 : 2;
 }
 
-/** One JSON line per request, Envoy's default access log fields (as Istio's JSON encoding names them). */
-function accessLogLine(h: RequestHeadView, st: Pending, s: ExchangeSummary, durationMs: number, flag: string): string {
-  return `${JSON.stringify({
-    start_time: new Date(st.start).toISOString(),
+/** The request's side of the access log line, read while the head is valid. */
+function requestLogFields(h: RequestHeadView): Record<string, unknown> {
+  return {
     method: h.method,
     path: h.target,
     protocol: h.protocol,
+    authority: h.authority,
+    downstream_remote_address: `${h.remoteAddress}:${h.remotePort}`,
+    user_agent: h.header('user-agent') ?? null,
+    x_forwarded_for: h.header('x-forwarded-for') ?? null,
+    request_id: h.header('x-request-id') ?? null,
+  };
+}
+
+/** One JSON line per request, Envoy's default access log fields (as Istio's JSON encoding names them). */
+function accessLogLine(st: Pending, s: ExchangeSummary, durationMs: number, flag: string): string {
+  return `${JSON.stringify({
+    start_time: new Date(st.start).toISOString(),
+    ...st.log,
     response_code: s.status,
     response_flags: flag,
     bytes_received: s.requestBytes,
@@ -323,11 +338,6 @@ function accessLogLine(h: RequestHeadView, st: Pending, s: ExchangeSummary, dura
     duration: durationMs,
     upstream_cluster: st.cluster?.name ?? null,
     upstream_host: st.endpoint?.key ?? null,
-    authority: h.authority,
-    downstream_remote_address: `${h.remoteAddress}:${h.remotePort}`,
-    user_agent: h.header('user-agent') ?? null,
-    x_forwarded_for: h.header('x-forwarded-for') ?? null,
-    request_id: h.header('x-request-id') ?? null,
     route_name: st.route?.name || null,
     attempts: s.attempts,
   })}\n`;

@@ -6,7 +6,7 @@
  * Ready (15021) once the first xDS state and the certificates of the node's workloads are in.
  */
 import { resolveMeshName } from '../../../core/node/index.ts';
-import { TYPE_URL } from '../../../core/xds/index.ts';
+import { TYPE_URL } from '../../../core/xds/type-urls.ts';
 import { CertificateManager, createCaSigner } from '../certs/index.ts';
 import type { CniServer } from '../cni/index.ts';
 import type { PodCapture } from '../capture/index.ts';

@@ -6,11 +6,12 @@
  * keeping unknown fields), so a rejected resource NACKs with its name while the rest applies.
  * When the control plane goes away the client reconnects with backoff and the last state stays.
  */
-import { TYPE_URL, meshSettingsFromProto } from '../../../core/xds/index.ts';
+import { TYPE_URL } from '../../../core/xds/type-urls.ts';
+import { meshSettingsFromProto } from '../../../core/xds/mesh-config.ts';
 import { istio } from '../../../core/xds/pb.ts';
 import { controlPlaneIdentity } from '../ca/control-plane-cert.ts';
-import { DeltaXdsClient } from '../xds/index.ts';
-import type { XdsUpdate } from '../xds/index.ts';
+import { DeltaXdsClient } from '../xds/delta-client.ts';
+import type { XdsUpdate } from '../xds/delta-client.ts';
 import type { NodeProxyInputs } from './inputs.ts';
 
 /** Watched in this order: mesh settings before the policies, policies before the workloads naming them. */
