@@ -104,9 +104,9 @@ export class HboneClient {
         return await this.#open(session, c, acquired.reused);
       } catch (err) {
         // a stream refused because the connection was being closed under it (GOAWAY in flight,
-        // idle close, rotation) never reached the server, nor did a new connection reset or sent a
-        // graceful GOAWAY before its first stream (a server retiring the connections made with a
-        // certificate it has just rotated): one retry on a fresh connection
+        // idle close, rotation) never reached the server; nor did anything on a new connection that
+        // was reset, or got a graceful GOAWAY, before its first stream (a server retiring the
+        // connections made with a certificate it has just rotated): one retry on a fresh connection
         const unsent = session ? session.retired && session.goaway?.code !== REFUSAL_GOAWAY_CODE : true;
         if (attempt === 0 && err instanceof HboneError && err.reason === 'upstream-reset' && unsent) continue;
         throw err;
