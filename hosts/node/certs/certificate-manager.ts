@@ -163,7 +163,7 @@ export class CertificateManager extends EventEmitter {
         e.attempt = 0;
         e.lastError = undefined;
         // a floor: a CA that hands out very short certificates must not be asked again in a loop
-        this.#schedule(e, Math.max(MIN_RENEWAL_MS, renewalDelay(cert, this.#now(), this.#random(), this.#o.renewal)));
+        this.#schedule(e, Math.max(MIN_RENEWAL_MS, renewalDelay(cert, this.#now(), this.#random(), this.#o.renewal, this.#now())));
         this.emit('rotated', { identity: e.identity, certificate: cert, ...(previous ? { previous } : {}) } satisfies RotationEvent);
         return cert;
       },

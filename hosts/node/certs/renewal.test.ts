@@ -8,6 +8,10 @@ describe('renewal schedule', () => {
     expect(renewalDelay(cert, 0, 0)).toBe(12 * H);
     expect(renewalDelay(cert, 0, 1)).toBe(12 * H - 0.05 * 24 * H);
     expect(renewalDelay(cert, 13 * H, 0)).toBe(0);
+    // a back-dated notBefore does not eat into the schedule: half of what is left from issuance
+    const shortLived = { notBefore: -60_000, notAfter: 5_000 };
+    expect(renewalDelay(shortLived, 0, 0, {}, 0)).toBe(2_500);
+    expect(renewalDelay(shortLived, 0, 0)).toBe(0);
   });
   it('backs off exponentially to the cap', () => {
     expect(backoffDelay(1, 1)).toBe(500);

@@ -16,10 +16,16 @@ export interface RenewalPolicy {
   jitter?: number;
 }
 
-/** Milliseconds from `now` until the certificate should be renewed (0 when overdue). */
-export function renewalDelay(cert: { notBefore: number; notAfter: number }, now: number, random: number, p: RenewalPolicy = {}): number {
-  const life = Math.max(0, cert.notAfter - cert.notBefore);
-  const at = cert.notBefore + life * ((p.at ?? 0.5) - (p.jitter ?? 0.05) * random);
+/**
+ * Milliseconds from `now` until the certificate should be renewed (0 when overdue). The lifetime
+ * counts from when it was issued (`issuedAt`) when that is later than notBefore: CAs back-date
+ * notBefore for clock skew (Weft's by 60 s), which would otherwise put short-lived certificates
+ * past half life the moment they arrive.
+ */
+export function renewalDelay(cert: { notBefore: number; notAfter: number }, now: number, random: number, p: RenewalPolicy = {}, issuedAt?: number): number {
+  const start = issuedAt !== undefined && issuedAt > cert.notBefore && issuedAt < cert.notAfter ? issuedAt : cert.notBefore;
+  const life = Math.max(0, cert.notAfter - start);
+  const at = start + life * ((p.at ?? 0.5) - (p.jitter ?? 0.05) * random);
   return Math.max(0, Math.round(at - now));
 }
 
