@@ -209,4 +209,15 @@ describe('weft gateway', () => {
     const lines = gateway.stdout().split('\n').filter((l) => l.startsWith('{'));
     expect(lines.some((l) => JSON.parse(l).path === '/api/items?q=2')).toBe(true);
   });
+
+  it("refuses a gateway that claims another Gateway's name than its token's", async () => {
+    const token = weftSync(['token', 'create', '--gateway', 'web/public', '--state', state]).stdout.trim();
+    const intruder = await startGateway({ control: control.secure, rootCert: join(state, 'root-cert.pem'), token, listen: LISTEN, ports: { admin: await freePort(), stats: await freePort(), ready: await freePort() }, args: ['--name', 'other'] });
+    try {
+      await eventually(() => /gateway web\/other is not what the join token names \(gateway web\/public\)/.test(intruder.stderr()), 10_000, 'the refusal in the log');
+      expect((await intruder.get(intruder.ports.ready, '/healthz/ready')).status).toBe(503);
+    } finally {
+      await intruder.stop();
+    }
+  });
 });

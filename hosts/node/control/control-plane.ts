@@ -121,6 +121,15 @@ export class ControlPlane {
         if (caller?.kind === 'node' && typeof want === 'string' && want !== caller.name) {
           return new Error(`node name ${want} differs from the join token's node ${String(caller.name)}`);
         }
+        // A gateway or waypoint is scoped by the NAMESPACE/NAME and WEFT_ROLE it sends: they must be its token's,
+        // or one gateway's token would read another's listeners and secrets; a node token may not claim an L7 role.
+        const role = node.metadata['WEFT_ROLE'];
+        if (role !== undefined) {
+          const claimed = `${String(node.metadata['NAMESPACE'])}/${String(node.metadata['NAME'])}`;
+          if (caller?.kind !== role || caller.name !== claimed) {
+            return new Error(`${String(role)} ${claimed} is not what the join token names (${caller ? `${caller.kind} ${caller.name}` : 'no token'})`);
+          }
+        }
         return undefined;
       },
     });
