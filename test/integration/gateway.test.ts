@@ -220,4 +220,18 @@ describe('weft gateway', () => {
       await intruder.stop();
     }
   });
+
+  it('shows its listeners, routes and clusters with weft proxy-config, as istioctl does', async () => {
+    const pc = (kind: string, ...extra: string[]) => weftSync(['proxy-config', kind, 'public.web', '--control-http', control.http, ...extra]);
+    const listeners = pc('listeners');
+    expect(listeners.status, listeners.stderr).toBe(0);
+    expect(listeners.stdout).toMatch(new RegExp(`^ADDRESSES\\s+PORT\\s+MATCH\\s+DESTINATION\\n(.*\\n)*0\\.0\\.0\\.0\\s+${apiPort}\\s+ALL\\s+Route: http\\.${apiPort}$`, 'm'));
+    const routes = pc('routes');
+    expect(routes.stdout).toMatch(new RegExp(`http\\.${apiPort}\\s+\\*:${apiPort}\\s+\\*\\s+/api/\\*\\s+web/echo`));
+    const clusters = pc('clusters');
+    expect(clusters.stdout).toMatch(/echo\.web\.svc\.cluster\.local\s+80\s+v1\s+outbound\s+EDS\s+1/);
+    expect(clusters.stdout).toMatch(/echo\.web\.svc\.cluster\.local\s+80\s+-\s+outbound\s+EDS\s+2/);
+    const json = JSON.parse(pc('listeners', '-o', 'json').stdout);
+    expect(json.configs[0].dynamicListeners.map((l: any) => l.activeState.listener.name)).toContain(`0.0.0.0_${apiPort}`);
+  });
 });

@@ -13,16 +13,19 @@ interface ProxyConfigFlags {
 }
 
 export function register(program: Command): void {
-  const pc = program.command('proxy-config').alias('pc').description('show what a proxy holds (certificates, workloads, services, policies)');
+  const pc = program.command('proxy-config').alias('pc').description('show what a proxy holds (certificates, workloads, services, policies; listeners, routes, clusters of gateways and waypoints)');
   const sections = {
     secret: "certificates: SPIFFE id, issuer, serial, validity (-o json: Envoy's secrets config dump)",
     workload: 'workloads the proxy knows (istioctl ztunnel-config workload)',
     service: 'services the proxy knows (istioctl ztunnel-config service)',
     policy: 'authorization policies the proxy holds (istioctl ztunnel-config policy)',
+    listeners: "a gateway's or waypoint's listeners (istioctl proxy-config listeners)",
+    routes: "a gateway's or waypoint's route configurations (istioctl proxy-config routes)",
+    clusters: "a gateway's or waypoint's clusters (istioctl proxy-config clusters)",
   } as const;
   for (const [kind, description] of Object.entries(sections) as Array<[keyof typeof sections, string]>) {
     pc.command(`${kind} [target]`)
-      .alias(kind === 'policy' ? 'policies' : `${kind}s`)
+      .alias(kind === 'policy' ? 'policies' : kind.endsWith('s') ? kind.slice(0, -1) : `${kind}s`)
       .description(description)
       .option('-o, --output <format>', 'table or json', 'table')
       .option('--control-http <url>', "the control plane's HTTP API, to find the proxy", 'http://127.0.0.1:15014')

@@ -13,7 +13,8 @@ import type { CompiledListener, FilterChain } from '../../../core/route/listener
 import { compileClusters, compileRoutes } from '../../../core/route/index.ts';
 import type { RouteTable, UpstreamCluster } from '../../../core/route/index.ts';
 import { HttpMetrics } from '../../../core/telemetry/index.ts';
-import { TYPE_URL } from '../../../core/xds/index.ts';
+import { TYPE_URL } from '../../../core/xds/type-urls.ts';
+import { protoToJson } from '../../../core/xds/proto-json.ts';
 import type { envoy } from '../../../core/xds/pb.ts';
 import { CertificateManager, createCaSigner } from '../certs/index.ts';
 import { HboneClient } from '../hbone/index.ts';
@@ -211,6 +212,14 @@ export class L7Proxy {
         endpoints: c.endpoints.map((e) => ({ address: e.key, tunnel: e.tunnel, identity: e.identity, healthy: e.healthy, ejected: c.outlier?.isEjected(e.key) ?? false })),
       })),
       certificates: this.certificates.list(),
+      // the Envoy resources as JSON for `weft proxy-config listeners|routes|clusters` (secrets by name only)
+      envoy: {
+        listeners: [...this.store.current.byType.get(TYPE_URL.listener)!.values()].map((r) => protoToJson(r.message)),
+        routes: [...this.store.current.byType.get(TYPE_URL.route)!.values()].map((r) => protoToJson(r.message)),
+        clusters: [...this.store.current.byType.get(TYPE_URL.cluster)!.values()].map((r) => protoToJson(r.message)),
+        endpoints: [...this.store.current.byType.get(TYPE_URL.endpoint)!.values()].map((r) => protoToJson(r.message)),
+        secrets: [...this.store.current.byType.get(TYPE_URL.secret)!.values()].map((r) => ({ name: r.name, version: r.version })),
+      },
     };
   }
 

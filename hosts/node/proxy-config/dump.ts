@@ -30,6 +30,8 @@ export interface ConfigDump {
   services: JsonObject[];
   policies: JsonObject[];
   certificates: DumpCertificate[];
+  /** An L7 proxy's Envoy resources as JSON (gateways and waypoints; absent for node proxies). */
+  envoy?: JsonObject;
 }
 
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
@@ -40,7 +42,7 @@ export function readConfigDump(body: unknown): ConfigDump {
     throw new Error('the admin endpoint did not return a JSON object: is --admin a weft proxy admin port (15000)?');
   }
   const o = body as JsonObject;
-  if (!('workloads' in o) && !('certificates' in o) && !('services' in o)) {
+  if (!('workloads' in o) && !('certificates' in o) && !('services' in o) && !('envoy' in o)) {
     throw new Error('the admin /config_dump has no workloads, services or certificates: is this a weft node proxy?');
   }
   return {
@@ -51,6 +53,7 @@ export function readConfigDump(body: unknown): ConfigDump {
     services: list(o.services),
     policies: list(o.policies),
     certificates: list<DumpCertificate>(o.certificates).filter((c) => c && typeof c.identity === 'string'),
+    ...(o.envoy && typeof o.envoy === 'object' ? { envoy: o.envoy as JsonObject } : {}),
   };
 }
 

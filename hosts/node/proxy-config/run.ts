@@ -4,10 +4,11 @@
  */
 import { readConfigDump, type ConfigDump } from './dump.ts';
 import { fetchJson, locateProxy, parseTarget, type Target } from './locate.ts';
+import { CLUSTER_COLUMNS, clusterRows, envoyConfigDump, LISTENER_COLUMNS, listenerRows, readEnvoySection, ROUTE_COLUMNS, routeRows } from './envoy-tables.ts';
 import { SECRET_COLUMNS, secretRows, secretsConfigDump } from './secrets.ts';
 import { POLICY_COLUMNS, policyRows, renderTable, SERVICE_COLUMNS, serviceRows, WORKLOAD_COLUMNS, workloadRows } from './tables.ts';
 
-export const PROXY_CONFIG_KINDS = ['secret', 'workload', 'service', 'policy'] as const;
+export const PROXY_CONFIG_KINDS = ['secret', 'workload', 'service', 'policy', 'listeners', 'routes', 'clusters'] as const;
 export type ProxyConfigKind = (typeof PROXY_CONFIG_KINDS)[number];
 
 export interface ProxyConfigOptions {
@@ -38,6 +39,16 @@ export function formatSection(kind: ProxyConfigKind, dump: ConfigDump, output: '
       return output === 'json' ? json(dump.services) : renderTable(SERVICE_COLUMNS, serviceRows(dump));
     case 'policy':
       return output === 'json' ? json(dump.policies) : renderTable(POLICY_COLUMNS, policyRows(dump));
+    case 'listeners':
+    case 'routes':
+    case 'clusters': {
+      const e = readEnvoySection(dump.envoy);
+      if (!e) throw new Error(`a node proxy holds no Envoy ${kind} (it runs the workload API); ask a gateway or waypoint (name.namespace)`);
+      if (output === 'json') return json(envoyConfigDump(kind, e));
+      if (kind === 'listeners') return renderTable(LISTENER_COLUMNS, listenerRows(e));
+      if (kind === 'routes') return renderTable(ROUTE_COLUMNS, routeRows(e));
+      return renderTable(CLUSTER_COLUMNS, clusterRows(e));
+    }
   }
 }
 
