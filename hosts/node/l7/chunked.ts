@@ -19,7 +19,17 @@ export interface ChunkSink {
 
 const enum S {
   Size,
-  Ext,
+  /** After `;`: the first byte of an extension name. */
+  ExtName,
+  /** Inside a name: more token bytes, `=`, `;` or CR. */
+  ExtNameMore,
+  /** After `=`: a token or a quoted string. */
+  ExtValStart,
+  ExtValToken,
+  ExtValQuoted,
+  ExtValEscape,
+  /** After a closing quote: `;` or CR. */
+  ExtValEnd,
   SizeLf,
   Data,
   DataCr,
@@ -112,7 +122,7 @@ export class ChunkedDecoder {
           } else if (this.#digits === 0) {
             this.#fail('bad-chunk-size', 'invalid chunk size');
           } else if (c === 0x3b) {
-            this.#state = S.Ext;
+            this.#state = S.ExtName;
           } else if (c === 0x0d) {
             this.#state = S.SizeLf;
           } else {
@@ -121,14 +131,17 @@ export class ChunkedDecoder {
           i++;
           continue;
         }
-        case S.Ext: {
-          const c = buf[i]!;
-          if (c === 0x0d) this.#state = S.SizeLf;
-          else if (EXT[c] === 0) this.#fail('bad-chunk-ext', 'invalid chunk extension');
-          else if (++this.#ext > MAX_EXT) this.#fail('chunk-ext-too-long', 'chunk extensions too long');
+        case S.ExtName:
+        case S.ExtNameMore:
+        case S.ExtValStart:
+        case S.ExtValToken:
+        case S.ExtValQuoted:
+        case S.ExtValEscape:
+        case S.ExtValEnd:
+          if (++this.#ext > MAX_EXT) this.#fail('chunk-ext-too-long', 'chunk extensions too long');
+          this.#extByte(buf[i]!);
           i++;
           continue;
-        }
         case S.SizeLf:
           if (buf[i] !== 0x0a) this.#fail('bare-cr', 'chunk size line not ended by CRLF');
           i++;
@@ -188,6 +201,48 @@ export class ChunkedDecoder {
       }
     }
     return -1;
+  }
+
+  /**
+   * chunk-ext = *( ";" name [ "=" ( token / quoted-string ) ] ) (RFC 9112 7.1.1), without the
+   * optional whitespace (BWS), which is refused as llhttp's strict mode does.
+   */
+  #extByte(c: number): void {
+    switch (this.#state) {
+      case S.ExtName:
+        if (TOKEN[c] !== 1) this.#fail('bad-chunk-ext', 'invalid chunk extension');
+        this.#state = S.ExtNameMore;
+        return;
+      case S.ExtNameMore:
+      case S.ExtValToken:
+        if (TOKEN[c] === 1) return;
+        if (c === 0x3d && this.#state === S.ExtNameMore) this.#state = S.ExtValStart;
+        else if (c === 0x3b) this.#state = S.ExtName;
+        else if (c === 0x0d) this.#state = S.SizeLf;
+        else this.#fail('bad-chunk-ext', 'invalid chunk extension');
+        return;
+      case S.ExtValStart:
+        if (c === 0x22) this.#state = S.ExtValQuoted;
+        else if (TOKEN[c] === 1) this.#state = S.ExtValToken;
+        else this.#fail('bad-chunk-ext', 'invalid chunk extension');
+        return;
+      case S.ExtValQuoted:
+        if (c === 0x22) this.#state = S.ExtValEnd;
+        else if (c === 0x5c) this.#state = S.ExtValEscape;
+        else if (EXT[c] === 0 && c < 0x80) this.#fail('bad-chunk-ext', 'invalid chunk extension');
+        return;
+      case S.ExtValEscape:
+        if (EXT[c] === 0 && c < 0x80) this.#fail('bad-chunk-ext', 'invalid chunk extension');
+        this.#state = S.ExtValQuoted;
+        return;
+      case S.ExtValEnd:
+        if (c === 0x3b) this.#state = S.ExtName;
+        else if (c === 0x0d) this.#state = S.SizeLf;
+        else this.#fail('bad-chunk-ext', 'invalid chunk extension');
+        return;
+      default:
+        return;
+    }
   }
 
   #trailerLine(line: number[]): void {

@@ -141,12 +141,15 @@ export abstract class BaseExchange implements L7Exchange, RequestHeadView, Proxi
       if (fieldOf(fields, 'content-type') === undefined) fields.push('content-type', 'text/plain; charset=utf-8');
     }
     const noBody = this.method === 'HEAD' || status === 204 || status === 304 || status < 200;
-    this.writeHead(status, fields, ResponseBody.None, noBody && data === undefined ? -1 : data ? data.length : 0);
-    if (data !== undefined && data.length > 0 && !noBody) {
+    this.cork();
+    const withBody = data !== undefined && data.length > 0 && !noBody;
+    this.writeHead(status, fields, withBody ? ResponseBody.Length : ResponseBody.None, data !== undefined ? data.length : noBody ? -1 : 0);
+    if (withBody && data !== undefined) {
       this.responseBytes += data.length;
       this.writeData(data);
     }
     this.writeEnd();
+    this.uncork();
     this.finish(this.failure);
   }
 
@@ -240,6 +243,21 @@ export abstract class BaseExchange implements L7Exchange, RequestHeadView, Proxi
     const status = outcome.failure === 'timeout' ? 504 : outcome.failure === 'protocol-error' ? 502 : 503;
     this.respond(status, undefined, `upstream ${outcome.failure}: ${outcome.message}\n`);
   }
+
+  /** Nothing moved for the stream idle timeout before an answer started: stop the attempt, 408 or 504. */
+  idleTimeout(): void {
+    if (this.finished || this.committed) return;
+    const a = this.attempt;
+    this.attempt = undefined;
+    if (a !== undefined) a.abort();
+    this.answered = false;
+    this.failure = 'timeout';
+    // no request byte pending from the client: the upstream is the one that stalled (504)
+    this.respond(a !== undefined && this.requestComplete ? 504 : 408, undefined, 'stream idle timeout\n');
+  }
+
+  /** Whether the whole request (head and body) was received. */
+  abstract get requestComplete(): boolean;
 
   /** The client went away: stop the attempt, report, release. */
   downstreamGone(): void {

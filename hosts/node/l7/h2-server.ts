@@ -14,6 +14,11 @@ const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = constants;
 
 export interface H2DownstreamOptions {
   settings?: Settings;
+  /** A stream with no frame either way for this long is answered 408/504 or reset (0: none). */
+  streamIdleTimeoutMs?: number;
+  /** Header list limits, as the HTTP/1.1 ones (bytes of the decoded list, number of fields). */
+  maxHeaderListSize?: number;
+  maxHeaderListPairs?: number;
   /** Idle session timeout, ms (default 60 s). */
   idleTimeoutMs?: number;
 }
@@ -21,12 +26,25 @@ export interface H2DownstreamOptions {
 /** A node:http2 server that never listens: connections are handed to it (`emit('connection')`). */
 export function createH2Downstream(handler: L7Handler, scheme: () => 'http' | 'https', o: H2DownstreamOptions = {}): Http2Server {
   const server = createServer({
-    settings: { maxConcurrentStreams: 256, initialWindowSize: 1 << 20, enablePush: false, ...o.settings },
+    settings: { maxConcurrentStreams: 256, initialWindowSize: 1 << 20, enablePush: false, maxHeaderListSize: o.maxHeaderListSize ?? 64 * 1024, ...o.settings },
+    maxHeaderListPairs: o.maxHeaderListPairs ?? 128,
     maxSessionMemory: 64,
   });
   server.setTimeout(o.idleTimeoutMs ?? 60_000);
+  const maxList = o.maxHeaderListSize ?? 64 * 1024;
+  const maxPairs = o.maxHeaderListPairs ?? 128;
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+    // the header list limit as RFC 9113 6.5.2 counts it (name + value + 32 per field); nghttp2
+    // only advertises SETTINGS_MAX_HEADER_LIST_SIZE, so it is enforced here, as HTTP/1.1's 431
+    let size = 0;
+    for (let i = 0; i < rawHeaders.length; i += 2) size += rawHeaders[i]!.length + rawHeaders[i + 1]!.length + 32;
+    if (size > maxList || rawHeaders.length / 2 > maxPairs) {
+      stream.on('error', () => {});
+      stream.respond({ ':status': 431 }, { endStream: true });
+      return;
+    }
     const ex = new H2Exchange(handler, stream, headers, flags, rawHeaders, scheme());
+    if (o.streamIdleTimeoutMs) stream.setTimeout(o.streamIdleTimeoutMs, () => (ex.committed ? stream.close(NGHTTP2_CANCEL) : ex.idleTimeout()));
     ex.run();
   });
   server.on('session', (session: Http2Session) => {
@@ -67,9 +85,18 @@ export class H2Exchange extends BaseExchange {
     this.authority = (headers[':authority'] as string) ?? (headers.host as string) ?? '';
     this.scheme = scheme;
     const list: string[] = [];
+    let cookie = -1;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const n = rawHeaders[i]!;
       if (n.charCodeAt(0) === 0x3a) continue;
+      // RFC 9113 8.2.3: split cookie fields are joined with "; " (HTTP/1.1 upstreams expect one line)
+      if (n === 'cookie') {
+        if (cookie >= 0) {
+          list[cookie + 1] = `${list[cookie + 1]}; ${rawHeaders[i + 1]}`;
+          continue;
+        }
+        cookie = list.length;
+      }
       list.push(n, rawHeaders[i + 1]!);
     }
     this.headers = list;
@@ -100,6 +127,10 @@ export class H2Exchange extends BaseExchange {
 
   get acceptsChunkedRaw(): boolean {
     return false;
+  }
+
+  get requestComplete(): boolean {
+    return !this.hasBody || this.stream.readableEnded;
   }
 
   startBody(target: BodyTarget, _raw: boolean): void {

@@ -9,9 +9,8 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { addFields } from './h2-server.ts';
-import { BodyKind, ResponseBody, type Attempt, type BodyTarget, type ProxiedRequest, type Upstream, type UpstreamFailure } from './handler.ts';
+import { BodyKind, ResponseBody, WRITE_LIMIT, type Attempt, type BodyTarget, type ProxiedRequest, type Upstream, type UpstreamFailure } from './handler.ts';
 import type { Dial } from './upstream-pool.ts';
-import { WRITE_LIMIT } from './http1-server.ts';
 
 export interface H2PoolOptions {
   /** Sessions per endpoint (default 4). */

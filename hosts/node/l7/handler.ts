@@ -174,6 +174,8 @@ export interface ProxiedRequest {
   readonly upgrade: string;
   readonly grpc: boolean;
   readonly timeoutMs: number;
+  /** The exchange is over (the client went away while this request waited): do not send it. */
+  readonly finished: boolean;
   /** Starts the body flowing into `target` (raw: chunked coded bytes as received). */
   startBody(target: BodyTarget, raw: boolean): void;
   resumeBody(): void;
@@ -207,6 +209,9 @@ export interface Attempt {
   /** The client went away or the exchange was taken back: stop and release (destroying if mid-message). */
   abort(): void;
 }
+
+/** Bytes a writer may hold before its source is paused (as servers/splice.ts). */
+export const WRITE_LIMIT = 256 * 1024;
 
 /** Hop-by-hop fields (RFC 9110 7.6.1), never forwarded; `te: trailers` is re-added for gRPC. */
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect', 'http2-settings', 'host', 'content-length']);

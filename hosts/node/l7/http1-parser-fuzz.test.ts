@@ -6,6 +6,7 @@
  * hazard and fails the test.
  */
 import { describe, expect, test } from 'vitest';
+import { ChunkedDecoder } from './chunked.ts';
 import { DEFAULT_HEAD_LIMITS, Framing, HeadError, HeadReader, parseHead } from './http1-parser.ts';
 
 interface LlhttpHead {
@@ -115,7 +116,7 @@ function mutate(base: string, rnd: () => number): Buffer {
 
 describe('parser fuzz against llhttp', () => {
   test('mutated requests: refused, or read exactly as llhttp reads them', () => {
-    const rnd = rng(0x5eed);
+    const rnd = rng(Number(process.env.WEFT_FUZZ_SEED ?? 0x5eed));
     let accepted = 0;
     let refusedCount = 0;
     for (let iter = 0; iter < 4000; iter++) {
@@ -154,3 +155,70 @@ describe('parser fuzz against llhttp', () => {
     expect(refusedCount).toBeGreaterThan(200);
   });
 });
+
+/** llhttp's view of a whole chunked message: the body when it completes, else undefined. */
+function llhttpBody(buf: Buffer): string | undefined {
+  const p = new HTTPParser();
+  p.initialize(HTTPParser.REQUEST, {}, 64 * 1024, HTTPParser.kLenientNone ?? 0);
+  let body = '';
+  let complete = false;
+  p[HTTPParser.kOnHeaders] = () => 0;
+  p[HTTPParser.kOnHeadersComplete] = () => 0;
+  p[HTTPParser.kOnBody] = (b: Buffer) => {
+    body += b.toString('latin1');
+    return 0;
+  };
+  p[HTTPParser.kOnMessageComplete] = () => {
+    complete = true;
+    return 0;
+  };
+  p[HTTPParser.kOnExecute] = () => 0;
+  const r = p.execute(buf);
+  p.close();
+  return !(r instanceof Error) && complete ? body : undefined;
+}
+
+describe('chunked decoder fuzz against llhttp', () => {
+  test('mutated chunked bodies: refused, incomplete, or decoded to the bytes llhttp decodes', () => {
+    const rnd = rng(Number(process.env.WEFT_FUZZ_SEED ?? 0xc0ffee));
+    const head = 'POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const bodies = ['5\r\nhello\r\n0\r\n\r\n', '3;ext=1\r\nabc\r\na\r\n0123456789\r\n0\r\nX-T: v\r\n\r\n', '1\r\nx\r\n1\r\ny\r\n0\r\n\r\n', 'F\r\n0123456789abcde\r\n0\r\n\r\n'];
+    let agreed = 0;
+    let refusedCount = 0;
+    for (let iter = 0; iter < 4000; iter++) {
+      const body = mutateChunked(bodies[iter % bodies.length]!, rnd);
+      let ours = '';
+      let end = -1;
+      try {
+        const d = new ChunkedDecoder({ onChunkData: (b, s2, e) => (ours += b.toString('latin1', s2, e)) });
+        end = d.feed(body, 0, body.length);
+      } catch (e) {
+        if (!(e instanceof HeadError)) throw e;
+        refusedCount++;
+        continue;
+      }
+      if (end < 0) continue;
+      const ref = llhttpBody(Buffer.concat([Buffer.from(head, 'latin1'), body.subarray(0, end)]));
+      const show = JSON.stringify(body.toString('latin1'));
+      expect(ref, `llhttp did not complete what we accepted: ${show}`).toBeDefined();
+      expect(ours, show).toBe(ref);
+      agreed++;
+    }
+    expect(agreed).toBeGreaterThan(200);
+    expect(refusedCount).toBeGreaterThan(200);
+  });
+});
+
+function mutateChunked(base: string, rnd: () => number): Buffer {
+  const b = [...Buffer.from(base, 'latin1')];
+  const n = Math.floor(rnd() * 3);
+  for (let k = 0; k < n; k++) {
+    const at = Math.floor(rnd() * b.length);
+    const byte = rnd() < 0.8 ? INTERESTING[Math.floor(rnd() * INTERESTING.length)]! : Math.floor(rnd() * 256);
+    const op = Math.floor(rnd() * 3);
+    if (op === 0) b[at] = byte;
+    else if (op === 1) b.splice(at, 0, byte);
+    else b.splice(at, 1);
+  }
+  return Buffer.from(b);
+}

@@ -384,9 +384,11 @@ export class HeadReader {
     return this.#pending ? this.#pending.length : 0;
   }
 
-  /** The Buffer holding the completed head (valid until the next push). */
+  /** The Buffer holding the completed head; handed over once (the reader keeps no reference). */
   buffer(): Buffer {
-    return this.#buf!;
+    const b = this.#buf!;
+    this.#buf = undefined;
+    return b;
   }
 
   reset(): void {

@@ -7,7 +7,7 @@
  * so no timer is armed per request.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import type { Http2Server } from 'node:http2';
+import type { Http2Server, Http2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { createH2Downstream, type H2DownstreamOptions } from './h2-server.ts';
@@ -20,6 +20,12 @@ export interface L7ServerOptions {
   headerTimeoutMs?: number;
   /** An idle keep-alive connection closes after this (default 60 s). */
   idleTimeoutMs?: number;
+  /**
+   * A request in progress with no byte to or from the client for this long: 408 (client stalled)
+   * or 504 (upstream stalled) before the answer started, a reset after (default 0: none; Envoy's
+   * stream_idle_timeout).
+   */
+  streamIdleTimeoutMs?: number;
   limits?: Partial<HeadLimits>;
   /** Accept prior-knowledge h2c on plaintext connections (default true). */
   h2c?: boolean;
@@ -41,6 +47,7 @@ export class L7Server implements Http1Host {
   readonly connections = new Set<Http1Connection>();
   readonly headerTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  readonly streamIdleTimeoutMs: number;
   readonly h2: Http2Server;
   #h2c: boolean;
   #scheme: 'http' | 'https';
@@ -48,6 +55,7 @@ export class L7Server implements Http1Host {
   #sweep: NodeJS.Timeout;
   /** Connections whose first bytes have not come yet, with when they were accepted. */
   #sniffing = new Map<Duplex, number>();
+  readonly #sessions = new Set<Http2Session>();
 
   constructor(
     readonly handler: L7Handler,
@@ -56,9 +64,14 @@ export class L7Server implements Http1Host {
     this.limits = { ...DEFAULT_HEAD_LIMITS, ...options.limits };
     this.headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.streamIdleTimeoutMs = options.streamIdleTimeoutMs ?? 0;
     this.#h2c = options.h2c ?? true;
     this.#scheme = options.tls ? 'https' : 'http';
-    this.h2 = createH2Downstream(handler, () => this.#scheme, options.h2);
+    this.h2 = createH2Downstream(handler, () => this.#scheme, { streamIdleTimeoutMs: options.streamIdleTimeoutMs, maxHeaderListSize: this.limits.maxHeadBytes, maxHeaderListPairs: this.limits.maxHeaders + 8, ...options.h2 });
+    this.h2.on('session', (session: Http2Session) => {
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
+    });
     this.#sweep = setInterval(this.#onSweep, options.sweepMs ?? 250);
     this.#sweep.unref();
   }
@@ -66,7 +79,7 @@ export class L7Server implements Http1Host {
   #onSweep = (): void => {
     const now = Date.now();
     this.now = now;
-    for (const c of this.connections) c.checkTimeouts(now, this.headerTimeoutMs, this.idleTimeoutMs);
+    for (const c of this.connections) c.checkTimeouts(now, this.headerTimeoutMs, this.idleTimeoutMs, this.streamIdleTimeoutMs);
     for (const [s, since] of this.#sniffing) {
       if (now - since > this.idleTimeoutMs) {
         this.#sniffing.delete(s);
@@ -181,10 +194,11 @@ export class L7Server implements Http1Host {
     const closed = l ? new Promise<void>((r) => l.close(() => r())) : Promise.resolve();
     for (const c of this.connections) c.drain();
     for (const s of this.#sniffing.keys()) s.destroy();
-    this.h2.close();
+    for (const session of this.#sessions) session.close(); // GOAWAY; streams in flight finish
     const deadline = Date.now() + graceMs;
-    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((this.connections.size > 0 || this.#sessions.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of this.connections) c.socket.destroy();
+    for (const session of this.#sessions) session.destroy();
     await Promise.race([closed, new Promise((r) => setTimeout(r, graceMs))]);
   }
 }
