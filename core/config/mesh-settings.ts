@@ -92,5 +92,6 @@ export function meshSettingsFrom(config: MeshConfig | undefined, base: MeshSetti
     trustDomainAliases: Object.freeze([...config.trustDomainAliases]),
     outboundTrafficPolicy: config.outboundTrafficPolicy.mode,
     rootNamespace: config.rootNamespace,
+    ...(config.extensionProviders.length ? { extensionProviders: Object.freeze([...config.extensionProviders]) } : {}),
   });
 }

@@ -33,6 +33,8 @@ export interface MeshSettings {
   rootCa: { source: 'state' } | { source: 'cacerts'; dir: string };
   /** `rootNamespace`, default `istio-system`: policies here apply mesh-wide (Istio's rule). */
   rootNamespace: string;
+  /** `extensionProviders` (AuthorizationPolicy CUSTOM providers); absent = none. */
+  extensionProviders?: readonly import('./schema/mesh-config.ts').ExtensionProvider[];
 }
 
 export interface NamespaceInfo {

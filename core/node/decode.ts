@@ -5,7 +5,7 @@
  * an ALLOW). Uses the static module only (runs in workerd).
  */
 import $protobuf from 'protobufjs/minimal.js';
-import { istio } from '../xds/pb.ts';
+import { istio } from '../xds/pb-workload.ts';
 import { TYPE_URL } from '../xds/type-urls.ts';
 
 function reader(bytes: Uint8Array): $protobuf.Reader {

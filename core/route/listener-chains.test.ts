@@ -47,7 +47,9 @@ describe('compileListener', () => {
       }),
     );
     expect(l).toMatchObject({ name: '0.0.0.0_8080', address: '0.0.0.0', port: 8080, tls: false });
-    expect(l.chains[0]!.hcm).toEqual({
+    const { httpFilters, ...hcm } = l.chains[0]!.hcm;
+    expect(httpFilters!.map((f) => f.name)).toEqual(['envoy.filters.http.fault', 'envoy.filters.http.router']);
+    expect(hcm).toEqual({
       routeConfigName: 'http.8080',
       streamIdleTimeoutMs: 30_000,
       requestHeadersTimeoutMs: 10_500,

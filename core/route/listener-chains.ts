@@ -24,6 +24,14 @@ export interface HcmSettings {
   websocket: boolean;
   /** http_filters names in order (router last). */
   filters: readonly string[];
+  /** http_filters with their typed_config, undecoded (each filter's own compiler reads it: core/policy/l7-filters.ts). */
+  httpFilters?: readonly HttpFilterConfig[];
+}
+
+export interface HttpFilterConfig {
+  readonly name: string;
+  readonly typeUrl: string;
+  readonly value: Uint8Array;
 }
 
 export interface FilterChain {
@@ -83,6 +91,7 @@ export function compileListener(l: ListenerProto): CompiledListener {
         useRemoteAddress: !!hcm.useRemoteAddress?.value,
         websocket: (hcm.upgradeConfigs ?? []).some((u) => u.upgradeType?.toLowerCase() === 'websocket' && u.enabled?.value !== false),
         filters: (hcm.httpFilters ?? []).map((f) => f.name ?? ''),
+        httpFilters: (hcm.httpFilters ?? []).map((f) => ({ name: f.name ?? '', typeUrl: f.typedConfig?.typeUrl ?? '', value: f.typedConfig?.value ?? new Uint8Array(0) })),
       },
     };
     const ts = fc.transportSocket?.typedConfig;

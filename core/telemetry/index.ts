@@ -29,3 +29,17 @@ export {
   type ConnectionLogInput,
   type ConnectionLogRecord,
 } from './access-log.ts';
+export {
+  FLAG_SAMPLED,
+  PooledTraceIds,
+  childContext,
+  continueOrStart,
+  formatTraceparent,
+  isSampled,
+  parseTraceparent,
+  startContext,
+  toHex,
+  type SpanContext,
+  type TraceIds,
+} from './trace-context.ts';
+export { SpanKind, StatusCode, httpSpanToOtlp, traceExportRequest, unixNanoString, type ExportTraceServiceRequest, type HttpSpan, type OtlpSpan } from './otlp-json.ts';

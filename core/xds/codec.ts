@@ -2,9 +2,10 @@
  * Encoding and decoding of the discovery messages and resources, for the ADS server and for xDS
  * clients (the node proxy's delta client, tests, the control-plane benchmark).
  */
-import { envoy, google, istio } from './pb.ts';
+import { envoy, istio } from './pb.ts';
 import type { NodeProto } from './pb.ts';
 import { TYPE_URL } from './type-urls.ts';
+import { structToJson, type JsonValue } from './discovery-codec.ts';
 
 const discovery = envoy.service.discovery.v3;
 
@@ -44,37 +45,7 @@ export function decodeResource(typeUrl: string, bytes: Uint8Array): object {
   return decode(bytes);
 }
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
-
-/** google.protobuf.Struct (as decoded) -> plain JSON. */
-export function structToJson(struct: google.protobuf.Struct.$Properties | null | undefined): Record<string, JsonValue> {
-  const out: Record<string, JsonValue> = {};
-  for (const [k, v] of Object.entries(struct?.fields ?? {})) out[k] = valueToJson(v);
-  return out;
-}
-
-function valueToJson(v: google.protobuf.Value.$Properties): JsonValue {
-  if (v.structValue != null) return structToJson(v.structValue);
-  if (v.listValue != null) return (v.listValue.values ?? []).map(valueToJson);
-  if (v.stringValue != null) return v.stringValue;
-  if (v.numberValue != null) return v.numberValue;
-  if (v.boolValue != null) return v.boolValue;
-  return null;
-}
-
-/** Plain JSON -> google.protobuf.Struct properties (for node metadata). */
-export function jsonToStruct(obj: Readonly<Record<string, unknown>>): google.protobuf.Struct.$Properties {
-  return { fields: Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, jsonToValue(v)])) };
-}
-
-function jsonToValue(v: unknown): google.protobuf.Value.$Properties {
-  if (v === null || v === undefined) return { nullValue: google.protobuf.NullValue.NULL_VALUE };
-  if (typeof v === 'string') return { stringValue: v };
-  if (typeof v === 'number') return { numberValue: v };
-  if (typeof v === 'boolean') return { boolValue: v };
-  if (Array.isArray(v)) return { listValue: { values: v.map(jsonToValue) } };
-  return { structValue: jsonToStruct(v as Record<string, unknown>) };
-}
+export { jsonToStruct, structToJson, type JsonValue } from './discovery-codec.ts';
 
 /** What a control plane shows about a client's node (syncz, logs). */
 export interface NodeInfo {

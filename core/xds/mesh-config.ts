@@ -9,7 +9,7 @@
  */
 import type { MeshSettings } from '../config/snapshot.ts';
 import { EncodedResource } from './encoded-resource.ts';
-import { istio } from './pb.ts';
+import { istio } from './pb-workload.ts';
 import type { MeshConfigProto } from './pb.ts';
 import { MESH_CONFIG_NAME, TYPE_URL } from './type-urls.ts';
 

@@ -216,9 +216,9 @@ describe('weft node: balancing and policy on live connections', () => {
       await eventually(() => hasPolicy(b, `${NS}/deny-client`), 10_000, 'deny-client on node-b');
       const applied = Date.now();
       const how = await Promise.race([mine.closed, new Promise<string>((r) => setTimeout(() => r('still open'), 1500))]);
-      // node-b resets both legs; what the client sees from node-a (FIN or RST) is node-a's splice's
-      // mapping of a reset HBONE stream, which Node reports as 'end' before the reset
-      expect(how).not.toBe('still open');
+      // node-b resets both legs (RST_STREAM alone on the tunnel); node-a's splice maps the reset
+      // HBONE stream to a TCP reset, so the client sees ECONNRESET, not a FIN
+      expect(how).toBe('ECONNRESET');
       expect(mine.closedAt! - applied).toBeLessThan(1000);
       expect(mine.closedAt! - written).toBeLessThan(10_000);
       expect(await theirs.roundTrip('still here')).toBe('still here');

@@ -55,10 +55,19 @@ async function onConnect(req: EntryRequest): Promise<ConnectOutcome> {
       const meter = tcp.open(tcpLabels({ reporter: 'source', source: { workload: 'client' }, service: { hostname: 'metered.test' }, securityPolicy: 'mutual_tls' }));
       return { stream: (out as { stream: Duplex }).stream, counts: meter, onClose: (e) => meter.close(e.error ? 'CONNECT' : '-') };
     }
+    case 'late.test': {
+      // A dial that does not heed the abort: the meter opens, the tunnel arrives after the client left.
+      const meter = late.open(tcpLabels({ reporter: 'source', source: { workload: 'client' }, service: { hostname: 'late.test' }, securityPolicy: 'mutual_tls' }));
+      await new Promise<void>((r) => req.signal.addEventListener('abort', () => setTimeout(r, 30)));
+      const out = await dial(tcpPort);
+      if (!('stream' in out) || !out.stream) return out;
+      return { stream: (out as { stream: Duplex }).stream, counts: meter, onClose: (e) => meter.close(e.error ? 'CONNECT' : '-') };
+    }
     default:
       return dial(httpPort);
   }
 }
+const late = new TcpMetrics();
 
 beforeAll(async () => {
   httpBackend = httpEcho();
@@ -248,6 +257,19 @@ describe('bad input: clean close, server serves on', () => {
     await rawExchange(port, [GREETING, socksConnectName('slow.test', 80)], { timeoutMs: 50, reset: true });
     await waitFor(() => aborted.length > n);
     expect(Date.now() - t0).toBeLessThan(300); // well before the 400 ms connect timeout
+    await waitFor(() => proxy.connections === 0);
+  });
+
+  test('client gives up mid-dial: the late tunnel is dropped and its meter closed (opened == closed)', async () => {
+    // A reset aborts the dial at once; a FIN is a half-close, so that one ends at the connect timeout.
+    for (const reset of [true, false]) {
+      await rawExchange(port, [GREETING, socksConnectName('late.test', 80)], { timeoutMs: 50, reset });
+      await waitFor(() => late.liveConnections === 0);
+    }
+    const text = late.render();
+    const count = (family: string) => [...text.matchAll(new RegExp(`^${family}\\{[^}]*\\} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+    expect(count('istio_tcp_connections_opened_total')).toBe(2);
+    expect(count('istio_tcp_connections_closed_total')).toBe(2);
     await waitFor(() => proxy.connections === 0);
   });
 

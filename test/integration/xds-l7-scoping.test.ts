@@ -56,7 +56,8 @@ describe('ADS scoping of gateway resources', () => {
     const lds = await s.next();
     const names = lds.resources.map((r) => (decodeResource(TYPE_URL.listener, r.value!) as envoy.config.listener.v3.Listener).name);
     expect(names.sort()).toEqual(['127.0.0.11_443', '127.0.0.11_80']);
-    s.send({ node: node(md), typeUrl: TYPE_URL.route, resourceNames: ['http.80'] });
+    // a Gateway bound to its own address has its own plain route configuration, http.<port>.<address>
+    s.send({ node: node(md), typeUrl: TYPE_URL.route, resourceNames: ['http.80.127.0.0.11'] });
     const rds = await s.next();
     const rc = decodeResource(TYPE_URL.route, rds.resources[0]!.value!) as envoy.config.route.v3.RouteConfiguration;
     expect(rc.virtualHosts.map((v) => v.name)).toEqual(['a.example.com:80']);

@@ -6,7 +6,7 @@
 import { z } from './zod.ts';
 
 /** MeshConfig fields Weft acts on. */
-export const MESH_SUPPORTED = ['trustDomain', 'trustDomainAliases', 'outboundTrafficPolicy', 'rootNamespace'] as const;
+export const MESH_SUPPORTED = ['trustDomain', 'trustDomainAliases', 'outboundTrafficPolicy', 'rootNamespace', 'extensionProviders'] as const;
 
 /** The rest of MeshConfig: valid upstream, ignored by Weft for now. */
 export const MESH_UNSUPPORTED = [
@@ -17,7 +17,7 @@ export const MESH_UNSUPPORTED = [
   'configSources', 'enableAutoMtls', 'caCertificates', 'defaultServiceExportTo', 'defaultVirtualServiceExportTo',
   'defaultDestinationRuleExportTo', 'localityLbSetting', 'dnsRefreshRate', 'h2UpgradePolicy',
   'inboundClusterStatName', 'outboundClusterStatName', 'certificates', 'serviceSettings', 'serviceScopeConfigs',
-  'enablePrometheusMerge', 'verifyCertificateAtClient', 'ca', 'extensionProviders', 'defaultProviders',
+  'enablePrometheusMerge', 'verifyCertificateAtClient', 'ca', 'defaultProviders',
   'discoverySelectors', 'pathNormalization', 'defaultHttpRetryPolicy', 'meshMTLS', 'tlsDefaults',
 ] as const;
 
@@ -27,7 +27,29 @@ const trustDomain = () =>
     if (!/^[a-z0-9._-]+$/.test(s)) ctx.addIssue({ code: 'custom', message: `"${s}" is not a trust domain (lower-case letters, digits, '.', '-', '_')` });
   });
 
+/**
+ * `extensionProviders[]`: the `envoyExtAuthzHttp` kind is read (AuthorizationPolicy CUSTOM at L7,
+ * core/xds/l7/authz.ts); other provider kinds are kept as written and reported where a policy uses them.
+ */
+const ExtAuthzHttp = z.looseObject({
+  service: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  timeout: z.string().optional(),
+  pathPrefix: z.string().optional(),
+  failOpen: z.boolean().optional(),
+  statusOnError: z.string().optional(),
+  includeRequestHeadersInCheck: z.array(z.string()).optional(),
+  includeHeadersInCheck: z.array(z.string()).optional(),
+  includeAdditionalHeadersInCheck: z.record(z.string(), z.string()).optional(),
+  headersToUpstreamOnAllow: z.array(z.string()).optional(),
+  headersToDownstreamOnDeny: z.array(z.string()).optional(),
+  headersToDownstreamOnAllow: z.array(z.string()).optional(),
+});
+const ExtensionProvider = z.looseObject({ name: z.string().min(1), envoyExtAuthzHttp: ExtAuthzHttp.optional() });
+export type ExtensionProvider = z.output<typeof ExtensionProvider>;
+
 export const MeshConfigSchema = z.strictObject({
+  extensionProviders: z.array(ExtensionProvider).default(() => []),
   trustDomain: trustDomain().default('cluster.local'),
   trustDomainAliases: z.array(trustDomain()).default(() => []),
   outboundTrafficPolicy: z.strictObject({ mode: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).default('ALLOW_ANY') }).prefault({}),

@@ -61,18 +61,21 @@ export function gatewayApiGateways(model: GatewayApiModel, ctx: Ctx): GatewayOut
     const addresses = (spec.addresses ?? []).filter((a) => a.type === 'IPAddress' && a.value).map((a) => a.value!);
     for (const l of listeners) {
       const tls = l.protocol === 'HTTPS';
-      const routeConfig = tls ? httpsRouteConfigName(l.port, l.name, name, namespace) : httpRouteConfigName(l.port);
       const secrets = tls ? (l.tls?.certificateRefs ?? []).map((c) => secretName(c.namespace ?? namespace, c.name)) : [];
+      // One route configuration per bound address (plain HTTP): Gateways on their own addresses share no routes.
+      const routeConfigs = new Set<string>();
       for (const address of addresses.length ? addresses : ['0.0.0.0']) {
+        const routeConfig = tls ? httpsRouteConfigName(l.port, l.name, name, namespace) : httpRouteConfigName(l.port, address);
+        routeConfigs.add(routeConfig);
         g.servers.push({ address, port: l.port, routeConfig, ...(tls ? { tls: { serverNames: l.hostname ? [l.hostname] : [], secrets } } : {}) });
       }
       g.secrets.push(...secrets);
-      useOf(g, routeConfig);
+      for (const routeConfig of routeConfigs) useOf(g, routeConfig);
       for (const a of model.attachments) {
         if (a.gateway !== gateway || a.listener !== l) continue;
         const opts = { backends: ctx.backends, warn: ctx.warn, mesh: false, listener: { port: l.port, protocol: l.protocol } };
         const ranked = a.route.kind === 'GRPCRoute' ? grpcRouteRoutes(a.route, opts) : httpRouteRoutes(a.route, opts);
-        for (const hostname of a.hostnames.length ? a.hostnames : ['*']) g.vhosts.push({ routeConfig, port: l.port, hostname, ranked });
+        for (const routeConfig of routeConfigs) for (const hostname of a.hostnames.length ? a.hostnames : ['*']) g.vhosts.push({ routeConfig, port: l.port, hostname, ranked });
       }
     }
     out.push(g);
@@ -107,7 +110,7 @@ export function istioGateways(ctx: Ctx): GatewayOut[] {
       const proto = s.port.protocol.toUpperCase();
       const address = s.bind ?? '0.0.0.0';
       let tls: GatewayServer['tls'];
-      let routeConfig = httpRouteConfigName(s.port.number);
+      let routeConfig = httpRouteConfigName(s.port.number, s.bind);
       if (proto === 'HTTPS') {
         const mode = s.tls?.mode ?? 'SIMPLE';
         if (mode !== 'SIMPLE') {
@@ -176,7 +179,9 @@ export function mergeVirtualHosts(entries: readonly VhostEntry[]): envoy.config.
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([hostname, v]) => ({
       name: `${hostname}:${v.port}`,
-      domains: hostname === '*' ? ['*'] : [hostname, `${hostname}:${v.port}`],
+      // Gateway API: the Host header's port takes no part in matching, so an exact host also gets
+      // `host:*` (istiod's gateway domains); a wildcard host keeps `*.suffix:<port>` (one wildcard per domain).
+      domains: hostname === '*' ? ['*'] : [hostname, hostname.startsWith('*') ? `${hostname}:${v.port}` : `${hostname}:*`],
       routes: [...sortRanked(v.ranked), ...v.ordered],
     }));
 }

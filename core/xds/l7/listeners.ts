@@ -12,6 +12,7 @@ import { any, msDuration } from './proto-util.ts';
 
 const ADS_SOURCE = { ads: {}, resourceApiVersion: envoy.config.core.v3.ApiVersion.V3 };
 const HCM = envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+type HttpFilterList = NonNullable<HttpConnectionManagerProto['httpFilters']>;
 
 export interface FilterUse {
   fault: boolean;
@@ -30,8 +31,9 @@ export interface GatewayServer {
 /** Limits and timeouts of every HCM (Envoy's and Istio's gateway defaults). */
 export const HCM_DEFAULTS = { streamIdleMs: 300_000, requestHeadersMs: 10_000, maxRequestHeadersKb: 60, idleMs: 3_600_000, maxHeadersCount: 100 };
 
-export function httpConnectionManager(statPrefix: string, routeConfig: string, use: FilterUse, gateway: boolean): HttpConnectionManagerProto {
-  const filters: HttpConnectionManagerProto['httpFilters'] = [];
+/** `authz`: the jwt_authn / ext_authz / RBAC filters of the applicable policies (core/xds/l7/authz.ts), first. */
+export function httpConnectionManager(statPrefix: string, routeConfig: string, use: FilterUse, gateway: boolean, authz: HttpFilterList = []): HttpConnectionManagerProto {
+  const filters: HttpConnectionManagerProto['httpFilters'] = [...authz];
   if (use.fault) filters.push({ name: FILTER.fault, typedConfig: any(L7_TYPE_URL.fault, new Uint8Array(0)) });
   if (use.cors) filters.push({ name: FILTER.cors, typedConfig: any(L7_TYPE_URL.cors, new Uint8Array(0)) });
   filters.push({ name: FILTER.router, typedConfig: any(L7_TYPE_URL.router, new Uint8Array(0)) });
@@ -49,8 +51,8 @@ export function httpConnectionManager(statPrefix: string, routeConfig: string, u
   };
 }
 
-function hcmFilter(statPrefix: string, routeConfig: string, use: FilterUse, gateway: boolean): envoy.config.listener.v3.Filter.$Properties {
-  return { name: FILTER.hcm, typedConfig: any(L7_TYPE_URL.httpConnectionManager, HCM.encode(httpConnectionManager(statPrefix, routeConfig, use, gateway)).finish()) };
+function hcmFilter(statPrefix: string, routeConfig: string, use: FilterUse, gateway: boolean, authz?: HttpFilterList): envoy.config.listener.v3.Filter.$Properties {
+  return { name: FILTER.hcm, typedConfig: any(L7_TYPE_URL.httpConnectionManager, HCM.encode(httpConnectionManager(statPrefix, routeConfig, use, gateway, authz)).finish()) };
 }
 
 function downstreamTls(secrets: readonly string[]): envoy.config.core.v3.TransportSocket.$Properties {
@@ -67,7 +69,7 @@ function downstreamTls(secrets: readonly string[]): envoy.config.core.v3.Transpo
  * The listeners of a set of gateway servers, one per address and port. Plain servers of one port share
  * one chain (their route configuration `http.<port>`); each HTTPS server is a chain of its own.
  */
-export function gatewayListeners(servers: readonly GatewayServer[], useOf: (routeConfig: string) => FilterUse): ListenerProto[] {
+export function gatewayListeners(servers: readonly GatewayServer[], useOf: (routeConfig: string) => FilterUse, authz?: HttpFilterList): ListenerProto[] {
   const byAddr = new Map<string, GatewayServer[]>();
   for (const s of servers) {
     const k = gatewayListenerName(s.address, s.port);
@@ -81,7 +83,7 @@ export function gatewayListeners(servers: readonly GatewayServer[], useOf: (rout
       const key = s.tls ? `tls ${s.routeConfig}` : `plain ${s.routeConfig}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const chain: FilterChainProto = { name: s.routeConfig, filters: [hcmFilter(name, s.routeConfig, useOf(s.routeConfig), true)] };
+      const chain: FilterChainProto = { name: s.routeConfig, filters: [hcmFilter(name, s.routeConfig, useOf(s.routeConfig), true, authz)] };
       if (s.tls) {
         if (s.tls.serverNames.length) chain.filterChainMatch = { serverNames: s.tls.serverNames };
         chain.transportSocket = downstreamTls(s.tls.secrets);
@@ -96,12 +98,12 @@ export function gatewayListeners(servers: readonly GatewayServer[], useOf: (rout
 }
 
 /** A waypoint's listener for one service port: `<hostname>:<port>` on the service VIPs. */
-export function waypointListener(hostname: string, port: number, vips: readonly string[], use: FilterUse): ListenerProto {
+export function waypointListener(hostname: string, port: number, vips: readonly string[], use: FilterUse, authz?: HttpFilterList): ListenerProto {
   const name = `${hostname}:${port}`;
   const l: ListenerProto = {
     name,
     address: { socketAddress: { address: vips[0]!, portValue: port } },
-    filterChains: [{ name, filters: [hcmFilter(name, name, use, false)] }],
+    filterChains: [{ name, filters: [hcmFilter(name, name, use, false, authz)] }],
   };
   if (vips.length > 1) l.additionalAddresses = vips.slice(1).map((a) => ({ address: { socketAddress: { address: a, portValue: port } } }));
   return l;

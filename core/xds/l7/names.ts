@@ -39,9 +39,13 @@ export function gatewayListenerName(address: string, port: number): string {
   return `${address}_${port}`;
 }
 
-/** Plain HTTP route configuration of a gateway port. */
-export function httpRouteConfigName(port: number): string {
-  return `http.${port}`;
+/**
+ * Plain HTTP route configuration of a gateway port: `http.<port>`, or Istio's `http.<port>.<bind>` for
+ * a server bound to its own address, so Gateways on one port but different addresses keep their
+ * routes apart (servers on the wildcard address share and merge theirs, as istiod's do).
+ */
+export function httpRouteConfigName(port: number, bind?: string): string {
+  return bind && bind !== '0.0.0.0' && bind !== '::' ? `http.${port}.${bind}` : `http.${port}`;
 }
 
 /** HTTPS route configuration: Istio's `https.<port>.<serverOrListenerName>.<gatewayName>.<namespace>`. */

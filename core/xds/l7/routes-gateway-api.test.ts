@@ -168,9 +168,43 @@ data: { tls.crt: Y2VydA==, tls.key: a2V5 }
     expect(routeConfig(l7, `https.443.https.same-namespace.${NS}`).virtualHosts.map((v) => v.name)).toEqual(['secure.example.com:443']);
     expect(routeConfig(l7, 'http.80').virtualHosts.map((v) => v.domains)).toEqual([
       ['*.example.org', '*.example.org:80'],
-      ['secure.example.com', 'secure.example.com:80'],
+      ['secure.example.com', 'secure.example.com:*'],
     ]);
     const s = envoy.extensions.transport_sockets.tls.v3.Secret.decode(scope.secrets[0]!.bytes);
     expect(new TextDecoder().decode(s.tlsCertificate!.certificateChain!.inlineBytes!)).toBe('cert');
+  });
+
+  it('keeps the routes of Gateways on one port but their own addresses apart (http.<port>.<address>)', () => {
+    // Two Gateways on port 80, each on its own address, both with a catch-all route: before, both
+    // wrote the route configuration `http.80` and the two `*` virtual hosts merged into one.
+    const at = (ip: string) => `  addresses: [{ type: IPAddress, value: ${ip} }]\n`;
+    const r = (name: string, parent: string, backend: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: ${name}, namespace: ${NS} }
+spec:
+  parentRefs: [{ name: ${parent} }]
+  rules: [{ backendRefs: [{ name: ${backend}, port: 8080 }] }]
+`;
+    const snap = snapshotOf(...infra, gateway('a', NS, at('127.0.10.1')), gateway('b', NS, at('127.0.10.2')), gateway('any'), r('ra', 'a', 'infra-backend-v1'), r('rb', 'b', 'infra-backend-v2'), r('rany', 'any', 'infra-backend-v3'));
+    const l7 = new L7Translation(snap);
+    const scope = l7.scope(l7.servedBy({ role: 'gateway', namespace: NS, name: 'x', labels: {} }));
+    const hcmOf = (name: string) => {
+      const l = envoy.config.listener.v3.Listener.decode(scope.listeners.find((x) => x.name === name)!.bytes);
+      return envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.decode(l.filterChains[0]!.filters[0]!.typedConfig!.value!).rds!.routeConfigName;
+    };
+    expect(hcmOf('127.0.10.1_80')).toBe('http.80.127.0.10.1');
+    expect(hcmOf('127.0.10.2_80')).toBe('http.80.127.0.10.2');
+    expect(hcmOf('0.0.0.0_80')).toBe('http.80');
+    const clusters = (name: string) => routeConfig(l7, name).virtualHosts.flatMap((v) => v.routes.map((x) => x.route?.cluster));
+    expect(clusters('http.80.127.0.10.1')).toEqual([C('infra-backend-v1')]);
+    expect(clusters('http.80.127.0.10.2')).toEqual([C('infra-backend-v2')]);
+    expect(clusters('http.80')).toEqual([C('infra-backend-v3')]);
+  });
+
+  it('matches an exact hostname whatever the Host port (domains host and host:*)', () => {
+    const snap = snapshotOf(...infra, gateway('same-namespace'), route('h', `  hostnames: [very.specific.com]
+  rules: [{ backendRefs: [{ name: infra-backend-v1, port: 8080 }] }]
+`));
+    expect(routeConfig(new L7Translation(snap), 'http.80').virtualHosts.map((v) => v.domains)).toEqual([['very.specific.com', 'very.specific.com:*']]);
   });
 });

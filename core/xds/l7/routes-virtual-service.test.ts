@@ -138,3 +138,32 @@ describe('VirtualService and DestinationRule (bookinfo)', () => {
     expect(n).toBeGreaterThan(20);
   });
 });
+
+describe('Istio Gateway servers bound to an address', () => {
+  it('give a bound server its own route configuration http.<port>.<bind>, so two Gateways on port 80 do not merge', () => {
+    const gw = (name: string, bind: string, host: string) => `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: ${name}, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, bind: ${bind}, hosts: ["*"] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${name}, namespace: default }
+spec:
+  hosts: ["${host}"]
+  gateways: [${name}]
+  http: [{ route: [{ destination: { host: ${name === 'a' ? 'reviews' : 'ratings'} } }] }]
+`;
+    const l7 = new L7Translation(snapshotOf(...bookinfo, gw('a', '127.0.20.1', 'example.com'), gw('b', '127.0.20.2', 'example.com')));
+    const scope = l7.scope(l7.servedBy({ role: 'gateway', namespace: 'default', name: 'x', labels: { istio: 'ingressgateway' } }));
+    expect(scope.routes.map((r) => r.name).sort()).toEqual(['http.80.127.0.20.1', 'http.80.127.0.20.2']);
+    const clusterOf = (name: string) => {
+      const rc = envoy.config.route.v3.RouteConfiguration.decode(scope.routes.find((r) => r.name === name)!.bytes);
+      return rc.virtualHosts.flatMap((v) => v.routes.map((r) => r.route?.cluster));
+    };
+    expect(clusterOf('http.80.127.0.20.1')).toEqual(['outbound|9080||reviews.default.svc.cluster.local']);
+    expect(clusterOf('http.80.127.0.20.2')).toEqual(['outbound|9080||ratings.default.svc.cluster.local']);
+  });
+});

@@ -21,6 +21,7 @@ import { destinationRuleFor, hashPolicies, l7Cluster, mergePolicies, type HashPo
 import { l7LoadAssignment, type WorkloadLookup } from './endpoints.ts';
 import { gatewayApiGateways, istioGateways, mergeVirtualHosts, type GatewayOut } from './gateways.ts';
 import { gatewayListeners, waypointListener, type FilterUse } from './listeners.ts';
+import { AUTHZ_KEY_PREFIX, applicableAuthz, authzFilters } from './authz.ts';
 import { gatewayKey, type GatewayKey } from './names.ts';
 import { httpRouteRoutes, sortRanked, type Warn } from './routes-gateway-api.ts';
 import { virtualServiceRoutes } from './routes-virtual-service.ts';
@@ -70,6 +71,12 @@ export class L7Translation {
 
   /** The gateways (and the waypoint) an L7 proxy serves, sorted: the cache key of its scope. */
   servedBy(p: L7Proxy): GatewayKey[] {
+    const served = this.#served(p);
+    // The AuthorizationPolicies and RequestAuthentications that apply are part of the scope's key.
+    return [...served, ...applicableAuthz(this.#snapshot, p, served)];
+  }
+
+  #served(p: L7Proxy): GatewayKey[] {
     if (p.role === 'waypoint') return [gatewayKey('waypoint', p.namespace, p.name)];
     const only = p.labels['gateway.networking.k8s.io/gateway-name'];
     const out: GatewayKey[] = [];
@@ -100,7 +107,9 @@ export class L7Translation {
       const was = uses.get(rc) ?? { fault: false, cors: false };
       uses.set(rc, { fault: was.fault || u.fault, cors: was.cors || u.cors });
     }
-    for (const l of gatewayListeners(gws.flatMap((g) => g.servers), (rc) => uses.get(rc) ?? NO_USE)) {
+    const authzKeys = keys.filter((k) => k.startsWith(AUTHZ_KEY_PREFIX));
+    const authz = authzKeys.length ? authzFilters(this.#snapshot, authzKeys, { useAuthenticated: true, warn: this.#warn }) : undefined;
+    for (const l of gatewayListeners(gws.flatMap((g) => g.servers), (rc) => uses.get(rc) ?? NO_USE, authz)) {
       listeners.push(new EncodedResource(TYPE_URL.listener, l.name!, v3.listener.v3.Listener.encode(l).finish()));
     }
     const byConfig = new Map<string, GatewayOut['vhosts']>();
@@ -123,7 +132,8 @@ export class L7Translation {
         for (const p of svc.ports) {
           if (p.protocol !== 'TCP') continue;
           const rc = `${svc.hostname}:${p.port}`;
-          const l = waypointListener(svc.hostname, p.port, svc.addresses, this.#meshUses.get(rc) ?? this.#meshUseOf(svc, p));
+          const wAuthz = authzKeys.length ? authzFilters(this.#snapshot, authzKeys, { useAuthenticated: false, service: svc, warn: this.#warn }) : undefined;
+          const l = waypointListener(svc.hostname, p.port, svc.addresses, this.#meshUses.get(rc) ?? this.#meshUseOf(svc, p), wAuthz);
           listeners.push(new EncodedResource(TYPE_URL.listener, l.name!, v3.listener.v3.Listener.encode(l).finish()));
         }
       }

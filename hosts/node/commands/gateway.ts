@@ -7,8 +7,9 @@
  */
 import type { Command } from 'commander';
 import { port } from './flags.ts';
+import { tracingConfig, tracingOptions, type TracingFlags } from './tracing-flags.ts';
 
-interface GatewayFlags {
+interface GatewayFlags extends TracingFlags {
   control: string;
   rootCert: string;
   token: string;
@@ -45,7 +46,7 @@ export function gatewayFromToken(token: string): { namespace: string; name: stri
 }
 
 export function register(program: Command): void {
-  program
+  const gateway = program
     .command('gateway')
     .description('run an ingress gateway: Gateway API and Istio Gateway/VirtualService routing into the mesh')
     .requiredOption('--control <host:port>', "the control plane's TLS xDS + CA port (15012)")
@@ -62,7 +63,8 @@ export function register(program: Command): void {
     .option('--ready-port <port>', 'readiness', '15021')
     .option('--access-log <file>', 'JSON access log, one line per request (`-`: stdout)')
     .option('--drain-ms <ms>', 'grace for requests in flight on SIGTERM', '5000')
-    .option('-v, --verbose', 'debug logs on stderr')
+    .option('-v, --verbose', 'debug logs on stderr');
+  tracingOptions(gateway)
     .action(async (f: GatewayFlags) => {
       const fromToken = gatewayFromToken(f.token);
       const namespace = f.namespace ?? fromToken?.namespace;
@@ -88,6 +90,7 @@ export function register(program: Command): void {
         listen: f.listen,
         ports: { admin: port(f.adminPort), stats: port(f.statsPort), ready: port(f.readyPort) },
         ...(f.accessLog ? { accessLog: f.accessLog } : {}),
+        tracing: tracingConfig(f),
         log: (level, message) => {
           if (level !== 'debug' || f.verbose) process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
         },

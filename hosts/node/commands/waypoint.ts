@@ -1,15 +1,147 @@
 /**
- * `weft waypoint apply|list|delete -n NS [--enroll-namespace] [--config DIR]` (design.md 1), as
- * istioctl's: outside Kubernetes the config directory stands for the API server, so apply writes the
- * waypoint's Gateway (class istio-waypoint) into it and --enroll-namespace labels the namespace
- * `istio.io/use-waypoint`; the control plane watching the directory picks both up.
+ * `weft waypoint --control HOST:PORT --root-cert FILE --token TOKEN --namespace NS [--name NAME]
+ * [--listen HOST]` runs a waypoint (the L7 proxy in the waypoint role: HBONE in on `<listen>:15008`,
+ * hosts/node/l7-proxy/README.md); `weft waypoint apply|list|delete -n NS [--enroll-namespace]
+ * [--address IP] [--config DIR]` (design.md 1) manage them as istioctl's: outside Kubernetes the
+ * config directory stands for the API server, so apply writes the waypoint's Gateway (class
+ * istio-waypoint) into it, with --address its WorkloadEntry and Service (where node proxies reach it),
+ * and --enroll-namespace labels the namespace `istio.io/use-waypoint`; the control plane watching the
+ * directory picks them up.
  */
 import type { Command } from 'commander';
+import { port } from './flags.ts';
+import { tracingConfig, tracingOptions, type TracingFlags } from './tracing-flags.ts';
 
 const FOR_VALUES = ['service', 'workload', 'all', 'none'] as const;
 
+interface RunFlags extends TracingFlags {
+  control?: string;
+  rootCert?: string;
+  token?: string;
+  namespace?: string;
+  name?: string;
+  serviceAccount?: string;
+  listen: string;
+  trustDomain: string;
+  adminPort: string;
+  statsPort: string;
+  readyPort: string;
+  hbonePort: string;
+  accessLog?: string;
+  drainMs: string;
+  verbose?: boolean;
+}
+
+/** The waypoint named in a join token's subject (`waypoint/NS/NAME`), read without verifying: the CA verifies. */
+export function waypointFromToken(token: string): { namespace: string; name: string } | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
+    const parts = typeof sub === 'string' ? sub.split('/') : [];
+    return parts.length === 3 && parts[0] === 'waypoint' ? { namespace: parts[1]!, name: parts[2]! } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const RUN_HELP = `
+Running a waypoint (no subcommand):
+  weft token create --waypoint NS/NAME --state DIR       # on the control plane's host
+  weft waypoint --control HOST:15012 --root-cert root-cert.pem --token TOKEN --namespace NS --name NAME --listen IP
+
+  It holds the identity spiffe://<td>/ns/NS/sa/NAME, takes HBONE on IP:15008 from node proxies, and
+  serves the services (and workloads) whose istio.io/use-waypoint label (or their namespace's) names
+  it: mesh VirtualServices, GAMMA HTTPRoutes, DestinationRules, then HBONE on to the destination.
+
+Where node proxies find it: the waypoint's Gateway (class istio-waypoint) plus a Service NS/NAME
+selecting a workload at IP with service account NAME. Outside Kubernetes
+  weft waypoint apply -n NS --name NAME --address IP --config DIR
+writes all three (the Gateway, a WorkloadEntry at IP and the Service); in Kubernetes the waypoint's
+Deployment and Service play that part. Then label services or namespaces istio.io/use-waypoint=NAME
+(apply --enroll-namespace does the namespace).
+`;
+
+async function run(f: RunFlags): Promise<void> {
+  if (!f.control || !f.rootCert || !f.token) throw new Error('weft waypoint needs --control, --root-cert and --token to run (or a subcommand: apply, list, delete)');
+  const fromToken = waypointFromToken(f.token);
+  const namespace = f.namespace ?? fromToken?.namespace;
+  const name = f.name ?? fromToken?.name ?? 'waypoint';
+  if (!namespace) throw new Error('--namespace is required (the token names no waypoint: weft token create --waypoint NS/NAME)');
+  const { readFile } = await import('node:fs/promises');
+  const { L7Proxy } = await import('../l7-proxy/l7-proxy.ts');
+  const proxy = new L7Proxy({
+    role: 'waypoint',
+    control: f.control,
+    rootCertPem: await readFile(f.rootCert, 'utf8'),
+    token: f.token,
+    trustDomain: f.trustDomain,
+    namespace,
+    name,
+    ...(f.serviceAccount ? { serviceAccount: f.serviceAccount } : {}),
+    labels: { 'gateway.networking.k8s.io/gateway-name': name },
+    listen: f.listen,
+    ports: { admin: port(f.adminPort), stats: port(f.statsPort), ready: port(f.readyPort) },
+    hbonePort: port(f.hbonePort),
+    ...(f.accessLog ? { accessLog: f.accessLog } : {}),
+    tracing: tracingConfig(f),
+    log: (level, message) => {
+      if (level !== 'debug' || f.verbose) process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
+    },
+  });
+  await proxy.start();
+  const p = proxy.ports;
+  const h = f.listen;
+  process.stdout.write(
+    [
+      `weft waypoint ${namespace}/${name} is running (control plane ${f.control}, identity ${proxy.identity})`,
+      `  HBONE             ${h}:${p.hbone}`,
+      `  admin             http://${h}:${p.admin}/config_dump`,
+      `  stats             http://${h}:${p.stats}/stats/prometheus`,
+      `  ready             http://${h}:${p.ready}/healthz/ready`,
+      `  node proxies reach it through Service ${namespace}/${name} (weft waypoint apply --address ${h})`,
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await proxy.drain(Number(f.drainMs) || 5000);
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
 export function register(program: Command): void {
-  const waypoint = program.command('waypoint').description('manage waypoints (L7 proxies for a namespace or its services)');
+  // `weft waypoint` has options of its own and subcommands with options of the same names (-n, --name):
+  // commander gives an option after a subcommand's name to that subcommand only when every command
+  // above it has positional options (the program's own are only -V and -h).
+  program.enablePositionalOptions();
+  const waypoint = program
+    .command('waypoint')
+    .description('run a waypoint (L7 proxy for a namespace or its services), or manage them: apply, list, delete')
+    // the run flags belong to `weft waypoint` itself; a subcommand's own -n/--name come after its name
+    .enablePositionalOptions()
+    .option('--control <host:port>', "the control plane's TLS xDS + CA port (15012)")
+    .option('--root-cert <file>', 'the mesh root certificate (PEM)')
+    .option('--token <token>', 'join token (weft token create --waypoint NS/NAME)')
+    .option('--namespace <ns>', "the waypoint's namespace (default: from the token)")
+    .option('--name <name>', "the waypoint's name: its Gateway and service account (default: from the token, else waypoint)")
+    .option('--service-account <sa>', 'the service account whose identity it holds (default: its name)')
+    .option('--listen <host>', 'address of its HBONE (15008), admin, stats and ready listeners', '127.0.0.1')
+    .option('--trust-domain <td>', "the control plane's trust domain (its SPIFFE id is checked)", 'cluster.local')
+    .option('--admin-port <port>', 'admin (/config_dump)', '15000')
+    .option('--stats-port <port>', 'Prometheus stats', '15020')
+    .option('--ready-port <port>', 'readiness', '15021')
+    .option('--hbone-port <port>', 'HBONE (node proxies dial 15008; change it only in tests)', '15008')
+    .option('--access-log <file>', 'JSON access log, one line per request (`-`: stdout)')
+    .option('--drain-ms <ms>', 'grace for requests in flight on SIGTERM', '5000')
+    .option('-v, --verbose', 'debug logs on stderr');
+  tracingOptions(waypoint)
+    .addHelpText('after', RUN_HELP)
+    .action((f: RunFlags) => run(f));
 
   waypoint
     .command('apply')
@@ -18,12 +150,13 @@ export function register(program: Command): void {
     .option('--name <name>', 'name of the waypoint', 'waypoint')
     .option('--for <what>', `traffic it handles: ${FOR_VALUES.join(', ')}`, 'service')
     .option('--enroll-namespace', 'label the namespace istio.io/use-waypoint=<name>')
+    .option('--address <ip>', "where the waypoint runs (its --listen): also write its WorkloadEntry and Service, so node proxies reach it on <ip>:15008")
     .option('--overwrite', 'replace an existing waypoint of another --for')
     .option('--config <dir>', 'the config directory the control plane reads', '.')
-    .action(async (f: { namespace: string; name: string; for: string; enrollNamespace?: boolean; overwrite?: boolean; config: string }) => {
+    .action(async (f: { namespace: string; name: string; for: string; enrollNamespace?: boolean; overwrite?: boolean; address?: string; config: string }) => {
       if (!(FOR_VALUES as readonly string[]).includes(f.for)) throw new Error(`--for is one of ${FOR_VALUES.join(', ')}, not ${f.for}`);
       const { applyWaypoint } = await import('../waypoint-cli/waypoint-commands.ts');
-      const lines = await applyWaypoint({ dir: f.config, namespace: f.namespace, name: f.name, forWhat: f.for as (typeof FOR_VALUES)[number], enrollNamespace: !!f.enrollNamespace, overwrite: !!f.overwrite });
+      const lines = await applyWaypoint({ dir: f.config, namespace: f.namespace, name: f.name, forWhat: f.for as (typeof FOR_VALUES)[number], enrollNamespace: !!f.enrollNamespace, overwrite: !!f.overwrite, ...(f.address ? { address: f.address } : {}) });
       process.stdout.write(lines.join('\n') + '\n');
     });
 

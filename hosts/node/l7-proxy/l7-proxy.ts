@@ -1,11 +1,13 @@
 /**
- * L7Proxy: the composition root of `weft gateway` (and, next, `weft waypoint`). It holds its own
+ * L7Proxy: the composition root of `weft gateway` and `weft waypoint`. It holds its own
  * workload certificate (the service account of its Gateway), receives Envoy resources over delta
  * ADS into an EnvoyConfigStore that compiles each once (listeners, route tables, secrets; clusters
  * with their endpoints as one upstream model), binds the listeners, and serves every filter chain
  * with the L7 engine (hosts/node/l7) behind a RouteHandler for that chain's route configuration.
  * Admin (15000 `/config_dump`), stats (15020 `/stats/prometheus`) and ready (15021) as the node
  * proxy's. When the control plane goes away it serves its last config and reconnects.
+ * In the waypoint role nothing is bound per listener: HBONE comes in on `<listen>:15008` and the
+ * CONNECT authority (service VIP:port) selects the listener (waypoint.ts).
  */
 import { createSecureContext } from 'node:tls';
 import { compileListener } from '../../../core/route/listener-chains.ts';
@@ -24,7 +26,11 @@ import { EnvoyConfigStore, type EnvoyConfig, type L7TypeUrl } from './envoy-conf
 import { ListenerManager, type AcceptedConnection, type ServedSecret } from './listener-manager.ts';
 import { RouteHandler, type Routing } from './route-handler.ts';
 import { UpstreamPools } from './upstreams.ts';
+import { WaypointInbound } from './waypoint.ts';
 import { startL7Xds } from './xds-wiring.ts';
+import { OtlpExporter } from './otlp-exporter.ts';
+import { Tracing } from './tracing.ts';
+import { authzDeps, authzRunners, compileListenerAuthz, type L7AuthzRunner } from './filters/index.ts';
 
 export interface L7ProxyConfig {
   role: 'gateway' | 'waypoint';
@@ -42,6 +48,10 @@ export interface L7ProxyConfig {
   /** JSON access log: a file, `-` for stdout, or none. */
   accessLog?: string;
   certTtlSeconds?: number;
+  /** Waypoint: the HBONE port (15008; 0 in tests). */
+  hbonePort?: number;
+  /** Tracing (tracing.ts): spans as OTLP/HTTP JSON to `<otlpEndpoint>/v1/traces`; percent of started traces sampled (default 1); export interval. */
+  tracing?: { otlpEndpoint?: string; samplingPercent?: number; flushMs?: number };
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
 }
 
@@ -62,7 +72,7 @@ function compileSecret(name: string, s: SecretProto): ServedSecret {
 function compile(typeUrl: L7TypeUrl, name: string, message: object): unknown {
   switch (typeUrl) {
     case TYPE_URL.listener:
-      return compileListener(message);
+      return compileListenerAuthz(compileListener(message));
     case TYPE_URL.route:
       return compileRoutes(message);
     case TYPE_URL.secret:
@@ -77,7 +87,7 @@ export class L7Proxy {
   readonly certificates: CertificateManager;
   readonly hbone: HboneClient;
   readonly metrics = new HttpMetrics();
-  readonly store = new EnvoyConfigStore(compile);
+  readonly store: EnvoyConfigStore;
   readonly pools: UpstreamPools;
   readonly ports: Record<string, number> = {};
   readonly listeners: ListenerManager;
@@ -87,19 +97,34 @@ export class L7Proxy {
   readonly #routing: Routing = {
     routes: (name) => this.#routes.get(name),
     cluster: (name) => this.#clusters.get(name),
+    authz: (name) => this.#authz.get(name),
   };
+  /** AuthorizationPolicy / RequestAuthentication filters by route configuration name (filters/). */
+  #authz = new Map<string, L7AuthzRunner>();
+  readonly #authzDeps = authzDeps((name) => this.#clusters.get(name), (level, msg) => this.config.log(level, msg));
   #xds?: ReturnType<typeof startL7Xds>;
   #side: (AdminServer | StatsServer | ReadyServer)[] = [];
   #accessLog?: AccessLogWriter;
   #outlierTimer?: NodeJS.Timeout;
+  /** Role waypoint: HBONE in, listeners selected by the CONNECT authority instead of bound (waypoint.ts). */
+  readonly waypoint?: WaypointInbound;
+  readonly tracing: Tracing;
+  readonly otlp?: OtlpExporter;
 
   constructor(readonly config: L7ProxyConfig) {
+    this.store = new EnvoyConfigStore(config.role === 'waypoint' ? (t, name, m) => compile(t, name, t === TYPE_URL.route ? anyAuthority(m) : m) : compile);
     this.identity = `spiffe://${config.trustDomain}/ns/${config.namespace}/sa/${config.serviceAccount ?? config.name}`;
     this.certificates = new CertificateManager({
       signer: createCaSigner({ address: config.control, rootCert: config.rootCertPem, token: config.token, trustDomain: config.trustDomain }),
       rootPems: config.rootCertPem,
       ...(config.certTtlSeconds ? { validitySeconds: config.certTtlSeconds } : {}),
     });
+    const t = config.tracing;
+    if (t?.otlpEndpoint) {
+      const resource = { 'service.name': `${config.name}.${config.namespace}`, 'service.namespace': config.namespace, 'weft.role': config.role };
+      this.otlp = new OtlpExporter({ endpoint: t.otlpEndpoint, resource, ...(t.flushMs ? { flushMs: t.flushMs } : {}), log: config.log });
+    }
+    this.tracing = new Tracing({ ...(this.otlp ? { exporter: this.otlp } : {}), ...(t?.samplingPercent !== undefined ? { samplingPercent: t.samplingPercent } : {}) });
     this.hbone = new HboneClient({ certificates: this.certificates, trustDomains: [config.trustDomain] });
     this.pools = new UpstreamPools({ hbone: this.hbone, identity: this.identity });
     this.listeners = new ListenerManager({
@@ -108,6 +133,23 @@ export class L7Proxy {
       onConnection: (c) => this.#accept(c),
       log: config.log,
     });
+    if (config.role === 'waypoint') {
+      this.waypoint = new WaypointInbound({
+        listen: config.listen,
+        ...(config.hbonePort !== undefined ? { port: config.hbonePort } : {}),
+        identity: this.identity,
+        namespace: config.namespace,
+        name: config.name,
+        trustDomains: [config.trustDomain],
+        certificates: this.certificates,
+        hbone: this.hbone,
+        metrics: this.metrics,
+        routing: () => this.#routing,
+        accessLog: (line) => this.#accessLog?.line(line),
+        tracing: this.tracing,
+        log: config.log,
+      });
+    }
     this.store.onChange((c) => this.#apply(c));
   }
 
@@ -125,6 +167,10 @@ export class L7Proxy {
     this.ports.admin = (await admin.start()).port;
     this.ports.stats = (await stats.start()).port;
     this.ports.ready = (await ready.start()).port;
+    if (this.waypoint) {
+      await this.waypoint.start();
+      this.ports.hbone = this.waypoint.port;
+    }
     this.certificates.get(this.identity).catch((e: Error) => config.log('warn', `certificate for ${this.identity}: ${e.message}`));
     this.#outlierTimer = setInterval(() => {
       const now = Date.now();
@@ -145,6 +191,7 @@ export class L7Proxy {
   ready(): true | string {
     if (!this.#xds?.isSynced()) return 'waiting for the first config from the control plane';
     if (!this.certificates.current(this.identity)) return `waiting for the certificate of ${this.identity}`;
+    if (this.waypoint) return this.waypoint.ready();
     const failed = this.listeners.status().filter((s) => s.state === 'failed');
     return failed.length ? `listeners not bound: ${failed.map((f) => `${f.name} (${f.error})`).join(', ')}` : true;
   }
@@ -162,27 +209,34 @@ export class L7Proxy {
       this.config.log('warn', `clusters: ${(e as Error).message}; keeping the previous upstream model`);
     }
     this.pools.retain(this.#clusters.values());
+    this.#authz = authzRunners([...c.byType.get(TYPE_URL.listener)!.values()].map((r) => r.compiled as CompiledListener), this.#authzDeps);
+    if (this.waypoint) {
+      const held = [...c.byType.get(TYPE_URL.listener)!.values()].map((r) => ({ compiled: r.compiled as CompiledListener, additionalAddresses: additionalAddresses(r.message) }));
+      return this.waypoint.configure(held, this.#clusters.values());
+    }
     const listeners = [...c.byType.get(TYPE_URL.listener)!.values()].map((r) => r.compiled as CompiledListener);
     this.listeners.secretsChanged();
     void this.listeners.reconcile(listeners);
   }
 
   #accept(c: AcceptedConnection): void {
-    const server = this.#serverFor(c.chain);
+    const server = this.#serverFor(c.chain, c.listener.port);
     if ('encrypted' in c.socket && c.socket.encrypted) server.handleTls(c.socket);
     else server.handleConnection(c.socket);
   }
 
   /** One engine server per route configuration (its handler reads that table); limits from the chain's HCM. */
-  #serverFor(chain: FilterChain): L7Server {
+  #serverFor(chain: FilterChain, port = 0): L7Server {
     const name = chain.hcm.routeConfigName;
     let s = this.#servers.get(name);
     if (s === undefined) {
       const handler = new RouteHandler({
         routeConfigName: name,
+        port,
         routing: () => this.#routing,
         pools: this.pools,
         metrics: this.metrics,
+        tracing: this.tracing,
         self: { reporter: this.config.role, workload: this.config.name, namespace: this.config.namespace, principal: this.identity },
         ...(this.#accessLog ? { accessLog: (line: string) => this.#accessLog!.line(line) } : {}),
       });
@@ -205,6 +259,7 @@ export class L7Proxy {
       identity: this.identity,
       xds: { connected: x?.connected ?? false, resources: this.store.summary() },
       listeners: this.listeners.status(),
+      ...(this.waypoint ? { waypoint: this.waypoint.status() } : {}),
       clusters: [...this.#clusters.values()].map((c) => ({
         name: c.name,
         lbPolicy: c.lbPolicy,
@@ -212,6 +267,7 @@ export class L7Proxy {
         endpoints: c.endpoints.map((e) => ({ address: e.key, tunnel: e.tunnel, identity: e.identity, healthy: e.healthy, ejected: c.outlier?.isEjected(e.key) ?? false })),
       })),
       certificates: this.certificates.list(),
+      ...(this.otlp ? { tracing: this.otlp.status() } : {}),
       // the Envoy resources as JSON for `weft proxy-config listeners|routes|clusters` (secrets by name only)
       envoy: {
         listeners: [...this.store.current.byType.get(TYPE_URL.listener)!.values()].map((r) => protoToJson(r.message)),
@@ -227,11 +283,34 @@ export class L7Proxy {
     this.#xds?.client.close();
     clearInterval(this.#outlierTimer);
     await this.listeners.close();
+    await this.waypoint?.close(graceMs);
     await Promise.allSettled([...this.#servers.values()].map((s) => s.close(graceMs)));
     this.pools.close();
     this.hbone.close();
     await Promise.allSettled(this.#side.map((s) => s.drain()));
     this.certificates.close();
     await this.#accessLog?.close();
+    await this.otlp?.close();
   }
+}
+
+/** A waypoint Listener's further VIPs (dual stack): `additional_addresses[].address.socket_address.address`. */
+function additionalAddresses(message: object): string[] {
+  const extra = (message as { additionalAddresses?: { address?: { socketAddress?: { address?: string } } }[] }).additionalAddresses ?? [];
+  return extra.map((a) => a.address?.socketAddress?.address ?? '').filter((a) => a !== '');
+}
+
+/**
+ * A waypoint has already chosen the service by the CONNECT authority (VIP:port -> listener), so, as
+ * Istio's waypoint route configurations do (one virtual host, domain `*`), the Host header does not
+ * select the virtual host: a client calling the VIP, or sending any Host, reaches the service's routes.
+ * The per-service route configuration `<hostname>:<port>` keeps its domains on the wire (proxyless gRPC
+ * reads the same resource); only the waypoint's compiled copy matches any authority.
+ */
+function anyAuthority(message: object): object {
+  const rc = message as { virtualHosts?: { domains?: string[] }[] };
+  const vh = rc.virtualHosts?.length === 1 ? rc.virtualHosts[0]! : undefined;
+  if (!vh || vh.domains?.includes('*')) return message;
+  const any = Object.assign(Object.create(Object.getPrototypeOf(vh) as object) as object, vh, { domains: ['*'] });
+  return Object.assign(Object.create(Object.getPrototypeOf(message) as object) as object, message, { virtualHosts: [any] });
 }

@@ -18,22 +18,32 @@ import type { ClusterChoice, CompiledRoute, ForwardAction, HeaderOps, MutableHea
 import type { HttpMetrics, RequestSeriesGroup } from '../../../core/telemetry/index.ts';
 import { tcpLabels } from '../../../core/telemetry/index.ts';
 import type { ExchangeSummary, ForwardOptions, HeadMutation, L7Exchange, L7Handler, RequestHeadView, UpstreamFailure, UpstreamOutcome } from '../l7/index.ts';
+import { MirrorRequest, mirroredFields, shadowAuthority } from './mirror.ts';
 import type { UpstreamPools } from './upstreams.ts';
+import type { L7AuthzRequest } from '../../../core/policy/l7-request.ts';
+import type { L7AuthzRunner } from './filters/index.ts';
+import { defaultTracing, type RequestTrace, type Tracing } from './tracing.ts';
 
 /** What a request reads of the current config. */
 export interface Routing {
   routes(name: string): RouteTable | undefined;
   cluster(name: string): UpstreamCluster | undefined;
+  /** The chain's authorization filters (jwt_authn, ext_authz, RBAC), when it has any (filters/). */
+  authz?(routeConfigName: string): L7AuthzRunner | undefined;
 }
 
 export interface RouteHandlerOptions {
   routeConfigName: string;
+  /** The listener's port (RBAC destination_port). */
+  port?: number;
   routing: () => Routing;
   pools: UpstreamPools;
   metrics: HttpMetrics;
   /** This proxy as the metrics' reporter and source (a gateway reports as the client side). */
   self: { reporter: 'gateway' | 'waypoint'; workload: string; namespace: string; principal: string };
   accessLog?: (line: string) => void;
+  /** traceparent propagation and span export (tracing.ts); default: propagation only. */
+  tracing?: Tracing;
   random?: () => number;
   now?: () => number;
 }
@@ -117,6 +127,10 @@ class Pending {
   hash: number | undefined;
   /** Set when an access log is kept: the head is not valid any more when the exchange ends. */
   log: Record<string, unknown> | undefined;
+  /** Set when the chain has authorization filters: their facts and the headers they add upstream. */
+  authz: L7AuthzRequest | undefined;
+  routing: Routing | undefined;
+  trace!: RequestTrace;
   constructor(
     readonly req: RouteRequestView,
     readonly start: number,
@@ -135,6 +149,7 @@ export class RouteHandler implements L7Handler {
   readonly #o: RouteHandlerOptions;
   readonly #random: () => number;
   readonly #now: () => number;
+  readonly #tracing: Tracing;
   readonly #choiceMutations = new WeakMap<ClusterChoice, ChoiceMutations>();
   readonly #groups = new Map<string, RequestSeriesGroup>();
 
@@ -142,6 +157,7 @@ export class RouteHandler implements L7Handler {
     this.#o = o;
     this.#random = o.random ?? Math.random;
     this.#now = o.now ?? Date.now;
+    this.#tracing = o.tracing ?? defaultTracing();
   }
 
   request(ex: L7Exchange): void | Promise<void> {
@@ -151,7 +167,26 @@ export class RouteHandler implements L7Handler {
     const route = table?.match(req);
     const st = new Pending(req, this.#now(), route);
     ex.state = st;
+    st.trace = this.#tracing.begin(ex.request);
     if (this.#o.accessLog !== undefined) st.log = requestLogFields(ex.request);
+    // AuthorizationPolicy / RequestAuthentication run before any routing decision (filters/).
+    const authz = routing.authz?.(this.#o.routeConfigName);
+    if (authz !== undefined) {
+      st.routing = routing;
+      return authz.run(ex, st, req, this.#o.port ?? 0, this);
+    }
+    return this.#proceed(ex, st, routing);
+  }
+
+  /** After the authorization filters allowed the request. */
+  proceed(ex: L7Exchange): void | Promise<void> {
+    const st = ex.state as Pending;
+    return this.#proceed(ex, st, st.routing ?? this.#o.routing());
+  }
+
+  #proceed(ex: L7Exchange, st: Pending, routing: Routing): void | Promise<void> {
+    const req = st.req;
+    const route = st.route;
     if (route === undefined) {
       st.flag = 'NR';
       return ex.respond(404, NO_HEADERS);
@@ -218,10 +253,21 @@ export class RouteHandler implements L7Handler {
     const xff = head.header('x-forwarded-for');
     const set = ['x-forwarded-proto', head.scheme, 'x-forwarded-for', xff === undefined ? head.remoteAddress : `${xff},${head.remoteAddress}`];
     if (request.set) for (const v of request.set) set.push(v);
+    const az = st.authz;
+    if (az?.upstreamSet) for (const v of az.upstreamSet) set.push(v);
     const retry = action.retry;
     const options: ForwardOptions = { set, response: muts.response };
+    // CORS on a forwarded request from an allowed origin: allow-origin, -credentials, -expose-headers
+    // on the response (Envoy's cors filter encodes after the router, so these win over route headers).
+    const cors = st.route?.cors;
+    if (cors !== undefined && req.header('origin') !== undefined) {
+      const out = new MutationRecorder();
+      cors.decorate(req, out);
+      if (out.sets.length) options.response = { ...muts.response, set: [...(muts.response.set ?? []), ...out.sets] };
+    }
     if (request.add?.length) options.add = request.add;
     if (request.remove?.length) options.remove = request.remove;
+    if (az?.upstreamRemove) options.remove = [...(options.remove ?? []), ...az.upstreamRemove];
     const target = action.rewrite(head.target);
     if (target !== undefined) options.target = target;
     if (choice.hostRewrite !== undefined) options.authority = choice.hostRewrite;
@@ -229,9 +275,29 @@ export class RouteHandler implements L7Handler {
     const timeout = perTry > 0 && (action.timeoutMs === 0 || perTry < action.timeoutMs) ? perTry : action.timeoutMs;
     if (timeout > 0) options.timeoutMs = timeout;
     if (retry !== undefined) options.holdStatus = (status: number) => st.attempts <= retry.numRetries && retry.shouldRetry(status);
+    this.#tracing.inject(st.trace, set, options);
     st.options = options;
     st.attempts = 1;
+    if (action.mirrors.length !== 0) this.#mirror(ex, action, options, routing, st.hash);
     ex.forward(this.#o.pools.get(cluster, ep), options);
+  }
+
+  /** request_mirror_policies: a bodiless copy of the request as forwarded to each sampled mirror (mirror.ts). */
+  #mirror(ex: L7Exchange, action: ForwardAction, options: ForwardOptions, routing: Routing, hash: number | undefined): void {
+    const head = ex.request;
+    if (head.hasBody || head.upgrade !== '') return;
+    for (const m of action.mirrors) {
+      if (!m.sample(this.#random)) continue;
+      const cluster = routing.cluster(m.cluster);
+      const ep = cluster?.pick(hash);
+      if (cluster === undefined || ep === undefined) continue;
+      const authority = shadowAuthority(options.authority ?? head.authority);
+      const req = new MirrorRequest(head.method, options.target ?? head.target, authority, head.scheme, mirroredFields(head, options), head.grpc, action.timeoutMs, (o) => {
+        const failed = o.failure !== 'none' && o.failure !== 'downstream-reset';
+        cluster.outlier?.report(ep.key, failed ? 503 : o.status, this.#now());
+      });
+      this.#o.pools.get(cluster, ep).start(req);
+    }
   }
 
   #mutationsFor(choice: ClusterChoice): ChoiceMutations {
@@ -281,6 +347,7 @@ export class RouteHandler implements L7Handler {
     const flag = s.failure === 'downstream-reset' ? 'DC' : st.attempts > 1 && s.status >= 500 ? 'URX' : st.flag;
     this.#group(st).record({ status: s.status, ...(ex.request.grpc ? { grpcStatus: grpcOf(s.status) } : {}), durationMs, requestBytes: s.requestBytes, responseBytes: s.responseBytes, flag });
     if (st.log !== undefined) this.#o.accessLog?.(accessLogLine(st, s, durationMs, flag));
+    if (st.trace.span !== undefined) this.#tracing.end(st.trace, s, flag, st.cluster?.name, st.endpoint?.key);
   }
 
   #group(st: Pending): RequestSeriesGroup {

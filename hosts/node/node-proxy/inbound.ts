@@ -14,14 +14,13 @@
  * Every admitted connection is recorded in the tracker with the request it was admitted with, so a
  * policy change can re-evaluate it and close it when it is now denied (policy-enforcer.ts).
  */
-import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { inboundSource, planInbound } from '../../../core/node/index.ts';
 import type { InboundPlan, InboundRequest, NodeState } from '../../../core/node/index.ts';
 import type { PeerInfo } from '../../../core/telemetry/index.ts';
 import type { InboundTunnel } from '../hbone/index.ts';
-import { splice } from '../servers/index.ts';
+import { resetStream, splice } from '../servers/index.ts';
 import type { SpliceEnd, SpliceOwner } from '../servers/index.ts';
 import { INBOUND_DIAL_FAILED, inboundRefusal } from './decisions.ts';
 import type { LiveInbound, NodeProxyInputs } from './inputs.ts';
@@ -166,15 +165,6 @@ class LiveInboundConnection implements LiveInbound, SpliceOwner {
     if (this.#revoked === undefined) return this.telemetry.end(end);
     this.telemetry.end({ error: new Error(`closed by a policy change: ${this.#revoked}`) }, 'DENY');
   }
-}
-
-/** An HBONE stream gets RST_STREAM (CONNECT_ERROR, RFC 9113 8.5), a socket a TCP RST. */
-function resetStream(d: Duplex): void {
-  if (d.destroyed) return;
-  const s = d as Duplex & { rstCode?: unknown; close?: (code?: number) => void; resetAndDestroy?: () => void };
-  if (typeof s.rstCode === 'number' && typeof s.close === 'function') s.close(h2.NGHTTP2_CONNECT_ERROR);
-  else if (typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
-  else d.destroy();
 }
 
 function fmtIp(ip: string): string {

@@ -8,10 +8,10 @@
  */
 import { TYPE_URL } from '../../../core/xds/type-urls.ts';
 import { meshSettingsFromProto } from '../../../core/xds/mesh-config.ts';
-import { istio } from '../../../core/xds/pb.ts';
+import { istio } from '../../../core/xds/pb-workload.ts';
 import { controlPlaneIdentity } from '../ca/control-plane-cert.ts';
-import { DeltaXdsClient } from '../xds/delta-client.ts';
-import type { XdsUpdate } from '../xds/delta-client.ts';
+import { DeltaXdsClientBase as DeltaXdsClient } from '../xds/delta-client-base.ts';
+import type { XdsUpdate } from '../xds/delta-client-base.ts';
 import type { NodeProxyInputs } from './inputs.ts';
 
 /** Watched in this order: mesh settings before the policies, policies before the workloads naming them. */

@@ -159,7 +159,15 @@ export class EntryConnection implements SpliceOwner {
     }
     const tunnel: Tunnel = isDuplex(outcome) ? { stream: outcome } : outcome;
     if (this.phase !== Phase.Connecting) {
-      tunnel.stream.destroy(); // the client left or timed out while we dialled
+      // The client left or timed out while we dialled: drop the tunnel and close its telemetry
+      // (the meter opened with the dial; without onClose opened/closed counts diverge).
+      tunnel.stream.destroy();
+      const error = new Error(this.phase === Phase.Closing ? 'connect timeout' : 'client closed the connection');
+      try {
+        tunnel.onClose?.({ received: 0, sent: 0, error, side: 'client' });
+      } catch (err) {
+        this.host.log('warn', `tunnel close hook failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
       return;
     }
     this.tunnel = tunnel;

@@ -54,6 +54,8 @@ interface Leg {
   peer: Duplex;
   fromClient: boolean;
   ended: boolean;
+  /** An HTTP/2 stream's FIN is held for a second turn (see passEnd). */
+  finHeld: boolean;
   /** Set while the peer is corked for the rest of this I/O phase (see onData). */
   corked: boolean;
   uncork: (() => void) | undefined;
@@ -93,7 +95,7 @@ export function splice(client: Duplex, upstream: Duplex, counts: ByteCounts, own
  * connection, made here, none per chunk.
  */
 function leg(s: Splice, peer: Duplex, fromClient: boolean): Leg {
-  const l: Leg = { splice: s, peer, fromClient, ended: false, corked: false, uncork: undefined };
+  const l: Leg = { splice: s, peer, fromClient, ended: false, finHeld: false, corked: false, uncork: undefined };
   if (isHttp2Stream(fromClient ? s.client : s.upstream) && typeof (peer as Socket).cork === 'function' && !isHttp2Stream(peer)) {
     l.uncork = () => {
       l.corked = false;
@@ -145,11 +147,36 @@ function onDrain(this: Carrier): void {
   if (!peer.destroyed) peer.resume();
 }
 
-/** FIN from this side: pass it on; the other direction keeps going until its own end. */
+/**
+ * FIN from this side: pass it on; the other direction keeps going until its own end. An HTTP/2
+ * stream that the peer resets (RST_STREAM: a policy change revoking the connection, a failed
+ * dial) is reported by Node as 'end' first, its 'aborted'/'error' after: the FIN is held one turn
+ * and, if the stream turns out reset, the other side is reset instead (RFC 9113 8.5).
+ */
 function onEnd(this: Carrier): void {
   const leg = this[LEG]!;
   leg.ended = true;
-  if (!leg.peer.destroyed) leg.peer.end();
+  if (isHttp2Stream(this)) setImmediate(passEnd, this);
+  else if (!leg.peer.destroyed) leg.peer.end();
+}
+
+/**
+ * The held FIN. Two turns: a peer that resets with Node's `close(code)` sends END_STREAM and then,
+ * in a second write, RST_STREAM (Weft's own resets send RST_STREAM alone: resetStream below), so
+ * the reset is read one loop iteration after the 'end'.
+ */
+function passEnd(stream: Carrier): void {
+  const leg = stream[LEG]!;
+  if (leg.peer.destroyed) return;
+  const h = stream as Duplex & { rstCode?: number; aborted?: boolean };
+  if (h.aborted || (h.rstCode !== undefined && h.rstCode !== h2.NGHTTP2_NO_ERROR)) {
+    fail(leg.splice, new Error(`${leg.fromClient ? 'client' : 'upstream'} reset the stream (code ${h.rstCode ?? '?'})`), leg.fromClient ? 'client' : 'upstream');
+  } else if (!leg.finHeld && !stream.destroyed) {
+    leg.finHeld = true;
+    setImmediate(passEnd, stream);
+  } else {
+    leg.peer.end();
+  }
 }
 
 function onError(this: Carrier, err: Error): void {
@@ -195,11 +222,28 @@ function fail(s: Splice, err: Error, side: 'client' | 'upstream'): void {
 }
 
 function teardown(stream: Duplex): void {
+  resetStream(stream);
+}
+
+/**
+ * Resets a stream: an HBONE stream gets RST_STREAM (CONNECT_ERROR by default, RFC 9113 8.5), a
+ * socket a TCP RST, anything else is destroyed. Node's `close(code)` ends the writable side first,
+ * which sends END_STREAM and then RST_STREAM in a later write: a peer reads a FIN, and passes it on
+ * as one, before it learns of the reset. The stream's `_final` (where Node sends END_STREAM) is
+ * made a no-op first, so the reset goes out alone.
+ */
+export function resetStream(stream: Duplex, code: number = h2.NGHTTP2_CONNECT_ERROR): void {
   if (stream.destroyed) return;
-  const h2stream = stream as Duplex & { close?: (code?: number) => void };
-  if (isHttp2Stream(stream) && typeof h2stream.close === 'function') h2stream.close(h2.NGHTTP2_CONNECT_ERROR);
-  else if (typeof (stream as Socket).resetAndDestroy === 'function') (stream as Socket).resetAndDestroy();
+  const h2stream = stream as Duplex & { close?: (code?: number) => void; _final?: (cb: (err?: Error | null) => void) => void };
+  if (isHttp2Stream(stream) && typeof h2stream.close === 'function') {
+    if (!stream.writableEnded) h2stream._final = skipFinal;
+    h2stream.close(code);
+  } else if (typeof (stream as Socket).resetAndDestroy === 'function') (stream as Socket).resetAndDestroy();
   else stream.destroy();
+}
+
+function skipFinal(cb: (err?: Error | null) => void): void {
+  cb();
 }
 
 /** splice() for callers that want a promise of the end (tests, the L4 bench) rather than an owner. */

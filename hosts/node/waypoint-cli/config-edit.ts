@@ -78,9 +78,9 @@ export class ConfigDirectory {
     await writeFile(file.path, file.docs.map((d) => d.toString()).join('---\n'));
   }
 
-  async writeNew(name: string, resource: object): Promise<string> {
+  async writeNew(name: string, resource: object | object[]): Promise<string> {
     const path = join(this.dir, name);
-    await writeFile(path, stringify(resource));
+    await writeFile(path, Array.isArray(resource) ? resource.map((r) => stringify(r)).join('---\n') : stringify(resource));
     return path;
   }
 }
@@ -93,6 +93,33 @@ export function waypointGateway(namespace: string, name: string, forWhat: Waypoi
     metadata: { name, namespace, labels: { [WAYPOINT_FOR_LABEL]: forWhat } },
     spec: { gatewayClassName: WAYPOINT_CLASS, listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
   };
+}
+
+export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+
+/**
+ * Where a waypoint runs outside Kubernetes (what Istio's Deployment and Service for the Gateway are in a
+ * cluster): a WorkloadEntry at the `weft waypoint --listen` address with the waypoint's service account
+ * (its identity, which node proxies expect), and a Service `NAME` selecting it, through which the control
+ * plane's workload API names the waypoint (core/xds/workload-api.ts). Both say `istio.io/use-waypoint:
+ * none`, so a namespace-wide waypoint label does not send the waypoint's own traffic to itself.
+ */
+export function waypointAddressResources(namespace: string, name: string, address: string): object[] {
+  const labels = { [GATEWAY_NAME_LABEL]: name, [USE_WAYPOINT_LABEL]: 'none' };
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace, labels },
+      spec: { selector: { [GATEWAY_NAME_LABEL]: name }, ports: [{ name: 'mesh', port: 15008, protocol: 'TCP' }] },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'WorkloadEntry',
+      metadata: { name, namespace, labels },
+      spec: { address, serviceAccount: name, labels },
+    },
+  ];
 }
 
 /** Sets (or with `value` undefined removes) a label in a parsed document, keeping the rest as written. */

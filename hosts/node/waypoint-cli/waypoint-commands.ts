@@ -2,7 +2,7 @@
  * What `weft waypoint apply|list|delete` do to a config directory, returning the lines to print
  * (istioctl's wording where it has one), so the CLI stays a thin shell and tests read the results.
  */
-import { ConfigDirectory, USE_WAYPOINT_LABEL, WAYPOINT_FOR_LABEL, setLabel, waypointGateway, type WaypointFor } from './config-edit.ts';
+import { ConfigDirectory, GATEWAY_NAME_LABEL, USE_WAYPOINT_LABEL, WAYPOINT_FOR_LABEL, setLabel, waypointAddressResources, waypointGateway, type WaypointFor } from './config-edit.ts';
 
 export interface ApplyOptions {
   dir: string;
@@ -11,6 +11,8 @@ export interface ApplyOptions {
   forWhat: WaypointFor;
   enrollNamespace: boolean;
   overwrite: boolean;
+  /** Where `weft waypoint` runs (its --listen): also writes its WorkloadEntry and Service. */
+  address?: string;
 }
 
 export async function applyWaypoint(o: ApplyOptions): Promise<string[]> {
@@ -32,8 +34,28 @@ export async function applyWaypoint(o: ApplyOptions): Promise<string[]> {
     const path = await cfg.writeNew(`waypoint-${o.namespace}-${o.name}.yaml`, waypointGateway(o.namespace, o.name, o.forWhat));
     out.push(`waypoint ${o.namespace}/${o.name} applied (${path})`);
   }
+  if (o.address) out.push(await writeAddress(cfg, o.namespace, o.name, o.address));
   if (o.enrollNamespace) out.push(await labelNamespace(cfg, o.namespace, o.name));
   return out;
+}
+
+/** The waypoint's WorkloadEntry (address updated in place when it exists) and Service. */
+async function writeAddress(cfg: ConfigDirectory, namespace: string, name: string, address: string): Promise<string> {
+  const we = cfg.find('WorkloadEntry', namespace, name);
+  const svc = cfg.find('Service', namespace, name);
+  for (const r of [we, svc]) {
+    if (r && r.doc.getIn(['metadata', 'labels', GATEWAY_NAME_LABEL]) !== name) {
+      throw new Error(`${r.file.display}: ${r.kind} ${namespace}/${name} exists and is not this waypoint's (no label ${GATEWAY_NAME_LABEL}: ${name}); remove it or choose another --name`);
+    }
+  }
+  const [svcDoc, weDoc] = waypointAddressResources(namespace, name, address);
+  if (we) {
+    we.doc.setIn(['spec', 'address'], address);
+    await cfg.save(we.file);
+  }
+  const missing = [...(svc ? [] : [svcDoc!]), ...(we ? [] : [weDoc!])];
+  if (missing.length) await cfg.writeNew(`waypoint-${namespace}-${name}-address.yaml`, missing);
+  return `waypoint ${namespace}/${name} is reached at ${address}:15008 (WorkloadEntry and Service ${namespace}/${name})`;
 }
 
 async function labelNamespace(cfg: ConfigDirectory, namespace: string, waypoint: string): Promise<string> {
@@ -90,7 +112,16 @@ export async function deleteWaypoints(o: { dir: string; namespace: string; names
     t.file.docs.splice(t.index, 1);
     out.push(`waypoint ${o.namespace}/${t.name} deleted`);
   }
-  for (const f of new Set(targets.map((t) => t.file))) await cfg.save(f);
+  // the WorkloadEntry and Service `apply --address` wrote for each (labelled with its name)
+  const made = [...cfg.resources()].filter(
+    (r) => (r.kind === 'WorkloadEntry' || r.kind === 'Service') && r.namespace === o.namespace && targets.some((t) => t.name === r.name && r.doc.getIn(['metadata', 'labels', GATEWAY_NAME_LABEL]) === t.name),
+  );
+  const touched = new Set(targets.map((t) => t.file));
+  for (const r of [...made].sort((a, b) => b.index - a.index)) {
+    r.file.docs.splice(r.index, 1);
+    touched.add(r.file);
+  }
+  for (const f of touched) await cfg.save(f);
   for (const r of cfg.resources()) {
     const uses = r.doc.getIn(['metadata', 'labels', USE_WAYPOINT_LABEL]);
     if ((r.kind === 'Namespace' || r.kind === 'Service') && targets.some((t) => t.name === uses && (r.kind === 'Namespace' ? r.name === o.namespace : r.namespace === o.namespace))) {

@@ -7,14 +7,9 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { decodeDeltaDiscoveryRequest, decodeDeltaDiscoveryResponse, decodeDiscoveryRequest, decodeDiscoveryResponse } from '../../../core/xds/codec.ts';
 
-export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
-export const SOTW_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
-export const DELTA_PATH = `/${ADS_SERVICE}/DeltaAggregatedResources`;
+import { DELTA_PATH, SOTW_PATH, asBuffer } from './ads-paths.ts';
 
-/** A Uint8Array viewed as a Buffer without copying. */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+export { ADS_SERVICE, DELTA_PATH, SOTW_PATH, asBuffer } from './ads-paths.ts';
 
 const passBytes = (b: Uint8Array): Buffer => asBuffer(b);
 
