@@ -10,7 +10,8 @@
  *
  * Usage (root; `npm run build` first; apt-get install -y stunnel4 haproxy nginx wrk curl iptables):
  *   node test/bench/run.mjs l4 [--repeats 3] [--seconds 5] [--conns 1,16,64] [--only weft,haproxy]
- *                              [--node-flags '--max-semi-space-size=2']   (V8 flags for the weft node processes)
+ *                              [--node-flags '--max-semi-space-size=2']   (V8 flags for the weft node processes;
+ *                              default: the `weft` launcher's, `--max-semi-space-size=1 --v8-pool-size=1`)
  *                              [--skip rest]   (only the wrk runs at --conns: for profiling one phase)
  * Namespaces, their iptables rules and every process are removed at the end, on an error and on
  * SIGINT/SIGTERM/SIGHUP; namespaces left by a run that was killed outright go at the next start.
@@ -78,7 +79,8 @@ async function main(): Promise<void> {
   const seconds = Number(opt('seconds', '5'));
   const conns = opt('conns', '1,16,64').split(',').map(Number);
   const only = opt('only', 'direct,weft,stunnel,haproxy').split(',');
-  const nodeFlags = opt('node-flags', '').split(' ').filter(Boolean);
+  // what dist/weft (the launcher users run) gives `weft node`; the bench starts dist/weft.mjs directly
+  const nodeFlags = opt('node-flags', '--max-semi-space-size=1 --v8-pool-size=1').split(' ').filter(Boolean);
   // `--skip rest`: only the wrk runs at --conns (profiling one phase with --node-flags --cpu-prof)
   const skip = opt('skip', '').split(',');
   const unsupported = e2eUnsupportedReason();
