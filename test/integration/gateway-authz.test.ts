@@ -227,6 +227,13 @@ describe('weft gateway: AuthorizationPolicy and RequestAuthentication', () => {
     expect((await get('/elsewhere')).status).toBe(403);
   });
 
+  it('normalizes the path before authorization and routing (RFC 3986 dot segments, as Envoy normalize_path)', async () => {
+    expect((await get('/public/../admin/x')).status).toBe(403);
+    const ok = await get('/public/./a/../x');
+    expect(ok.status).toBe(200);
+    expect(ok.json?.path).toBe('/public/x');
+  });
+
   it('denies by a request header (DENY when request.headers[x-block])', async () => {
     expect((await get('/public/x', { 'x-block': 'yes' })).status).toBe(403);
     expect((await get('/public/x', { 'x-block': 'no' })).status).toBe(200);

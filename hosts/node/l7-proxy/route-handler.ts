@@ -14,6 +14,7 @@
  * flight.
  */
 import { applyHeaderOps, HeaderOpKind, Preflight } from '../../../core/route/index.ts';
+import { normalizePath } from '../../../core/route/path-normalize.ts';
 import type { ClusterChoice, CompiledRoute, ForwardAction, HeaderOps, MutableHeaders, RouteRequest, RouteTable, UpstreamCluster, UpstreamEndpoint } from '../../../core/route/index.ts';
 import type { HttpMetrics, RequestSeriesGroup } from '../../../core/telemetry/index.ts';
 import { tcpLabels } from '../../../core/telemetry/index.ts';
@@ -50,7 +51,11 @@ export interface RouteHandlerOptions {
 
 /** RouteRequest over the engine's head view: repeated fields joined with `,`, as Envoy matches them. */
 class RouteRequestView implements RouteRequest {
-  constructor(readonly head: RequestHeadView) {}
+  /** The path after normalization (Envoy's normalize_path), when it differs from the received one. */
+  normalized: string | undefined;
+  constructor(readonly head: RequestHeadView) {
+    this.normalized = normalizePath(head.target);
+  }
   get method(): string {
     return this.head.method;
   }
@@ -61,7 +66,7 @@ class RouteRequestView implements RouteRequest {
     return this.head.authority;
   }
   get target(): string {
-    return this.head.target;
+    return this.normalized ?? this.head.target;
   }
   get sourceIp(): string {
     return this.head.remoteAddress;
@@ -268,7 +273,8 @@ export class RouteHandler implements L7Handler {
     if (request.add?.length) options.add = request.add;
     if (request.remove?.length) options.remove = request.remove;
     if (az?.upstreamRemove) options.remove = [...(options.remove ?? []), ...az.upstreamRemove];
-    const target = action.rewrite(head.target);
+    // routing, authorization and the upstream all see the normalized path (`/a/../admin` is `/admin`)
+    const target = action.rewrite(req.target) ?? req.normalized;
     if (target !== undefined) options.target = target;
     if (choice.hostRewrite !== undefined) options.authority = choice.hostRewrite;
     const perTry = retry?.perTryTimeoutMs ?? 0;
