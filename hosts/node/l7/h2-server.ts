@@ -8,9 +8,22 @@
 import { constants, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream, type Settings } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { BaseExchange, grpcStatusFor } from './exchange.ts';
-import { BodyKind, fieldOf, HOP_BY_HOP, ResponseBody, type BodyTarget, type L7Handler } from './handler.ts';
+import { BodyKind, fieldOf, HOP_BY_HOP, ResponseBody, type BodyTarget, type DownstreamPeer, type L7Handler } from './handler.ts';
+
+/**
+ * The DownstreamPeer of a connection handed in with one (L7Server.handleConnection), put on its
+ * session when the session starts, so each stream reads it from there (node:http2 wraps a Duplex
+ * that is no socket, so its session has no remote address of its own).
+ */
+export const PEER = Symbol('weft.l7.peer');
+
+export type PeerCarrier = { [PEER]?: DownstreamPeer };
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = constants;
+
+/** Set on a session whose connection is TLS (read once per session, not per stream). */
+const TLS_SESSION = Symbol('weft.l7.tls');
+type TlsMark = { [TLS_SESSION]?: boolean };
 
 export interface H2DownstreamOptions {
   settings?: Settings;
@@ -43,12 +56,15 @@ export function createH2Downstream(handler: L7Handler, scheme: () => 'http' | 'h
       stream.respond({ ':status': 431 }, { endStream: true });
       return;
     }
-    const ex = new H2Exchange(handler, stream, headers, flags, rawHeaders, scheme());
+    // a TLS connection handed in (L7Server.handleTls: a gateway's listener terminates TLS) is https
+    // whatever the server's own scheme, as HTTP/1.1 on it is
+    const ex = new H2Exchange(handler, stream, headers, flags, rawHeaders, (stream.session as TlsMark | undefined)?.[TLS_SESSION] ? 'https' : scheme());
     if (o.streamIdleTimeoutMs) stream.setTimeout(o.streamIdleTimeoutMs, () => (ex.committed ? stream.close(NGHTTP2_CANCEL) : ex.idleTimeout()));
     ex.run();
   });
   server.on('session', (session: Http2Session) => {
     session.on('error', () => {});
+    if ((session.socket as { encrypted?: boolean } | undefined)?.encrypted === true) (session as TlsMark)[TLS_SESSION] = true;
     // a large connection window keeps bulk streams moving (as the HBONE server does)
     try {
       session.setLocalWindowSize(16 << 20);
@@ -111,10 +127,17 @@ export class H2Exchange extends BaseExchange {
       this.bodyLength = n;
       if (n === 0) this.bodyKind = BodyKind.None;
     }
-    const session = stream.session;
-    const sock = session?.socket;
-    this.remoteAddress = sock?.remoteAddress ?? '';
-    this.remotePort = sock?.remotePort ?? 0;
+    const session = stream.session as (Http2Session & PeerCarrier) | undefined;
+    const peer = session?.[PEER];
+    if (peer !== undefined) {
+      this.peer = peer;
+      this.remoteAddress = peer.address;
+      this.remotePort = peer.port;
+    } else {
+      const sock = session?.socket;
+      this.remoteAddress = sock?.remoteAddress ?? '';
+      this.remotePort = sock?.remotePort ?? 0;
+    }
     stream.on('close', this.#onClose);
     stream.on('error', () => {});
     stream.on('drain', this.#onDrain);
