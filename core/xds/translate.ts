@@ -57,7 +57,8 @@ export interface XdsResources {
 }
 
 /** The resource lists the L7 translation reads; when one changes (by identity) it is made again. */
-const L7_KINDS = ['Gateway', 'GatewayClass', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant', 'VirtualService', 'DestinationRule', 'Secret', 'ServiceEntry'];
+/** What the L7 translation reads (AuthorizationPolicy/RequestAuthentication: the gateways' and waypoints' HTTP filters, core/xds/l7/authz.ts). */
+const L7_KINDS = ['Gateway', 'GatewayClass', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant', 'VirtualService', 'DestinationRule', 'Secret', 'ServiceEntry', 'AuthorizationPolicy', 'RequestAuthentication'];
 
 interface ServiceOut {
   svc: ServiceInfo;

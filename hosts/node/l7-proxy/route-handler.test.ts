@@ -146,3 +146,38 @@ describe('CORS on forwarded requests', () => {
     expect(forwarded[3].response.set).toEqual(['x-route', 'r']);
   });
 });
+
+describe('the waypoint role: the request peer is the source', () => {
+  it('labels metrics and access-log lines with the peer (principal, workload from baggage) and takes pools by the request', () => {
+    const a = cluster('outbound|80||echo.ns.svc.cluster.local', '10.0.0.1');
+    const clusters = compileClusters([a.cluster], [a.cla]);
+    const table = compileRoutes({ name: 'echo.ns.svc.cluster.local:80', virtualHosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: a.cluster.name } }] }] });
+    const metrics = new HttpMetrics();
+    const lines: string[] = [];
+    const asked: string[] = [];
+    const handler = new RouteHandler({
+      routeConfigName: 'echo.ns.svc.cluster.local:80',
+      routing: () => ({ routes: () => table, cluster: (n) => clusters.get(n) }),
+      pools: { get: (c, ep, h) => (asked.push(h.remoteAddress), { protocol: 'http1', name: ep.key, start: () => {} }) },
+      metrics,
+      self: { reporter: 'waypoint', workload: 'waypoint', namespace: 'ns', principal: 'spiffe://cluster.local/ns/ns/sa/waypoint' },
+      accessLog: (l) => lines.push(l),
+    });
+    const peers = [
+      { address: '10.1.0.1', port: 1, peerPrincipal: 'spiffe://cluster.local/ns/ns/sa/client', workload: 'client-1', namespace: 'ns' },
+      { address: '10.1.0.2', port: 2, peerPrincipal: 'spiffe://cluster.local/ns/other/sa/other', workload: 'other-1', namespace: 'other' },
+    ];
+    for (const [i, p] of peers.entries()) {
+      const h = { ...head({ target: '/' }), remoteAddress: p.address, remotePort: p.port, peer: p, peerPrincipal: p.peerPrincipal };
+      const ex = { request: h, answered: false, state: undefined, respond: () => {}, forward: () => {} };
+      handler.request(ex);
+      handler.end(ex, { status: i === 0 ? 200 : 403, requestBytes: 0, responseBytes: 0, failure: 'none', attempts: 1 });
+    }
+    expect(asked).toEqual(['10.1.0.1', '10.1.0.2']);
+    const text = metrics.render();
+    const series = text.split('\n').filter((l) => l.startsWith('istio_requests_total{'));
+    expect(series.find((l) => l.includes('response_code="200"'))).toMatch(/reporter="waypoint".*source_workload="client-1".*source_workload_namespace="ns".*source_principal="spiffe:\/\/cluster.local\/ns\/ns\/sa\/client"/);
+    expect(series.find((l) => l.includes('response_code="403"'))).toMatch(/source_workload="other-1".*source_workload_namespace="other".*source_principal="spiffe:\/\/cluster.local\/ns\/other\/sa\/other"/);
+    expect(JSON.parse(lines[1]!)).toMatchObject({ reporter: 'waypoint', source_principal: 'spiffe://cluster.local/ns/other/sa/other', source_workload: 'other-1', downstream_remote_address: '10.1.0.2:2', response_code: 403 });
+  });
+});

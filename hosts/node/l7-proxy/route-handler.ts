@@ -18,9 +18,9 @@ import { normalizePath } from '../../../core/route/path-normalize.ts';
 import type { ClusterChoice, CompiledRoute, ForwardAction, HeaderOps, MutableHeaders, RouteRequest, RouteTable, UpstreamCluster, UpstreamEndpoint } from '../../../core/route/index.ts';
 import type { HttpMetrics, RequestSeriesGroup } from '../../../core/telemetry/index.ts';
 import { tcpLabels } from '../../../core/telemetry/index.ts';
-import type { ExchangeSummary, ForwardOptions, HeadMutation, L7Exchange, L7Handler, RequestHeadView, UpstreamFailure, UpstreamOutcome } from '../l7/index.ts';
+import type { DownstreamPeer, ExchangeSummary, ForwardOptions, HeadMutation, L7Exchange, L7Handler, RequestHeadView, UpstreamFailure, UpstreamOutcome } from '../l7/index.ts';
 import { MirrorRequest, mirroredFields, shadowAuthority } from './mirror.ts';
-import type { UpstreamPools } from './upstreams.ts';
+import type { PoolSource } from './upstreams.ts';
 import type { L7AuthzRequest } from '../../../core/policy/l7-request.ts';
 import type { L7AuthzRunner } from './filters/index.ts';
 import { defaultTracing, type RequestTrace, type Tracing } from './tracing.ts';
@@ -38,9 +38,14 @@ export interface RouteHandlerOptions {
   /** The listener's port (RBAC destination_port). */
   port?: number;
   routing: () => Routing;
-  pools: UpstreamPools;
+  /** Upstream connection pools (UpstreamPools; a waypoint's are per downstream client). */
+  pools: PoolSource;
   metrics: HttpMetrics;
-  /** This proxy as the metrics' reporter and source (a gateway reports as the client side). */
+  /**
+   * This proxy as the metrics' reporter and source (a gateway reports as the client side). A
+   * waypoint reports the request's peer as the source instead: `peerPrincipal` and the workload and
+   * namespace the waypoint put on the DownstreamPeer (from the HBONE baggage).
+   */
   self: { reporter: 'gateway' | 'waypoint'; workload: string; namespace: string; principal: string };
   accessLog?: (line: string) => void;
   /** traceparent propagation and span export (tracing.ts); default: propagation only. */
@@ -135,6 +140,8 @@ class Pending {
   /** Set when the chain has authorization filters: their facts and the headers they add upstream. */
   authz: L7AuthzRequest | undefined;
   routing: Routing | undefined;
+  /** A waypoint's downstream (the metrics' source); read at the start, as the head is gone at the end. */
+  source: DownstreamPeer | undefined;
   trace!: RequestTrace;
   constructor(
     readonly req: RouteRequestView,
@@ -173,7 +180,9 @@ export class RouteHandler implements L7Handler {
     const st = new Pending(req, this.#now(), route);
     ex.state = st;
     st.trace = this.#tracing.begin(ex.request);
-    if (this.#o.accessLog !== undefined) st.log = requestLogFields(ex.request);
+    const waypoint = this.#o.self.reporter === 'waypoint';
+    if (waypoint) st.source = sourceOf(ex.request);
+    if (this.#o.accessLog !== undefined) st.log = waypoint ? { reporter: 'waypoint', source_principal: st.source?.peerPrincipal ?? null, source_workload: st.source?.workload ?? 'unknown', ...requestLogFields(ex.request) } : requestLogFields(ex.request);
     // AuthorizationPolicy / RequestAuthentication run before any routing decision (filters/).
     const authz = routing.authz?.(this.#o.routeConfigName);
     if (authz !== undefined) {
@@ -285,7 +294,7 @@ export class RouteHandler implements L7Handler {
     st.options = options;
     st.attempts = 1;
     if (action.mirrors.length !== 0) this.#mirror(ex, action, options, routing, st.hash);
-    ex.forward(this.#o.pools.get(cluster, ep), options);
+    ex.forward(this.#o.pools.get(cluster, ep, head), options);
   }
 
   /** request_mirror_policies: a bodiless copy of the request as forwarded to each sampled mirror (mirror.ts). */
@@ -302,7 +311,7 @@ export class RouteHandler implements L7Handler {
         const failed = o.failure !== 'none' && o.failure !== 'downstream-reset';
         cluster.outlier?.report(ep.key, failed ? 503 : o.status, this.#now());
       });
-      this.#o.pools.get(cluster, ep).start(req);
+      this.#o.pools.get(cluster, ep, head).start(req);
     }
   }
 
@@ -342,7 +351,7 @@ export class RouteHandler implements L7Handler {
     if (next === undefined) return;
     st.endpoint = next;
     st.attempts++;
-    ex.forward(this.#o.pools.get(cluster, next), st.options);
+    ex.forward(this.#o.pools.get(cluster, next, ex.request), st.options);
     return true;
   }
 
@@ -358,15 +367,18 @@ export class RouteHandler implements L7Handler {
 
   #group(st: Pending): RequestSeriesGroup {
     const ep = st.endpoint;
-    const key = `${st.cluster?.name ?? ''}|${ep?.key ?? ''}`;
+    const src = st.source;
+    const key = src === undefined ? `${st.cluster?.name ?? ''}|${ep?.key ?? ''}` : `${st.cluster?.name ?? ''}|${ep?.key ?? ''}|${src.peerPrincipal ?? ''}|${src.workload ?? ''}|${src.namespace ?? ''}`;
     let g = this.#groups.get(key);
     if (g === undefined) {
       const self = this.#o.self;
+      // a waypoint: the downstream is the source (Istio's waypoint metrics); a gateway: itself
+      const source = self.reporter === 'waypoint' ? { workload: src?.workload ?? 'unknown', namespace: src?.namespace ?? '', principal: src?.peerPrincipal ?? 'unknown' } : { workload: self.workload, namespace: self.namespace, principal: self.principal };
       const w = ep?.workload;
       const host = st.cluster?.name.split('|')[3];
       const { response_flags: _f, ...labels } = tcpLabels({
         reporter: 'source',
-        source: { workload: self.workload, namespace: self.namespace, principal: self.principal },
+        source,
         ...(w ? { destination: { workload: w.name, namespace: w.namespace, canonicalService: w.canonicalName, canonicalRevision: w.revision, cluster: w.cluster, ...(ep?.identity ? { principal: ep.identity } : {}) } } : {}),
         ...(host ? { service: { hostname: host, name: host.split('.')[0]!, namespace: host.split('.')[1] ?? '' } } : {}),
         securityPolicy: ep?.tunnel === 'HBONE' ? 'mutual_tls' : 'unknown',
@@ -380,6 +392,14 @@ export class RouteHandler implements L7Handler {
 }
 
 const NO_HEADERS: readonly string[] = [];
+
+/** The downstream as a waypoint sees it: the peer the waypoint handed the engine, else the head's principal alone. */
+function sourceOf(head: RequestHeadView): DownstreamPeer | undefined {
+  if (head.peer !== undefined) return head.peer;
+  const principal = head.peerPrincipal;
+  if (principal === undefined) return undefined;
+  return { address: head.remoteAddress, port: head.remotePort, peerPrincipal: principal, namespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '' };
+}
 
 function grpcOf(status: number): number {
   return status === 200 ? 0 : status === 503 ? 14 : status === 504 ? 4 : 2;

@@ -7,7 +7,7 @@
  */
 import type { UpstreamCluster, UpstreamEndpoint } from '../../../core/route/index.ts';
 import type { HboneClient } from '../hbone/index.ts';
-import { H2Endpoint, Http1Endpoint, tcpDial, type Dial, type Upstream } from '../l7/index.ts';
+import { H2Endpoint, Http1Endpoint, tcpDial, type Dial, type RequestHeadView, type Upstream } from '../l7/index.ts';
 
 const HBONE_PORT = 15008;
 
@@ -21,7 +21,16 @@ export interface UpstreamPoolsOptions {
 
 type Pool = (Http1Endpoint | H2Endpoint) & { close?(): void };
 
-export class UpstreamPools {
+/**
+ * Where the route handler takes a request's upstream from: one UpstreamPools (a gateway), or a set
+ * per downstream client (a waypoint: the HBONE CONNECT's `forwarded` names the client, so an
+ * upstream connection serves one client's requests only; waypoint.ts).
+ */
+export interface PoolSource {
+  get(cluster: UpstreamCluster, ep: UpstreamEndpoint, head: RequestHeadView): Upstream;
+}
+
+export class UpstreamPools implements PoolSource {
   readonly #pools = new Map<string, Pool>();
 
   constructor(private readonly o: UpstreamPoolsOptions) {}

@@ -6,14 +6,16 @@
  * Listener `<hostname>:<port>` -> route configuration `<hostname>:<port>`).
  *
  * Who the downstream is (its SPIFFE id, the client address in `forwarded: for=`, its workload from
- * `baggage`) is per stream, while the engine's RequestHeadView carries only a remote address. Until
- * the engine carries a peer identity itself, a stream is served by an engine server + RouteHandler
- * made for its downstream (route configuration, peer identity, client IP, client workload): the
- * handler reports Istio's waypoint metrics with that client as the source (reporter="waypoint",
- * source_principal = the peer's SPIFFE id), the access log line names it, and the upstream pools it
- * uses send `forwarded: for="<client ip>"` on their HBONE CONNECTs, so the destination node proxy
- * sees the original client's address (its L4 policy sees the waypoint's identity, as in Istio).
- * Downstream contexts idle for a minute are closed.
+ * `baggage`, the VIP it sent to) is per stream: it goes to the engine with the stream
+ * (`handleConnection(stream, peer)`), so every request view carries it (`peerPrincipal`,
+ * `remoteAddress`, `localAddress`, `peer.workload`). One engine server + RouteHandler serves each
+ * route configuration: the L7 authorization filters match `principals` against the peer, and the
+ * handler reports Istio's waypoint metrics with the peer as the source (reporter="waypoint",
+ * source_principal = the peer's SPIFFE id, source_workload from baggage). Upstream pools are per
+ * client address, the one thing that must differ: their HBONE CONNECTs carry
+ * `forwarded: for="<client ip>"`, so the destination node proxy sees the original client's address
+ * (its L4 policy sees the waypoint's identity, as in Istio). A client's pools are closed after a
+ * minute without streams.
  *
  * A workload-addressed stream (pod IP:port) that no listener claims is passed on at L4: an HBONE
  * stream to that workload (its identity from the clusters' endpoints) or plain TCP when the mesh
@@ -27,14 +29,14 @@ import type { UpstreamCluster, UpstreamEndpoint } from '../../../core/route/inde
 import type { HttpMetrics } from '../../../core/telemetry/index.ts';
 import type { CertificateManager, RotationEvent } from '../certs/index.ts';
 import { HboneServer, type HboneClient, type InboundTunnel } from '../hbone/index.ts';
-import { L7Server, type ExchangeSummary, type L7Exchange, type L7Handler, type UpstreamOutcome } from '../l7/index.ts';
+import { L7Server, type DownstreamPeer, type RequestHeadView, type Upstream } from '../l7/index.ts';
 import { splice } from '../servers/index.ts';
 import { RouteHandler, type Routing } from './route-handler.ts';
 import type { Tracing } from './tracing.ts';
-import { UpstreamPools } from './upstreams.ts';
+import { UpstreamPools, type PoolSource } from './upstreams.ts';
 
 export const WAYPOINT_HBONE_PORT = 15008;
-/** A downstream context with no open stream for this long is closed (its pools with it). */
+/** A client with no open stream for this long has its upstream pools closed. */
 const IDLE_MS = 60_000;
 
 export interface WaypointInboundOptions {
@@ -62,10 +64,13 @@ interface Target {
   chain: FilterChain;
 }
 
-/** One downstream (route configuration, peer, client): its engine server, handler and pools. */
-interface Downstream {
-  key: string;
+/** One route configuration's engine server. */
+interface RouteServer {
   server: L7Server;
+}
+
+/** One downstream client address: the upstream pools whose CONNECTs say `forwarded: for=<it>`. */
+interface ClientPools {
   pools: UpstreamPools;
   active: number;
   idleSince: number;
@@ -77,16 +82,20 @@ export interface WaypointStatus {
   error?: string;
   /** `<vip>:<port>` -> listener name. */
   targets: Record<string, string>;
+  /** Engine servers (one per route configuration in use). */
+  servers: number;
+  /** Client addresses with upstream pools. */
   downstreams: number;
   tunnels: { accepted: number; l7: number; l4: number; refused: number };
 }
 
-export class WaypointInbound {
+export class WaypointInbound implements PoolSource {
   readonly server: HboneServer;
   readonly counts = { accepted: 0, l7: 0, l4: 0, refused: 0 };
   #targets = new Map<string, Target>();
   #clusters: readonly UpstreamCluster[] = [];
-  readonly #downstreams = new Map<string, Downstream>();
+  readonly #servers = new Map<string, RouteServer>();
+  readonly #clients = new Map<string, ClientPools>();
   #sweep?: NodeJS.Timeout;
   #listening = false;
   #address?: string;
@@ -141,7 +150,15 @@ export class WaypointInbound {
     }
     this.#targets = targets;
     this.#clusters = [...clusters];
-    for (const d of this.#downstreams.values()) d.pools.retain(this.#clusters);
+    for (const c of this.#clients.values()) c.pools.retain(this.#clusters);
+    // servers of route configurations no listener names any more: requests in flight finish
+    const names = new Set<string>();
+    for (const t of targets.values()) names.add(t.chain.hcm.routeConfigName);
+    for (const [name, r] of this.#servers) {
+      if (names.has(name)) continue;
+      this.#servers.delete(name);
+      void r.server.close(5000);
+    }
   }
 
   status(): WaypointStatus {
@@ -152,7 +169,8 @@ export class WaypointInbound {
       ...(this.#address ? { address: this.#address } : {}),
       ...(this.#error ? { error: this.#error } : {}),
       targets,
-      downstreams: this.#downstreams.size,
+      servers: this.#servers.size,
+      downstreams: this.#clients.size,
       tunnels: { ...this.counts },
     };
   }
@@ -175,52 +193,69 @@ export class WaypointInbound {
     this.counts.l7++;
     const src = inboundSource(t.headers.forwarded, t.remoteAddress, t.remotePort);
     const baggage = parseBaggage(t.headers.baggage);
-    const d = this.#downstream(target, t.peerIdentity, src.ip, baggage);
+    const peer: DownstreamPeer = {
+      address: src.ip,
+      port: src.port,
+      peerPrincipal: t.peerIdentity,
+      localAddress: t.target.kind === 'ip' ? t.target.ip : undefined,
+      workload: workloadOf(baggage),
+      namespace: baggage['k8s.namespace.name'] ?? /\/ns\/([^/]+)\//.exec(t.peerIdentity)?.[1] ?? '',
+    };
+    const server = this.#serverFor(target);
+    const client = this.#client(src.ip);
     const stream = t.accept();
-    d.active++;
+    client.active++;
     stream.once('close', () => {
-      if (--d.active === 0) d.idleSince = Date.now();
+      if (--client.active === 0) client.idleSince = Date.now();
     });
-    d.server.handleConnection(stream, { address: src.ip, port: src.port });
+    server.handleConnection(stream, peer);
   }
 
-  #downstream(target: Target, peer: string, clientIp: string, baggage: Record<string, string>): Downstream {
+  /** The engine server of the target's route configuration (made on first use). */
+  #serverFor(target: Target): L7Server {
     const chain = target.chain;
     const routeConfigName = chain.hcm.routeConfigName;
-    const workload = workloadOf(baggage);
-    const key = `${routeConfigName}\0${peer}\0${clientIp}\0${workload}`;
-    let d = this.#downstreams.get(key);
-    if (d !== undefined) return d;
+    const existing = this.#servers.get(routeConfigName);
+    if (existing !== undefined) return existing.server;
     const o = this.o;
-    const pools = new UpstreamPools({
-      hbone: o.hbone,
-      identity: o.identity,
-      hboneHeaders: { forwarded: `for="${clientIp.includes(':') ? `[${clientIp}]` : clientIp}"`, baggage: this.#baggage },
-    });
-    pools.retain(this.#clusters);
-    const ns = baggage['k8s.namespace.name'] ?? /\/ns\/([^/]+)\//.exec(peer)?.[1] ?? '';
-    const logPrefix = `{"reporter":"waypoint","source_principal":${JSON.stringify(peer)},"source_workload":${JSON.stringify(workload)},`;
-    const accessLog = o.accessLog;
     const handler = new RouteHandler({
       routeConfigName,
       port: target.listener.port,
       routing: o.routing,
-      pools,
+      pools: this,
       metrics: o.metrics,
       ...(o.tracing ? { tracing: o.tracing } : {}),
-      // the waypoint reports the downstream client as the source (Istio's waypoint metrics)
-      self: { reporter: 'waypoint', workload, namespace: ns, principal: peer },
-      ...(accessLog ? { accessLog: (line: string) => accessLog(line.startsWith('{') ? logPrefix + line.slice(1) : line) } : {}),
+      // reporter="waypoint": the request's peer is the metrics' source (route-handler.ts)
+      self: { reporter: 'waypoint', workload: o.name, namespace: o.namespace, principal: o.identity },
+      ...(o.accessLog ? { accessLog: o.accessLog } : {}),
     });
     const hcm = chain.hcm;
-    const server = new L7Server(new PeerHandler(handler, peer), {
+    const server = new L7Server(handler, {
       ...(hcm.requestHeadersTimeoutMs ? { headerTimeoutMs: hcm.requestHeadersTimeoutMs } : {}),
       ...(hcm.idleTimeoutMs ? { idleTimeoutMs: hcm.idleTimeoutMs } : {}),
       limits: { maxHeadBytes: hcm.maxRequestHeadersKb * 1024, maxHeaders: hcm.maxHeadersCount },
     });
-    d = { key, server, pools, active: 0, idleSince: Date.now() };
-    this.#downstreams.set(key, d);
-    return d;
+    this.#servers.set(routeConfigName, { server });
+    return server;
+  }
+
+  #client(ip: string): ClientPools {
+    let c = this.#clients.get(ip);
+    if (c !== undefined) return c;
+    const pools = new UpstreamPools({
+      hbone: this.o.hbone,
+      identity: this.o.identity,
+      hboneHeaders: { forwarded: `for="${ip.includes(':') ? `[${ip}]` : ip}"`, baggage: this.#baggage },
+    });
+    pools.retain(this.#clusters);
+    c = { pools, active: 0, idleSince: Date.now() };
+    this.#clients.set(ip, c);
+    return c;
+  }
+
+  /** PoolSource (the route handlers'): the pools of the request's client (its `remoteAddress` is the `forwarded` client). */
+  get(cluster: UpstreamCluster, ep: UpstreamEndpoint, head: RequestHeadView): Upstream {
+    return this.#client(head.remoteAddress).pools.get(cluster, ep);
   }
 
   /** A stream no listener claims: on at L4 to a workload the clusters know, else refused. */
@@ -258,46 +293,20 @@ export class WaypointInbound {
   }
 
   #closeIdle(now: number): void {
-    for (const [k, d] of this.#downstreams) {
-      if (d.active > 0 || now - d.idleSince < IDLE_MS) continue;
-      this.#downstreams.delete(k);
-      void d.server.close(0);
-      d.pools.close();
+    for (const [k, c] of this.#clients) {
+      if (c.active > 0 || now - c.idleSince < IDLE_MS) continue;
+      this.#clients.delete(k);
+      c.pools.close();
     }
   }
 
   async close(graceMs = 5000): Promise<void> {
     clearInterval(this.#sweep);
     await this.server.close(graceMs);
-    await Promise.allSettled([...this.#downstreams.values()].map((d) => d.server.close(graceMs)));
-    for (const d of this.#downstreams.values()) d.pools.close();
-    this.#downstreams.clear();
-  }
-}
-
-/**
- * Puts the downstream's SPIFFE id on each request head as `peerPrincipal` (what the L7 authorization
- * filters read: filters/authz-runner.ts) until the engine sets it itself from the connection; a head
- * that already has the field is left alone.
- */
-class PeerHandler implements L7Handler {
-  constructor(
-    private readonly inner: RouteHandler,
-    private readonly peer: string,
-  ) {}
-
-  request(ex: L7Exchange): void | Promise<void> {
-    const head = ex.request as { peerPrincipal?: string };
-    if (!('peerPrincipal' in head)) head.peerPrincipal = this.peer;
-    return this.inner.request(ex);
-  }
-
-  upstreamOutcome(ex: L7Exchange, outcome: UpstreamOutcome): boolean | void {
-    return this.inner.upstreamOutcome(ex, outcome);
-  }
-
-  end(ex: L7Exchange, summary: ExchangeSummary): void {
-    this.inner.end(ex, summary);
+    await Promise.allSettled([...this.#servers.values()].map((r) => r.server.close(graceMs)));
+    this.#servers.clear();
+    for (const c of this.#clients.values()) c.pools.close();
+    this.#clients.clear();
   }
 }
 

@@ -12,6 +12,7 @@ import {
   ResponseBody,
   type Attempt,
   type BodyTarget,
+  type DownstreamPeer,
   type ExchangeSummary,
   type ForwardOptions,
   type HeadMutation,
@@ -38,6 +39,8 @@ export abstract class BaseExchange implements L7Exchange, RequestHeadView, Proxi
   upgrade = '';
   remoteAddress = '';
   remotePort = 0;
+  /** What the host said about the connection's peer (handleConnection's `remote`), if anything. */
+  peer: DownstreamPeer | undefined = undefined;
   /** The Connection header's value (its tokens are hop-by-hop too). */
   connectionTokens = '';
   state: unknown = undefined;
@@ -65,6 +68,14 @@ export abstract class BaseExchange implements L7Exchange, RequestHeadView, Proxi
 
   get request(): RequestHeadView {
     return this;
+  }
+
+  get peerPrincipal(): string | undefined {
+    return this.peer?.peerPrincipal;
+  }
+
+  get localAddress(): string | undefined {
+    return this.peer?.localAddress;
   }
 
   header(name: string): string | undefined {

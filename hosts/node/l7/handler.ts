@@ -30,8 +30,31 @@ export interface RequestHeadView {
   readonly grpc: boolean;
   /** The protocol a WebSocket-style upgrade asks for (`websocket`), '' when none. */
   readonly upgrade: string;
+  /** The client: the socket's peer, or the `address`/`port` of the DownstreamPeer the host handed in. */
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** The peer's URI SAN (`spiffe://td/ns/x/sa/y`) when the host knows it (an HBONE stream), else undefined. */
+  readonly peerPrincipal?: string | undefined;
+  /** The address the connection was sent to, when the host knows it (a waypoint: the service VIP). */
+  readonly localAddress?: string | undefined;
+  /** The DownstreamPeer the host handed to `handleConnection`, as it was (hosts may carry more on it). */
+  readonly peer?: DownstreamPeer | undefined;
+}
+
+/**
+ * Who a downstream connection is from, when the host knows more than a socket says (an HBONE
+ * stream handed to `L7Server.handleConnection`: the original client, the tunnel peer's identity).
+ */
+export interface DownstreamPeer {
+  readonly address: string;
+  readonly port: number;
+  /** The peer's URI SAN (mTLS / HBONE), what RBAC `principals` match. */
+  readonly peerPrincipal?: string | undefined;
+  /** The address the client sent to (RBAC `destination_ip`). */
+  readonly localAddress?: string | undefined;
+  /** The peer's workload and namespace as the host knows them (a waypoint: the HBONE `baggage`). */
+  readonly workload?: string | undefined;
+  readonly namespace?: string | undefined;
 }
 
 /** Changes to a head on its way on. Header lists are flat `[name, value, ...]`, names lower-case. */

@@ -53,6 +53,7 @@ export class Http1Exchange extends BaseExchange implements ChunkSink {
     this.connectionTokens = head.connection;
     this.remoteAddress = conn.remoteAddress;
     this.remotePort = conn.remotePort;
+    this.peer = conn.peer;
     this.upgrade = head.upgrade;
     this.closeAfter = head.close;
     this.expectContinue = head.expectContinue;

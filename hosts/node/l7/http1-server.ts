@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { ByteCounts } from '../../../core/telemetry/tcp-metrics.ts';
 import { splice, type SpliceEnd, type SpliceOwner } from '../servers/splice.ts';
 import { reasonPhrase } from './exchange.ts';
-import type { L7Handler } from './handler.ts';
+import type { DownstreamPeer, L7Handler } from './handler.ts';
 import { Http1Exchange } from './http1-exchange.ts';
 import { HeadError, HeadReader, parseHead, type HeadLimits, type Http1Head } from './http1-parser.ts';
 
@@ -64,6 +64,8 @@ export class Http1Connection implements SpliceOwner {
     readonly scheme: 'http' | 'https',
     readonly remoteAddress: string,
     readonly remotePort: number,
+    /** What the host said about the peer (L7Server.handleConnection's `remote`). */
+    readonly peer?: DownstreamPeer,
   ) {
     this.reader = new HeadReader(true, host.limits);
     this.since = host.now;

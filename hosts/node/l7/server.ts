@@ -10,8 +10,8 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Http2Server, Http2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { createH2Downstream, type H2DownstreamOptions } from './h2-server.ts';
-import type { L7Handler } from './handler.ts';
+import { createH2Downstream, PEER, type H2DownstreamOptions, type PeerCarrier } from './h2-server.ts';
+import type { DownstreamPeer, L7Handler } from './handler.ts';
 import { Http1Connection, type Http1Host } from './http1-server.ts';
 import { DEFAULT_HEAD_LIMITS, type HeadLimits } from './http1-parser.ts';
 
@@ -56,6 +56,8 @@ export class L7Server implements Http1Host {
   /** Connections whose first bytes have not come yet, with when they were accepted. */
   #sniffing = new Map<Duplex, number>();
   readonly #sessions = new Set<Http2Session>();
+  /** The peer of the connection being handed to node:http2 right now (its session takes it). */
+  #nextPeer: DownstreamPeer | undefined = undefined;
 
   constructor(
     readonly handler: L7Handler,
@@ -69,6 +71,7 @@ export class L7Server implements Http1Host {
     this.#scheme = options.tls ? 'https' : 'http';
     this.h2 = createH2Downstream(handler, () => this.#scheme, { streamIdleTimeoutMs: options.streamIdleTimeoutMs, maxHeaderListSize: this.limits.maxHeadBytes, maxHeaderListPairs: this.limits.maxHeaders + 8, ...options.h2 });
     this.h2.on('session', (session: Http2Session) => {
+      if (this.#nextPeer !== undefined) (session as Http2Session & PeerCarrier)[PEER] = this.#nextPeer;
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
     });
@@ -118,9 +121,11 @@ export class L7Server implements Http1Host {
 
   /**
    * A plaintext connection: a TCP socket or any Duplex (an HBONE stream). `remote` names the
-   * client when the Duplex is not a socket.
+   * client when the Duplex is not a socket, and what else the host knows of the peer (its SPIFFE
+   * id, the address it sent to); every request view on the connection exposes it (HTTP/1.1 and
+   * HTTP/2 alike).
    */
-  handleConnection(s: Duplex, remote?: { address: string; port: number }): void {
+  handleConnection(s: Duplex, remote?: DownstreamPeer): void {
     this.accepted++;
     if (!this.#h2c) {
       this.#http1(s, undefined, 'http', remote);
@@ -143,7 +148,13 @@ export class L7Server implements Http1Host {
         }
         s.pause();
         s.unshift(chunk);
-        this.h2.emit('connection', s);
+        // node:http2 makes the session (and emits 'session') synchronously: it takes the peer then
+        this.#nextPeer = remote;
+        try {
+          this.h2.emit('connection', s);
+        } finally {
+          this.#nextPeer = undefined;
+        }
         return;
       }
       this.#http1(s, chunk, 'http', remote);
@@ -156,7 +167,7 @@ export class L7Server implements Http1Host {
     s.on('error', () => {});
   }
 
-  #waitMore(s: Duplex, remote: { address: string; port: number } | undefined): void {
+  #waitMore(s: Duplex, remote: DownstreamPeer | undefined): void {
     // read everything buffered plus the next chunk, then sniff again
     const buffered: Buffer[] = [];
     let b: Buffer | null;
@@ -171,9 +182,9 @@ export class L7Server implements Http1Host {
     s.resume();
   }
 
-  #http1(s: Duplex, first: Buffer | undefined, scheme: 'http' | 'https', remote?: { address: string; port: number }): void {
+  #http1(s: Duplex, first: Buffer | undefined, scheme: 'http' | 'https', remote?: DownstreamPeer): void {
     const sock = s as Socket;
-    const c = new Http1Connection(this, s, scheme, remote?.address ?? sock.remoteAddress ?? '', remote?.port ?? sock.remotePort ?? 0);
+    const c = new Http1Connection(this, s, scheme, remote?.address ?? sock.remoteAddress ?? '', remote?.port ?? sock.remotePort ?? 0, remote);
     this.connections.add(c);
     c.start(first);
   }
