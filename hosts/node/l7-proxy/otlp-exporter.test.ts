@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { HttpSpan } from '../../../core/telemetry/otlp-json.ts';
 import { OtlpExporter, tracesUrl, type PostResult } from './otlp-exporter.ts';
@@ -61,13 +62,18 @@ describe('OtlpExporter', () => {
     expect(e.status()).toMatchObject({ exported: 4, dropped: 0, queued: 0 });
   });
 
-  it('drops and counts spans beyond the queue bound, without blocking add()', () => {
+  it('drops and counts spans beyond the queue bound, without blocking add()', async () => {
     const e = new OtlpExporter({ endpoint: 'http://c:4318', resource: {}, maxQueue: 10, maxBatch: 100, flushMs: 60_000, post: () => new Promise(() => {}) });
     const t0 = performance.now();
     for (let i = 0; i < 1000; i++) e.add(span(i));
     expect(performance.now() - t0).toBeLessThan(50);
-    // the batch is capped at the queue bound: 10 in flight (the POST never answers), 10 queued, the rest dropped
-    expect(e.status()).toMatchObject({ queued: 10, dropped: 980 });
+    // the export starts on the next turn of the loop, not inside add()
+    expect(e.status()).toMatchObject({ queued: 10, dropped: 990 });
+    await sleep(5);
+    // the batch is capped at the queue bound: 10 in flight (the POST never answers), room for 10 more
+    expect(e.status()).toMatchObject({ queued: 0, dropped: 990 });
+    for (let i = 0; i < 20; i++) e.add(span(i));
+    expect(e.status()).toMatchObject({ queued: 10, dropped: 1000 });
     void e.close(0);
   });
 
@@ -111,5 +117,38 @@ describe('OtlpExporter', () => {
     expect(e.status()).toMatchObject({ exported: 1, rejected: 1, queued: 0 });
     e.add(span(2));
     expect(e.status().dropped).toBe(1);
+  });
+
+  it('POSTs JSON over node:http, honouring Retry-After, and reaches no collector without throwing', async () => {
+    const got: { url: string; type: string; body: any }[] = [];
+    let n = 0;
+    const server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (d) => (text += d));
+      req.on('end', () => {
+        got.push({ url: req.url!, type: req.headers['content-type']!, body: JSON.parse(text) });
+        if (++n === 1) res.writeHead(503, { 'retry-after': '0' }).end();
+        else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const e = new OtlpExporter({ endpoint: `http://127.0.0.1:${port}`, resource: { 'service.name': 'gw.ns' }, flushMs: 10, backoffMs: 60_000 });
+    e.add(span(0));
+    await until(() => e.status().exported === 1);
+    expect(got.map((g) => [g.url, g.type])).toEqual([
+      ['/v1/traces', 'application/json'],
+      ['/v1/traces', 'application/json'],
+    ]);
+    expect(got[1]!.body.resourceSpans[0].scopeSpans[0].spans[0].spanId).toBe(span(0).spanId);
+    await e.close();
+    await new Promise((r) => server.close(r));
+
+    const down = new OtlpExporter({ endpoint: `http://127.0.0.1:${port}`, resource: {}, flushMs: 10, backoffMs: 5, maxRetries: 1 });
+    down.add(span(1));
+    await until(() => down.status().failedExports === 1);
+    expect(down.status()).toMatchObject({ dropped: 1, retries: 1 });
+    expect(down.status().lastError).toMatch(/ECONNREFUSED/);
+    await down.close();
   });
 });
