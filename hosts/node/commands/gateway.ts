@@ -6,7 +6,7 @@
  * unless given; its identity is that service account's.
  */
 import type { Command } from 'commander';
-import { port } from './flags.ts';
+import { drainOnSignals, port, proxySideOptions, stderrLog } from './flags.ts';
 import { tracingConfig, tracingOptions, type TracingFlags } from './tracing-flags.ts';
 
 interface GatewayFlags extends TracingFlags {
@@ -57,14 +57,8 @@ export function register(program: Command): void {
     .option('--name <name>', "this gateway's name (default: from the token)")
     .option('--service-account <sa>', 'the service account whose identity it holds (default: its name)')
     .option('--listen <host>', 'address of its listeners (Gateway listeners written 0.0.0.0, admin, stats, ready)', '127.0.0.1')
-    .option('--trust-domain <td>', "the control plane's trust domain (its SPIFFE id is checked)", 'cluster.local')
-    .option('--admin-port <port>', 'admin (/config_dump)', '15000')
-    .option('--stats-port <port>', 'Prometheus stats', '15020')
-    .option('--ready-port <port>', 'readiness', '15021')
-    .option('--access-log <file>', 'JSON access log, one line per request (`-`: stdout)')
-    .option('--drain-ms <ms>', 'grace for requests in flight on SIGTERM', '5000')
     .option('-v, --verbose', 'debug logs on stderr');
-  tracingOptions(gateway)
+  tracingOptions(proxySideOptions(gateway, { accessLog: 'JSON access log, one line per request (`-`: stdout)', drain: 'grace for requests in flight on SIGTERM' }))
     .action(async (f: GatewayFlags) => {
       const fromToken = gatewayFromToken(f.token);
       const namespace = f.namespace ?? fromToken?.namespace;
@@ -91,9 +85,7 @@ export function register(program: Command): void {
         ports: { admin: port(f.adminPort), stats: port(f.statsPort), ready: port(f.readyPort) },
         ...(f.accessLog ? { accessLog: f.accessLog } : {}),
         tracing: tracingConfig(f),
-        log: (level, message) => {
-          if (level !== 'debug' || f.verbose) process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
-        },
+        log: stderrLog(f.verbose),
       });
       await proxy.start();
       const p = proxy.ports;
@@ -109,14 +101,6 @@ export function register(program: Command): void {
           '',
         ].join('\n'),
       );
-      let stopping = false;
-      const stop = async () => {
-        if (stopping) return;
-        stopping = true;
-        await proxy.drain(Number(f.drainMs) || 5000);
-        process.exit(0);
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      drainOnSignals(() => proxy.drain(Number(f.drainMs) || 5000));
     });
 }

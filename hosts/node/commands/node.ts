@@ -5,7 +5,7 @@
  * Prints where it listens; SIGTERM/SIGINT drain (listeners stop, tunnels get the grace period).
  */
 import type { Command } from 'commander';
-import { port } from './flags.ts';
+import { drainOnSignals, port, proxySideOptions, stderrLog } from './flags.ts';
 
 interface NodeFlags {
   control: string;
@@ -29,7 +29,7 @@ interface NodeFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('node')
     .description("run a node proxy: mTLS (HBONE) for the workloads of this node, ztunnel's job")
     .requiredOption('--control <host:port>', "the control plane's TLS xDS + CA port (15012)")
@@ -39,14 +39,8 @@ export function register(program: Command): void {
     .option('--capture <mode>', 'iptables: capture enrolled pods; none: SOCKS5/CONNECT only', 'iptables')
     .option('--socket <file>', 'Unix socket for weft cni (default /var/run/weft/node.sock with capture)')
     .option('--listen <host>', "address of this proxy's listeners (15008, 15080, 15053, 15000, 15020, 15021)", '127.0.0.1')
-    .option('--trust-domain <td>', "the control plane's trust domain (its SPIFFE id is checked)", 'cluster.local')
-    .option('--admin-port <port>', 'admin (/config_dump)', '15000')
-    .option('--stats-port <port>', 'Prometheus stats', '15020')
-    .option('--ready-port <port>', 'readiness', '15021')
     .option('--socks-port <port>', 'SOCKS5 and HTTP CONNECT', '15080')
     .option('--dns-port <port>', 'DNS proxy', '15053')
-    .option('--access-log <file>', 'JSON access log file (default stdout)')
-    .option('--drain-ms <ms>', 'grace for open connections on SIGTERM', '5000')
     .option('--cert-ttl <seconds>', 'requested lifetime of workload certificates (default 24 h; tests use short ones to force rotations)')
     .option(
       '--load-balancing <policy>',
@@ -54,7 +48,8 @@ export function register(program: Command): void {
         'Node-wide: in ambient, DestinationRule loadBalancer settings apply in waypoints, not in the node proxy (as in ztunnel)',
       'round-robin',
     )
-    .option('-v, --verbose', 'debug logs on stderr')
+    .option('-v, --verbose', 'debug logs on stderr');
+  proxySideOptions(cmd, { accessLog: 'JSON access log file (default stdout)', drain: 'grace for open connections on SIGTERM' })
     .action(async (f: NodeFlags) => {
       if (f.capture !== 'iptables' && f.capture !== 'none') throw new Error(`--capture is iptables or none, not ${f.capture}`);
       const { readFile } = await import('node:fs/promises');
@@ -77,9 +72,7 @@ export function register(program: Command): void {
         drainMs: Number(f.drainMs) || 5000,
         ...(certTtl ? { certTtlSeconds: certTtl } : {}),
         loadBalancing: f.loadBalancing,
-        log: (level, message) => {
-          if (level !== 'debug' || f.verbose) process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
-        },
+        log: stderrLog(f.verbose),
       });
       await proxy.start();
       const p = proxy.ports;
@@ -97,14 +90,6 @@ export function register(program: Command): void {
           '',
         ].join('\n'),
       );
-      let stopping = false;
-      const stop = async () => {
-        if (stopping) return;
-        stopping = true;
-        await proxy.drain();
-        process.exit(0);
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      drainOnSignals(() => proxy.drain());
     });
 }

@@ -9,7 +9,7 @@
  * directory picks them up.
  */
 import type { Command } from 'commander';
-import { port } from './flags.ts';
+import { drainOnSignals, port, proxySideOptions, stderrLog } from './flags.ts';
 import { tracingConfig, tracingOptions, type TracingFlags } from './tracing-flags.ts';
 
 const FOR_VALUES = ['service', 'workload', 'all', 'none'] as const;
@@ -85,9 +85,7 @@ async function run(f: RunFlags): Promise<void> {
     hbonePort: port(f.hbonePort),
     ...(f.accessLog ? { accessLog: f.accessLog } : {}),
     tracing: tracingConfig(f),
-    log: (level, message) => {
-      if (level !== 'debug' || f.verbose) process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
-    },
+    log: stderrLog(f.verbose),
   });
   await proxy.start();
   const p = proxy.ports;
@@ -103,15 +101,7 @@ async function run(f: RunFlags): Promise<void> {
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await proxy.drain(Number(f.drainMs) || 5000);
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  drainOnSignals(() => proxy.drain(Number(f.drainMs) || 5000));
 }
 
 export function register(program: Command): void {
@@ -131,15 +121,9 @@ export function register(program: Command): void {
     .option('--name <name>', "the waypoint's name: its Gateway and service account (default: from the token, else waypoint)")
     .option('--service-account <sa>', 'the service account whose identity it holds (default: its name)')
     .option('--listen <host>', 'address of its HBONE (15008), admin, stats and ready listeners', '127.0.0.1')
-    .option('--trust-domain <td>', "the control plane's trust domain (its SPIFFE id is checked)", 'cluster.local')
-    .option('--admin-port <port>', 'admin (/config_dump)', '15000')
-    .option('--stats-port <port>', 'Prometheus stats', '15020')
-    .option('--ready-port <port>', 'readiness', '15021')
     .option('--hbone-port <port>', 'HBONE (node proxies dial 15008; change it only in tests)', '15008')
-    .option('--access-log <file>', 'JSON access log, one line per request (`-`: stdout)')
-    .option('--drain-ms <ms>', 'grace for requests in flight on SIGTERM', '5000')
     .option('-v, --verbose', 'debug logs on stderr');
-  tracingOptions(waypoint)
+  tracingOptions(proxySideOptions(waypoint, { accessLog: 'JSON access log, one line per request (`-`: stdout)', drain: 'grace for requests in flight on SIGTERM' }))
     .addHelpText('after', RUN_HELP)
     .action((f: RunFlags) => run(f));
 
