@@ -9,14 +9,15 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEchoBackend, type EchoBackend } from '../support/echo-backend.ts';
-import { startGateway, type GatewayProcess } from '../support/gateway-process.ts';
-import { eventually, startControl, weftSync, type ControlProcess } from '../support/weft-process.ts';
+import type { EchoBackend } from '../support/echo-backend.ts';
+import { httpGateway, httpRouteAll, namespace, service, workloadEntry, yamlDocs } from '../support/mesh-yaml.ts';
+import { freePort, httpGet, startControlAndGateway, startEchoesOnCommonPort } from '../support/proxy-fixtures.ts';
+import type { GatewayProcess } from '../support/gateway-process.ts';
+import { eventually, type ControlProcess } from '../support/weft-process.ts';
 
 const LISTEN = '127.0.0.1';
 const ECHO_IP = '127.0.0.31';
@@ -38,14 +39,6 @@ const authzSeen: Record<string, string | string[] | undefined>[] = [];
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
-async function freePort(host = LISTEN): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
-
 const b64u = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 function token(key: KeyObject, alg: 'RS256' | 'ES256', kid: string, claims: Record<string, unknown>): string {
   const input = `${b64u(JSON.stringify({ alg, kid, typ: 'JWT' }))}.${b64u(JSON.stringify({ iss: ISSUER, exp: Math.floor(Date.now() / 1000) + 3600, ...claims }))}`;
@@ -54,50 +47,15 @@ function token(key: KeyObject, alg: 'RS256' | 'ES256', kid: string, claims: Reco
 }
 
 function meshYaml(echoPort: number): string {
-  return `apiVersion: v1
-kind: Namespace
-metadata: { name: web }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: web }
-spec:
-  clusterIP: 240.240.2.10
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: ${echoPort} }]
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo, namespace: web, labels: { app: echo, weft.io/node: n1 } }
-spec: { address: ${ECHO_IP}, labels: { app: echo, weft.io/node: n1 } }
----
-apiVersion: v1
-kind: Service
-metadata: { name: ext-authz, namespace: web }
-spec:
-  clusterIP: 240.240.2.11
-  selector: { app: ext-authz }
-  ports: [{ name: http, port: 8000, targetPort: ${authzPort} }]
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: ext-authz, namespace: web, labels: { app: ext-authz, weft.io/node: n1 } }
-spec: { address: ${AUTHZ_IP}, labels: { app: ext-authz, weft.io/node: n1 } }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: public, namespace: web }
-spec:
-  gatewayClassName: istio
-  listeners: [{ name: http, port: ${port}, protocol: HTTP }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: echo, namespace: web }
-spec:
-  parentRefs: [{ name: public }]
-  rules: [{ backendRefs: [{ name: echo, port: 80 }] }]
----
+  return `${yamlDocs(
+    namespace('web'),
+    service({ name: 'echo', namespace: 'web', app: 'echo', clusterIP: '240.240.2.10', targetPort: echoPort }),
+    workloadEntry({ name: 'echo', namespace: 'web', app: 'echo', node: 'n1', address: ECHO_IP }),
+    service({ name: 'ext-authz', namespace: 'web', app: 'ext-authz', clusterIP: '240.240.2.11', port: 8000, targetPort: authzPort }),
+    workloadEntry({ name: 'ext-authz', namespace: 'web', app: 'ext-authz', node: 'n1', address: AUTHZ_IP }),
+    httpGateway({ name: 'public', namespace: 'web', port }),
+    httpRouteAll({ name: 'echo', namespace: 'web', gateway: 'public', backend: 'echo' }),
+  )}---
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: { name: jwt, namespace: web }
@@ -157,31 +115,11 @@ const MESH = () => `extensionProviders:
 `;
 
 function get(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: LISTEN, port, path, method, agent: false, headers, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => {
-        let json: any;
-        try {
-          json = JSON.parse(text);
-        } catch {}
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
+  return httpGet({ host: LISTEN, port, path, method, headers });
 }
 
 beforeAll(async () => {
-  for (let tries = 0; tries < 10 && !echo; tries++) {
-    try {
-      echo = await startEchoBackend({ host: ECHO_IP, httpPort: 20000 + Math.floor(Math.random() * 20000), h2cPort: null, pod: 'echo-0', namespace: 'web', log: () => {} });
-    } catch {}
-  }
+  [echo] = (await startEchoesOnCommonPort([{ host: ECHO_IP, h2cPort: null, pod: 'echo-0', namespace: 'web', log: () => {} }], { tries: 10 })).echoes;
   const jwks = JSON.stringify({ keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'rsa-1', alg: 'RS256', use: 'sig' }, { ...ec.publicKey.export({ format: 'jwk' }), kid: 'ec-1', use: 'sig' }] });
   jwksServer = createHttpServer((req, res) => {
     if (req.url === '/jwks') res.writeHead(200, { 'content-type': 'application/json' }).end(jwks);
@@ -201,10 +139,7 @@ beforeAll(async () => {
   execFileSync('mkdir', ['-p', config, state]);
   writeFileSync(join(config, 'mesh.yaml'), meshYaml(echo.httpPort));
   writeFileSync(join(dir, 'meshconfig.yaml'), MESH());
-  control = await startControl(['--config', config, '--state', state, '--mesh', join(dir, 'meshconfig.yaml')]);
-  const tok = weftSync(['token', 'create', '--gateway', 'web/public', '--state', state]).stdout.trim();
-  gateway = await startGateway({ control: control.secure, rootCert: join(state, 'root-cert.pem'), token: tok, listen: LISTEN, ports: { admin: await freePort(), stats: await freePort(), ready: await freePort() }, args: ['--label', 'istio=ingressgateway'] });
-  await gateway.waitReady(20_000);
+  ({ control, gateway } = await startControlAndGateway({ config, state, gateway: 'web/public', listen: LISTEN, controlArgs: ['--mesh', join(dir, 'meshconfig.yaml')], args: ['--label', 'istio=ingressgateway'] }));
   await eventually(async () => (await get('/public/ready').catch(() => ({ status: 0 }))).status === 200, 10_000, 'a 200 through the gateway');
 }, 60_000);
 

@@ -23,9 +23,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { startEchoBackend, wsFrame, type EchoBackend } from '../support/echo-backend.ts';
-import { startGateway, type GatewayProcess } from '../support/gateway-process.ts';
-import { freePort, loopbackBlock, poll, type DebugStatus } from '../support/conformance.ts';
-import { startControl, weftSync, type ControlProcess } from '../support/weft-process.ts';
+import type { GatewayProcess } from '../support/gateway-process.ts';
+import { loopbackBlock, poll, type DebugStatus } from '../support/conformance.ts';
+import { freePort, startControlAndGateway } from '../support/proxy-fixtures.ts';
+import { namespace, yamlDocs } from '../support/mesh-yaml.ts';
+import type { ControlProcess } from '../support/weft-process.ts';
 
 const LISTEN = '127.0.0.1';
 const dir = mkdtempSync(join(tmpdir(), 'weft-gw-proto-'));
@@ -170,14 +172,7 @@ spec: { address: ${address}, labels: ${labels} }
 }
 
 function gatewaysYaml(): string {
-  return `apiVersion: v1
-kind: Namespace
-metadata: { name: web }
----
-apiVersion: v1
-kind: Namespace
-metadata: { name: certs }
----
+  return `${yamlDocs(namespace('web'), namespace('certs'))}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: edge, namespace: web }
@@ -369,10 +364,7 @@ beforeAll(async () => {
   writeFileSync(join(config, 'secret-c.yaml'), secretYaml('certs', 'c-cert', leaf('c', 'c.example.com')));
   writeFileSync(join(config, 'secret-istio.yaml'), secretYaml('web', 'istio-cert', leaf('istio', 'istio.example.com')));
 
-  control = await startControl(['--config', config, '--state', state]);
-  const token = weftSync(['token', 'create', '--gateway', 'web/edge', '--state', state]).stdout.trim();
-  gateway = await startGateway({ control: control.secure, rootCert: join(state, 'root-cert.pem'), token, listen: LISTEN, ports: { admin: await freePort(), stats: await freePort(), ready: await freePort() }, args: ['--label', 'istio=ingressgateway'] });
-  await gateway.waitReady(30_000);
+  ({ control, gateway } = await startControlAndGateway({ config, state, gateway: 'web/edge', listen: LISTEN, args: ['--label', 'istio=ingressgateway'], readyMs: 30_000 }));
 }, 60_000);
 
 afterAll(async () => {

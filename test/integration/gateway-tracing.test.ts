@@ -5,15 +5,16 @@
  * (100 % sampling by the flag); a collector that is down costs no request.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTraceparent } from '../../core/telemetry/trace-context.ts';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.ts';
-import { startGateway, type GatewayProcess } from '../support/gateway-process.ts';
-import { eventually, startControl, weftSync, type ControlProcess } from '../support/weft-process.ts';
+import { httpGateway, httpRouteAll, namespace, service, workloadEntry, yamlDocs } from '../support/mesh-yaml.ts';
+import { freePort, httpGet, startControlAndGateway } from '../support/proxy-fixtures.ts';
+import type { GatewayProcess } from '../support/gateway-process.ts';
+import { eventually, type ControlProcess } from '../support/weft-process.ts';
 
 const LISTEN = '127.0.0.1';
 const ECHO_IP = '127.0.0.23';
@@ -29,14 +30,6 @@ let apiPort = 0;
 const posts: { path: string; contentType: string; body: any }[] = [];
 let collector: Server;
 let collectorPort = 0;
-
-async function freePort(host = LISTEN): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 function startCollector(port = 0): Promise<void> {
   collector = createHttpServer((req, res) => {
@@ -66,23 +59,7 @@ const attr = (s: any, key: string) => {
 };
 
 function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: LISTEN, port: apiPort, path, agent: false, headers: { host: 'shop.example', ...headers }, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => {
-        let json: any = text;
-        try {
-          json = JSON.parse(text);
-        } catch {}
-        resolve({ status: res.statusCode ?? 0, json });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
+  return httpGet({ host: LISTEN, port: apiPort, path, headers: { host: 'shop.example', ...headers }, textIfNotJson: true });
 }
 
 beforeAll(async () => {
@@ -95,49 +72,21 @@ beforeAll(async () => {
   mkdirSync(state, { recursive: true });
   writeFileSync(
     join(config, 'mesh.yaml'),
-    `apiVersion: v1
-kind: Namespace
-metadata: { name: web }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: web }
-spec:
-  clusterIP: 240.240.1.11
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: ${echo.httpPort} }]
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo-v1, namespace: web, labels: { app: echo, weft.io/node: n1 } }
-spec: { address: ${ECHO_IP}, labels: { app: echo, weft.io/node: n1 } }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: public, namespace: web }
-spec:
-  gatewayClassName: istio
-  listeners: [{ name: http, port: ${apiPort}, protocol: HTTP }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: echo, namespace: web }
-spec:
-  parentRefs: [{ name: public }]
-  rules: [{ backendRefs: [{ name: echo, port: 80 }] }]
-`,
+    yamlDocs(
+      namespace('web'),
+      service({ name: 'echo', namespace: 'web', app: 'echo', clusterIP: '240.240.1.11', targetPort: echo.httpPort }),
+      workloadEntry({ name: 'echo-v1', namespace: 'web', app: 'echo', node: 'n1', address: ECHO_IP }),
+      httpGateway({ name: 'public', namespace: 'web', port: apiPort }),
+      httpRouteAll({ name: 'echo', namespace: 'web', gateway: 'public', backend: 'echo' }),
+    ),
   );
-  control = await startControl(['--config', config, '--state', state]);
-  const token = weftSync(['token', 'create', '--gateway', 'web/public', '--state', state]).stdout.trim();
-  gateway = await startGateway({
-    control: control.secure,
-    rootCert: join(state, 'root-cert.pem'),
-    token,
+  ({ control, gateway } = await startControlAndGateway({
+    config,
+    state,
+    gateway: 'web/public',
     listen: LISTEN,
-    ports: { admin: await freePort(), stats: await freePort(), ready: await freePort() },
     args: ['--otlp-endpoint', `http://${LISTEN}:${collectorPort}`, '--trace-sampling', '100', '--otlp-flush-ms', '100'],
-  });
-  await gateway.waitReady(20_000);
+  }));
   await eventually(async () => (await get('/health').catch(() => undefined))?.status === 200, 10_000, 'a 200 through the gateway');
 }, 60_000);
 

@@ -6,14 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEchoBackend, type EchoBackend } from '../support/echo-backend.ts';
+import type { EchoBackend } from '../support/echo-backend.ts';
+import { httpGateway, namespace, service, workloadEntry, yamlDocs } from '../support/mesh-yaml.ts';
+import { freePort, httpGet, startControlAndGateway, startEchoesOnCommonPort } from '../support/proxy-fixtures.ts';
 import { startGateway, type GatewayProcess } from '../support/gateway-process.ts';
-import { eventually, startControl, weftSync, type ControlProcess } from '../support/weft-process.ts';
+import { eventually, weftSync, type ControlProcess } from '../support/weft-process.ts';
 
 const LISTEN = '127.0.0.1';
 const dir = mkdtempSync(join(tmpdir(), 'weft-gateway-'));
@@ -26,59 +26,24 @@ let echoPort = 0;
 let apiPort = 0;
 let istioPort = 0;
 
-async function freePort(host = LISTEN): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
-
 /** One port free on both backend addresses. */
 async function startBackends(): Promise<void> {
-  for (let tries = 0; tries < 20 && backends.length < 2; tries++) {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    try {
-      backends.push(await startEchoBackend({ host: '127.0.0.21', httpPort: port, h2cPort: null, pod: 'echo-v1-7d9f8c-x2k4p', namespace: 'web', log: () => {} }));
-      backends.push(await startEchoBackend({ host: '127.0.0.22', httpPort: port, h2cPort: null, pod: 'echo-v2-5b6c7d-q9w8e', namespace: 'web', log: () => {} }));
-      echoPort = port;
-    } catch {
-      for (const b of backends.splice(0)) await b.close();
-    }
-  }
-  if (backends.length < 2) throw new Error('no common free port for the echo backends');
+  const r = await startEchoesOnCommonPort([
+    { host: '127.0.0.21', h2cPort: null, pod: 'echo-v1-7d9f8c-x2k4p', namespace: 'web', log: () => {} },
+    { host: '127.0.0.22', h2cPort: null, pod: 'echo-v2-5b6c7d-q9w8e', namespace: 'web', log: () => {} },
+  ]);
+  backends.push(...r.echoes);
+  echoPort = r.port;
 }
 
 function meshYaml(): string {
-  return `apiVersion: v1
-kind: Namespace
-metadata: { name: web }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: web }
-spec:
-  clusterIP: 240.240.1.10
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: ${echoPort} }]
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo-v1, namespace: web, labels: { app: echo, version: v1, weft.io/node: n1 } }
-spec: { address: 127.0.0.21, labels: { app: echo, version: v1, weft.io/node: n1 } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo-v2, namespace: web, labels: { app: echo, version: v2, weft.io/node: n1 } }
-spec: { address: 127.0.0.22, labels: { app: echo, version: v2, weft.io/node: n1 } }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: public, namespace: web }
-spec:
-  gatewayClassName: istio
-  listeners: [{ name: http, port: ${apiPort}, protocol: HTTP }]
----
+  return `${yamlDocs(
+    namespace('web'),
+    service({ name: 'echo', namespace: 'web', app: 'echo', clusterIP: '240.240.1.10', targetPort: echoPort }),
+    workloadEntry({ name: 'echo-v1', namespace: 'web', app: 'echo', labels: { version: 'v1' }, node: 'n1', address: '127.0.0.21' }),
+    workloadEntry({ name: 'echo-v2', namespace: 'web', app: 'echo', labels: { version: 'v2' }, node: 'n1', address: '127.0.0.22' }),
+    httpGateway({ name: 'public', namespace: 'web', port: apiPort }),
+  )}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: echo, namespace: web }
@@ -125,23 +90,7 @@ spec:
 
 /** A GET with its own Host header (fetch may not set one), no redirects followed, a new connection each. */
 function get(port: number, path: string, host?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; json: any }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: LISTEN, port, path, agent: false, headers: host ? { host } : {}, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => {
-        let json: any = text;
-        try {
-          json = JSON.parse(text);
-        } catch {}
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, json });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
+  return httpGet({ host: LISTEN, port, path, headers: host ? { host } : {}, textIfNotJson: true });
 }
 
 beforeAll(async () => {
@@ -150,10 +99,7 @@ beforeAll(async () => {
   istioPort = await freePort();
   execFileSync('mkdir', ['-p', config, state]);
   writeFileSync(join(config, 'mesh.yaml'), meshYaml());
-  control = await startControl(['--config', config, '--state', state]);
-  const token = weftSync(['token', 'create', '--gateway', 'web/public', '--state', state]).stdout.trim();
-  gateway = await startGateway({ control: control.secure, rootCert: join(state, 'root-cert.pem'), token, listen: LISTEN, ports: { admin: await freePort(), stats: await freePort(), ready: await freePort() }, args: ['--label', 'istio=ingressgateway', '--access-log', '-'] });
-  await gateway.waitReady(20_000);
+  ({ control, gateway } = await startControlAndGateway({ config, state, gateway: 'web/public', listen: LISTEN, args: ['--label', 'istio=ingressgateway', '--access-log', '-'] }));
 }, 60_000);
 
 afterAll(async () => {

@@ -16,13 +16,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, startControl, weftSync, type ControlProcess } from '../support/weft-process.ts';
-import { startNode, type NodeProcess } from '../support/node-process.ts';
-import { startWaypoint, type WaypointProcess } from '../support/waypoint-process.ts';
+import type { NodeProcess } from '../support/node-process.ts';
+import { startNodesAndWaypoint } from '../support/proxy-fixtures.ts';
+import type { WaypointProcess } from '../support/waypoint-process.ts';
 import { ambientNamespace, workloadEntry, yamlDocs } from '../support/mesh-yaml.ts';
+import { socksHttpRequest } from '../support/socks-client.ts';
 
 const NS = 'authz';
 const N1 = '127.0.0.81';
@@ -95,39 +96,7 @@ const state = () => join(dir, 'state');
 
 /** An HTTP/1.0 request through SOCKS5 on node-1 from `from` (the client workload's address). */
 function request(from: string, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: N1, port: 15080, localAddress: from });
-    const timer = setTimeout(() => s.destroy(new Error('request timed out')), 5000);
-    let stage = 0;
-    let buf = Buffer.alloc(0);
-    s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
-    s.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (stage === 0 && buf.length >= 2) {
-        buf = buf.subarray(2);
-        stage = 1;
-        s.write(Buffer.from([5, 1, 0, 1, ...VIP.split('.').map(Number), 0, 80]));
-      }
-      if (stage === 1 && buf.length >= 10) {
-        if (buf[1] !== 0) return s.destroy(new Error(`SOCKS5 reply ${buf[1]}`));
-        buf = buf.subarray(10);
-        stage = 2;
-        s.write(`${method} ${path} HTTP/1.0\r\nhost: echo\r\n\r\n`);
-      }
-    });
-    s.on('end', () => {
-      clearTimeout(timer);
-      const text = buf.toString('utf8');
-      const i = text.indexOf('\r\n\r\n');
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
-      if (stage !== 2 || i < 0 || !status) return reject(new Error(`incomplete response: ${JSON.stringify(text.slice(0, 200))}`));
-      resolve({ status, body: text.slice(i + 4) });
-    });
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
+  return socksHttpRequest({ proxy: `${N1}:15080`, localAddress: from, ip: VIP, port: 80, path, method, host: 'echo' });
 }
 
 const statusOf = (from: string, path: string, method = 'GET') => request(from, path, method).then((r) => r.status, () => 0);
@@ -167,15 +136,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => echo.listen(ECHO_PORT, N2, r));
   cp = await startControl(['--config', join(dir, 'config'), '--state', state()]);
-  const rootCert = join(state(), 'root-cert.pem');
-  const nodeToken = (n: string) => weftSync(['token', 'create', '--node', n, '--state', state()]).stdout.trim();
-  const wpToken = weftSync(['token', 'create', '--waypoint', `${NS}/waypoint`, '--state', state()]).stdout.trim();
-  [n1, n2, wp] = await Promise.all([
-    startNode({ control: cp.secure, rootCert, token: nodeToken('node-1'), nodeName: 'node-1', listen: N1 }),
-    startNode({ control: cp.secure, rootCert, token: nodeToken('node-2'), nodeName: 'node-2', listen: N2 }),
-    startWaypoint({ control: cp.secure, rootCert, token: wpToken, namespace: NS, name: 'waypoint', listen: WP, args: ['--access-log', '-'] }),
-  ]);
-  await Promise.all([n1.waitReady(), n2.waitReady(), wp.waitReady()]);
+  [n1, n2, wp] = await startNodesAndWaypoint({ control: cp, state: state(), namespace: NS, n1: N1, n2: N2, wp: WP });
 }, 60_000);
 
 afterAll(async () => {

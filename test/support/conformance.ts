@@ -9,10 +9,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoBackend, type EchoBackend } from './echo-backend.ts';
+import { freePort } from './proxy-fixtures.ts';
 import { startGateway, type GatewayProcess } from './gateway-process.ts';
 import { startControl, weftSync, type ControlProcess } from './weft-process.ts';
 
@@ -60,13 +60,7 @@ export interface DebugStatus {
 
 const hash = (n: number) => Math.floor(Math.random() * 36 ** n).toString(36).padStart(n, '0');
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
+export { freePort };
 
 /** A random 127.N.0.0/16 block for one run (so concurrent runs of other suites do not collide). */
 export function loopbackBlock(): (i: number, j?: number) => string {

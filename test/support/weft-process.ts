@@ -2,15 +2,10 @@
  * Runs the built `weft` bundle (dist/weft.mjs) as a child process, as a user or a script would:
  * integration tests exercise the real binary, its flags and its output.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { WEFT_BIN, spawnWeft } from './weft-child.ts';
 
-export const WEFT_BIN = resolve('dist/weft.mjs');
-
-export function assertBuilt(): void {
-  if (!existsSync(WEFT_BIN)) throw new Error('dist/weft.mjs is missing: run `npm run build` first (npm test does)');
-}
+export { WEFT_BIN, assertBuilt } from './weft-child.ts';
 
 /** Runs a short command (`weft analyze`, `weft token create`) to completion. */
 export function weftSync(args: string[]): { status: number; stdout: string; stderr: string } {
@@ -30,44 +25,25 @@ export interface ControlProcess {
 
 /** Starts `weft control` on ephemeral ports and waits for its banner. */
 export async function startControl(args: string[], timeoutMs = 20_000): Promise<ControlProcess> {
-  assertBuilt();
-  const child = spawn(process.execPath, [WEFT_BIN, 'control', '--listen', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const ports = await new Promise<{ xds: string; secure: string; http: string }>((resolvePorts, reject) => {
-    const timer = setTimeout(() => reject(new Error(`weft control did not start in ${timeoutMs} ms: ${out}${err}`)), timeoutMs);
-    const check = () => {
+  const w = await spawnWeft(['control', '--listen', '127.0.0.1', '--xds-port', '0', '--secure-port', '0', '--http-port', '0', ...args], {
+    what: 'weft control',
+    timeoutMs,
+    killAfterMs: 5000,
+    banner: (out) => {
       const xds = /xDS \(plaintext\)\s+(\S+)/.exec(out)?.[1];
       const secure = /xDS \+ CA \(TLS\)\s+(\S+)/.exec(out)?.[1];
       const http = /HTTP\s+(http:\/\/[^/\s]+)/.exec(out)?.[1];
-      if (xds && secure && http) {
-        clearTimeout(timer);
-        resolvePorts({ xds, secure, http });
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`weft control exited with ${code}: ${out}${err}`));
-    });
+      return xds && secure && http ? { xds, secure, http } : undefined;
+    },
   });
   return {
-    child,
-    ...ports,
-    stdout: () => out,
-    stderr: () => err,
-    stop: () =>
-      new Promise<void>((done) => {
-        if (child.exitCode !== null) return done();
-        const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => {
-          clearTimeout(kill);
-          done();
-        });
-        child.kill('SIGTERM');
-      }),
+    child: w.child,
+    ...w.banner,
+    stdout: w.stdout,
+    stderr: w.stderr,
+    stop: async () => {
+      await w.stop();
+    },
   };
 }
 

@@ -1,36 +1,9 @@
 // @ts-nocheck -- plain proto-shaped objects and small fakes of the engine's exchange and pools.
 import { describe, expect, it } from 'vitest';
-import { compileClusters, compileRoutes } from '../../../core/route/index.ts';
+import { compileRoutes } from '../../../core/route/index.ts';
 import { HttpMetrics } from '../../../core/telemetry/index.ts';
 import { MirrorRequest, mirroredFields, shadowAuthority } from './mirror.ts';
-import { RouteHandler } from './route-handler.ts';
-
-function head(init: { method?: string; target?: string; authority?: string; headers?: string[]; hasBody?: boolean }) {
-  const headers = init.headers ?? [];
-  return {
-    method: init.method ?? 'GET',
-    target: init.target ?? '/mirror',
-    authority: init.authority ?? 'gw.example:8080',
-    scheme: 'http',
-    protocol: 'HTTP/1.1',
-    headers,
-    header: (n) => {
-      const v = [];
-      for (let i = 0; i < headers.length; i += 2) if (headers[i] === n) v.push(headers[i + 1]);
-      return v.length ? v.join(', ') : undefined;
-    },
-    hasBody: init.hasBody ?? false,
-    grpc: false,
-    upgrade: '',
-    remoteAddress: '127.0.0.1',
-    remotePort: 5555,
-  };
-}
-
-const cluster = (name, ip) => ({
-  cluster: { name, type: 3, edsClusterConfig: { serviceName: name } },
-  cla: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: ip, portValue: 3000 } } } }] }] },
-});
+import { compileFakeClusters, fakeCluster as cluster, fakeExchange, fakeHead as head, fakePools, fakeRouteHandler } from './route-handler.test-support.ts';
 
 describe('request mirroring (request_mirror_policies)', () => {
   it("appends -shadow to the host, before a port (Envoy's shadow authority)", () => {
@@ -49,7 +22,7 @@ describe('request mirroring (request_mirror_policies)', () => {
   it('sends a bodiless copy of the forwarded request to the mirror cluster and forwards the original', () => {
     const a = cluster('outbound|8080||v1.ns.svc.cluster.local', '10.0.0.1');
     const b = cluster('outbound|8080||v2.ns.svc.cluster.local', '10.0.0.2');
-    const clusters = compileClusters([a.cluster, b.cluster], [a.cla, b.cla]);
+    const clusters = compileFakeClusters(a, b);
     const table = compileRoutes({
       name: 'http.80',
       virtualHosts: [
@@ -68,15 +41,8 @@ describe('request mirroring (request_mirror_policies)', () => {
     });
     const started: { pool: string; req: MirrorRequest }[] = [];
     const forwarded: { pool: string; options: unknown }[] = [];
-    const pools = { get: (c, ep) => ({ protocol: 'http1', name: ep.key, start: (req) => started.push({ pool: ep.key, req }) }) };
-    const handler = new RouteHandler({
-      routeConfigName: 'http.80',
-      routing: () => ({ routes: () => table, cluster: (n) => clusters.get(n) }),
-      pools,
-      metrics: new HttpMetrics(),
-      self: { reporter: 'gateway', workload: 'gw', namespace: 'ns', principal: 'spiffe://x' },
-    });
-    const ex = (h) => ({ request: h, answered: false, state: undefined, respond: () => {}, forward: (up, options) => forwarded.push({ pool: up.name, options }) });
+    const handler = fakeRouteHandler(table, clusters, { pools: fakePools((req, ep) => started.push({ pool: ep.key, req })) });
+    const ex = (h) => fakeExchange(h, { forward: (up, options) => forwarded.push({ pool: up.name, options }) });
 
     handler.request(ex(head({ headers: ['x-a', '1'] })));
     expect(forwarded.map((f) => f.pool)).toEqual(['10.0.0.1:3000']);
@@ -105,7 +71,7 @@ describe('CORS on forwarded requests', () => {
   it('adds allow-origin, allow-credentials and expose-headers to the response of a request from an allowed origin', async () => {
     const { envoy } = await import('../../../core/xds/pb.ts');
     const a = cluster('outbound|8080||v1.ns.svc.cluster.local', '10.0.0.1');
-    const clusters = compileClusters([a.cluster], [a.cla]);
+    const clusters = compileFakeClusters(a);
     const policy = envoy.extensions.filters.http.cors.v3.CorsPolicy.encode({ allowOriginStringMatch: [{ exact: 'https://app.example.com' }], exposeHeaders: 'x-exposed', allowCredentials: { value: true } }).finish();
     const wrapped = envoy.config.route.v3.FilterConfig.encode({ config: { typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy', value: policy }, isOptional: true }).finish();
     const table = compileRoutes({
@@ -126,14 +92,8 @@ describe('CORS on forwarded requests', () => {
       ],
     });
     const forwarded = [];
-    const handler = new RouteHandler({
-      routeConfigName: 'http.80',
-      routing: () => ({ routes: () => table, cluster: (n) => clusters.get(n) }),
-      pools: { get: (c, ep) => ({ protocol: 'http1', name: ep.key, start: () => {} }) },
-      metrics: new HttpMetrics(),
-      self: { reporter: 'gateway', workload: 'gw', namespace: 'ns', principal: 'spiffe://x' },
-    });
-    const ex = (h) => ({ request: h, answered: false, state: undefined, respond: () => {}, forward: (up, options) => forwarded.push(options) });
+    const handler = fakeRouteHandler(table, clusters);
+    const ex = (h) => fakeExchange(h, { forward: (up, options) => forwarded.push(options) });
     handler.request(ex(head({ target: '/', headers: ['origin', 'https://app.example.com'] })));
     handler.request(ex(head({ target: '/', headers: ['origin', 'https://evil.example'] })));
     handler.request(ex(head({ target: '/' })));
@@ -150,15 +110,14 @@ describe('CORS on forwarded requests', () => {
 describe('the waypoint role: the request peer is the source', () => {
   it('labels metrics and access-log lines with the peer (principal, workload from baggage) and takes pools by the request', () => {
     const a = cluster('outbound|80||echo.ns.svc.cluster.local', '10.0.0.1');
-    const clusters = compileClusters([a.cluster], [a.cla]);
+    const clusters = compileFakeClusters(a);
     const table = compileRoutes({ name: 'echo.ns.svc.cluster.local:80', virtualHosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: a.cluster.name } }] }] });
     const metrics = new HttpMetrics();
     const lines: string[] = [];
     const asked: string[] = [];
-    const handler = new RouteHandler({
+    const handler = fakeRouteHandler(table, clusters, {
       routeConfigName: 'echo.ns.svc.cluster.local:80',
-      routing: () => ({ routes: () => table, cluster: (n) => clusters.get(n) }),
-      pools: { get: (c, ep, h) => (asked.push(h.remoteAddress), { protocol: 'http1', name: ep.key, start: () => {} }) },
+      pools: { get: (c, ep, h) => (asked.push(h.remoteAddress), fakePools().get(c, ep)) },
       metrics,
       self: { reporter: 'waypoint', workload: 'waypoint', namespace: 'ns', principal: 'spiffe://cluster.local/ns/ns/sa/waypoint' },
       accessLog: (l) => lines.push(l),
@@ -169,7 +128,7 @@ describe('the waypoint role: the request peer is the source', () => {
     ];
     for (const [i, p] of peers.entries()) {
       const h = { ...head({ target: '/' }), remoteAddress: p.address, remotePort: p.port, peer: p, peerPrincipal: p.peerPrincipal };
-      const ex = { request: h, answered: false, state: undefined, respond: () => {}, forward: () => {} };
+      const ex = fakeExchange(h);
       handler.request(ex);
       handler.end(ex, { status: i === 0 ? 200 : 403, requestBytes: 0, responseBytes: 0, failure: 'none', attempts: 1 });
     }

@@ -1,36 +1,17 @@
 // @ts-nocheck -- plain proto-shaped objects and small fakes of the engine's exchange and pools.
 import { describe, expect, it } from 'vitest';
-import { compileClusters, compileRoutes } from '../../../core/route/index.ts';
-import { HttpMetrics, parseTraceparent } from '../../../core/telemetry/index.ts';
-import { RouteHandler } from './route-handler.ts';
+import { compileRoutes } from '../../../core/route/index.ts';
+import { parseTraceparent } from '../../../core/telemetry/index.ts';
+import { compileFakeClusters, fakeCluster, fakeExchange, fakeHead, fakeRouteHandler } from './route-handler.test-support.ts';
 import { nodeTraceIds, Tracing } from './tracing.ts';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const PARENT = 'b7ad6b7169203331';
 
-function head(headers: string[] = [], target = '/api/x?q=1') {
-  return {
-    method: 'GET',
-    target,
-    authority: 'gw.example:8080',
-    scheme: 'http',
-    protocol: 'HTTP/1.1',
-    headers,
-    header: (n) => {
-      const v = [];
-      for (let i = 0; i < headers.length; i += 2) if (headers[i] === n) v.push(headers[i + 1]);
-      return v.length ? v.join(', ') : undefined;
-    },
-    hasBody: false,
-    grpc: false,
-    upgrade: '',
-    remoteAddress: '127.0.0.1',
-    remotePort: 5555,
-  };
-}
+const head = (headers: string[] = [], target = '/api/x?q=1') => fakeHead({ headers, target });
 
 const name = 'outbound|8080||v1.ns.svc.cluster.local';
-const clusters = compileClusters([{ name, type: 3, edsClusterConfig: { serviceName: name } }], [{ clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '10.0.0.1', portValue: 3000 } } } }] }] }]);
+const clusters = compileFakeClusters(fakeCluster(name, '10.0.0.1'));
 const table = compileRoutes({
   name: 'http.80',
   virtualHosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/api' }, route: { cluster: name } }, { match: { prefix: '/direct' }, directResponse: { status: 204 } }] }],
@@ -38,17 +19,10 @@ const table = compileRoutes({
 
 function setup(tracing?: Tracing) {
   const forwarded = [];
-  const handler = new RouteHandler({
-    routeConfigName: 'http.80',
-    routing: () => ({ routes: () => table, cluster: (n) => clusters.get(n) }),
-    pools: { get: (c, ep) => ({ protocol: 'http1', name: ep.key, start: () => {} }) },
-    metrics: new HttpMetrics(),
-    self: { reporter: 'gateway', workload: 'gw', namespace: 'ns', principal: 'spiffe://x' },
-    ...(tracing ? { tracing } : {}),
-  });
+  const handler = fakeRouteHandler(table, clusters, tracing ? { tracing } : {});
   /** One request through the handler to its end; the forward's options (or undefined) and the status. */
   const run = (h, status = 200) => {
-    const ex = { request: h, answered: false, state: undefined, respond: (s) => (status = s), forward: (up, options) => forwarded.push(options) };
+    const ex = fakeExchange(h, { respond: (s) => (status = s), forward: (up, options) => forwarded.push(options) });
     handler.request(ex);
     handler.end(ex, { status, requestBytes: 0, responseBytes: 10, failure: 'none', attempts: 1 });
     return forwarded.at(-1);

@@ -30,10 +30,14 @@ function micros(text: string): number {
   return m[2] === 'us' ? v : m[2] === 'ms' ? v * 1000 : v * 1e6;
 }
 
-/** wrk -t1 against `url` with `connections` for `seconds`; inside network namespace `ns` when given. */
-export async function wrk(url: string, connections: number, seconds: number, o: { ns?: string; headers?: string[] } = {}): Promise<WrkResult> {
+/**
+ * wrk -t1 against `url` with `connections` for `seconds`; inside network namespace `ns` when given;
+ * `script` is a Lua file (e.g. a paced run's delay()).
+ */
+export async function wrk(url: string, connections: number, seconds: number, o: { ns?: string; headers?: string[]; script?: string } = {}): Promise<WrkResult> {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
   for (const h of o.headers ?? []) args.push('-H', h);
+  if (o.script) args.push('-s', o.script);
   const [cmd, full] = o.ns ? ['ip', ['netns', 'exec', o.ns, 'wrk', ...args, url]] : ['wrk', [...args, url]];
   const out = await run(cmd, full as string[], (seconds + 30) * 1000);
   const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
@@ -58,11 +62,14 @@ export async function cpuMs(pids: readonly number[]): Promise<number> {
   return ticks * TICK_MS;
 }
 
+/** Resident set size (VmRSS) of each process, MB. */
+export async function rssMbEach(pids: readonly number[]): Promise<number[]> {
+  return Promise.all(pids.map(async (pid) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024));
+}
+
 /** Resident set size in MB (VmRSS), summed over the processes. */
 export async function rssMb(pids: readonly number[]): Promise<number> {
-  let kb = 0;
-  for (const pid of pids) kb += Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
-  return kb / 1024;
+  return (await rssMbEach(pids)).reduce((a, b) => a + b, 0);
 }
 
 export function waitPort(port: number, host = '127.0.0.1', timeoutMs = 10_000): Promise<void> {
