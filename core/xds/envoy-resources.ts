@@ -79,16 +79,26 @@ export function edsCluster(svc: ServiceInfo, port: number): ClusterProto {
   };
 }
 
+type LbEndpointProto = envoy.config.endpoint.v3.LbEndpoint.$Properties;
+type LocalityEndpointsProto = envoy.config.endpoint.v3.LocalityLbEndpoints.$Properties;
+
 /**
  * Endpoints of one service port, grouped by the locality of their workloads. Each locality weighs
  * as many endpoints as it has (grpc-js-xds silently drops a locality without a weight). Endpoints
- * whose address is not an IP literal, or whose workload does not serve the port, are left out.
+ * whose address is not an IP literal, or whose workload does not serve the port, are left out;
+ * `include` may leave out more (a subset's labels), `decorate` may add to each (metadata).
  */
-export function loadAssignment(svc: ServiceInfo, port: ServicePortInfo, workloadsByUid: { get(uid: string): WorkloadInfo | undefined }): ClusterLoadAssignmentProto {
-  const groups = new Map<string, { locality: envoy.config.core.v3.Locality.$Properties; lbEndpoints: envoy.config.endpoint.v3.LbEndpoint.$Properties[] }>();
+export function localityEndpoints(
+  svc: ServiceInfo,
+  port: ServicePortInfo,
+  workloadsByUid: { get(uid: string): WorkloadInfo | undefined },
+  opts: { include?: (w: WorkloadInfo | undefined) => boolean; decorate?: (lb: LbEndpointProto, w: WorkloadInfo | undefined) => void } = {},
+): LocalityEndpointsProto[] {
+  const groups = new Map<string, { locality: envoy.config.core.v3.Locality.$Properties; lbEndpoints: LbEndpointProto[] }>();
   for (const ep of svc.endpoints) {
     if (!isIP(ep.address)) continue;
     const w = workloadsByUid.get(ep.workloadUid);
+    if (opts.include && !opts.include(w)) continue;
     const target = ep.ports[port.port] ?? resolveTargetPort(port, w);
     if (target === undefined) continue;
     const loc = w?.locality;
@@ -98,13 +108,17 @@ export function loadAssignment(svc: ServiceInfo, port: ServicePortInfo, workload
       group = { locality: loc ? { region: loc.region, zone: loc.zone, subZone: loc.subzone } : {}, lbEndpoints: [] };
       groups.set(key, group);
     }
-    group.lbEndpoints.push({
+    const lb: LbEndpointProto = {
       endpoint: { address: { socketAddress: { address: ep.address, portValue: target } } },
       healthStatus: ep.healthy ? envoy.config.core.v3.HealthStatus.HEALTHY : envoy.config.core.v3.HealthStatus.UNHEALTHY,
-    });
+    };
+    opts.decorate?.(lb, w);
+    group.lbEndpoints.push(lb);
   }
-  return {
-    clusterName: clusterName(svc.hostname, port.port),
-    endpoints: [...groups.values()].map((g) => ({ locality: g.locality, loadBalancingWeight: { value: g.lbEndpoints.length }, lbEndpoints: g.lbEndpoints })),
-  };
+  return [...groups.values()].map((g) => ({ locality: g.locality, loadBalancingWeight: { value: g.lbEndpoints.length }, lbEndpoints: g.lbEndpoints }));
+}
+
+/** The ClusterLoadAssignment of one service port for proxyless clients. */
+export function loadAssignment(svc: ServiceInfo, port: ServicePortInfo, workloadsByUid: { get(uid: string): WorkloadInfo | undefined }): ClusterLoadAssignmentProto {
+  return { clusterName: clusterName(svc.hostname, port.port), endpoints: localityEndpoints(svc, port, workloadsByUid) };
 }

@@ -6,17 +6,10 @@
  * does not validate.
  */
 
-/** A deterministic PRNG (mulberry32), so a failing sequence can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../core/lb/seeded-random.ts';
+
+/** A deterministic PRNG (mulberry32: core/lb's), so a failing sequence can be replayed from its seed. */
+export const rng = seededRandom;
 
 const NAMESPACES = ['shop', 'legacy'];
 
