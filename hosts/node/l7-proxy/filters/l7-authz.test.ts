@@ -1,19 +1,19 @@
 /**
  * The compiled L7 authorization filters: RBAC matchers for every attribute istiod writes, Istio's
  * path forms, DENY before ALLOW, default deny, AUDIT never deciding; jwt_authn with RS256/ES256 keys
- * made here (node:crypto is fine in a unit test: the verifier is the host's part).
+ * made here with node:crypto (so this test lives in the host: the verifier is the host's part).
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { envoy } from '../xds/pb.ts';
-import { rulePolicy, type RbacAction } from '../xds/l7/authz-rbac.ts';
-import { jwtAuthnFilter, type JwtRuleSpec } from '../xds/l7/authz-jwt.ts';
-import type { AuthorizationRuleSpec } from '../xds/authorization.ts';
-import { request, type ReqInit } from '../route/test-support.ts';
-import { compileL7Authz, L7_AUTHZ_TYPE_URL, type L7AuthzStack } from './l7-filters.ts';
-import { L7AuthzRequest, remoteAddressOf } from './l7-request.ts';
-import type { Jwk, JwtSignatureVerifier } from './l7-jwt.ts';
-import type { ConfigResource } from '../config/snapshot.ts';
+import { envoy } from '../../../../core/xds/pb.ts';
+import { rulePolicy, type RbacAction } from '../../../../core/xds/l7/authz-rbac.ts';
+import { jwtAuthnFilter, type JwtRuleSpec } from '../../../../core/xds/l7/authz-jwt.ts';
+import type { AuthorizationRuleSpec } from '../../../../core/xds/authorization.ts';
+import { request, type ReqInit } from '../../../../core/route/test-support.ts';
+import { compileL7Authz, L7_AUTHZ_TYPE_URL, type L7AuthzStack } from '../../../../core/policy/l7-filters.ts';
+import { L7AuthzRequest, remoteAddressOf } from '../../../../core/policy/l7-request.ts';
+import type { Jwk, JwtSignatureVerifier } from '../../../../core/policy/l7-jwt.ts';
+import type { ConfigResource } from '../../../../core/config/snapshot.ts';
 
 const ACTION = { ALLOW: 0, DENY: 1, LOG: 2 } as const;
 
