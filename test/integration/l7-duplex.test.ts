@@ -104,11 +104,9 @@ describe('the engine on Duplex streams', () => {
 
 describe('retries through the handler', () => {
   test('a connect failure goes back to the handler, which forwards to another endpoint', async () => {
-    const dead = createNetServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
-    const deadPort = (dead.address() as AddressInfo).port;
-    dead.close();
-    const bad = new Http1Endpoint('dead', tcpDial('127.0.0.1', deadPort));
+    // port 1 (tcpmux) has no listener here: refused at once. A port freed by closing a test server
+    // can be taken by another suite's listener running in parallel, and then the dial hangs.
+    const bad = new Http1Endpoint('dead', tcpDial('127.0.0.1', 1));
     const good = new Http1Endpoint('echo', tcpDial('127.0.0.1', echo.httpPort));
     const seen: UpstreamOutcome[] = [];
     const handler: L7Handler = {
