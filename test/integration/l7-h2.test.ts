@@ -283,10 +283,7 @@ describe('gRPC through the engine', () => {
   });
 
   test('a proxy-made error on a gRPC request is trailers-only grpc-status 14, not an HTML page', async () => {
-    const dead = createNetServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
-    const deadPort = (dead.address() as AddressInfo).port;
-    dead.close();
+    const deadPort = 1; // refused at once (a freed ephemeral port may be taken by a parallel suite)
     const deadUp = new H2Endpoint(`127.0.0.1:${deadPort}`, tcpDial('127.0.0.1', deadPort));
     const p = await startProxy(deadPort, { grpcUpstream: deadUp });
     const client = new EchoClient(`127.0.0.1:${p.port}`, grpc.credentials.createInsecure());
