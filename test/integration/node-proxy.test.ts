@@ -137,7 +137,12 @@ spec:
     );
     try {
       await eventually(async () => (await viaA(`http://${VIP}:80/`)).code !== 0, 8000, 'DENY in force');
-      await eventually(() => b.accessLog().some((l) => l.response_flags === 'DENY' && l.authz?.decision === 'deny' && l.src?.identity === CLIENT), 5000, 'DENY logged on node-b');
+      // each poll makes one more attempt, so the line is looked for after a refusal that surely came from the policy
+      await eventually(async () => {
+        if (b.accessLog().some((l) => l.response_flags === 'DENY' && l.authz?.decision === 'deny' && l.src?.identity === CLIENT)) return true;
+        await viaA(`http://${VIP}:80/`);
+        return false;
+      }, 10_000, 'DENY logged on node-b');
     } finally {
       unlinkSync(cfg('deny.yaml'));
     }
