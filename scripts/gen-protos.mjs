@@ -31,6 +31,24 @@ export const PROTO_INCLUDES = [
  * both define google.protobuf never overwrite each other's namespaces in one bundle); keep: prune
  * to the types reachable from these messages; convert: false drops fromObject/toObject.
  */
+/** The workload API, MeshConfig and the discovery envelope: all a node proxy decodes (both modules hold them). */
+const WORKLOAD_FILES = [
+      'istio/workload/workload.proto',
+      'istio/workload/authorization.proto',
+      'istio/mesh/v1alpha1/config.proto',
+      'envoy/service/discovery/v3/discovery.proto',
+];
+const WORKLOAD_KEEP = [
+      'istio.workload.Address',
+      'istio.security.Authorization',
+      'istio.mesh.v1alpha1.MeshConfig',
+      'envoy.service.discovery.v3.DiscoveryRequest',
+      'envoy.service.discovery.v3.DiscoveryResponse',
+      'envoy.service.discovery.v3.DeltaDiscoveryRequest',
+      'envoy.service.discovery.v3.DeltaDiscoveryResponse',
+      'envoy.service.discovery.v3.Resource',
+];
+
 export const PROTO_TARGETS = [
   {
     out: 'hosts/node/generated/ca-pb.js',
@@ -44,21 +62,11 @@ export const PROTO_TARGETS = [
     root: 'weft-workload',
     convert: false,
     files: [
-      'istio/workload/workload.proto',
-      'istio/workload/authorization.proto',
-      'istio/mesh/v1alpha1/config.proto',
-      'envoy/service/discovery/v3/discovery.proto',
+      ...WORKLOAD_FILES,
       'google/rpc/status.proto',
     ],
     keep: [
-      'istio.workload.Address',
-      'istio.security.Authorization',
-      'istio.mesh.v1alpha1.MeshConfig',
-      'envoy.service.discovery.v3.DiscoveryRequest',
-      'envoy.service.discovery.v3.DiscoveryResponse',
-      'envoy.service.discovery.v3.DeltaDiscoveryRequest',
-      'envoy.service.discovery.v3.DeltaDiscoveryResponse',
-      'envoy.service.discovery.v3.Resource',
+      ...WORKLOAD_KEEP,
       'google.protobuf.Any',
       'google.protobuf.Struct',
       'google.rpc.Status',
@@ -71,10 +79,7 @@ export const PROTO_TARGETS = [
     root: 'weft-xds',
     convert: false,
     files: [
-      'istio/workload/workload.proto',
-      'istio/workload/authorization.proto',
-      'istio/mesh/v1alpha1/config.proto',
-      'envoy/service/discovery/v3/discovery.proto',
+      ...WORKLOAD_FILES,
       'envoy/config/listener/v3/listener.proto',
       'envoy/config/route/v3/route.proto',
       'envoy/config/cluster/v3/cluster.proto',
@@ -92,14 +97,7 @@ export const PROTO_TARGETS = [
       'google/rpc/status.proto',
     ],
     keep: [
-      'istio.workload.Address',
-      'istio.security.Authorization',
-      'istio.mesh.v1alpha1.MeshConfig',
-      'envoy.service.discovery.v3.DiscoveryRequest',
-      'envoy.service.discovery.v3.DiscoveryResponse',
-      'envoy.service.discovery.v3.DeltaDiscoveryRequest',
-      'envoy.service.discovery.v3.DeltaDiscoveryResponse',
-      'envoy.service.discovery.v3.Resource',
+      ...WORKLOAD_KEEP,
       'envoy.config.listener.v3.Listener',
       'envoy.config.route.v3.RouteConfiguration',
       'envoy.config.cluster.v3.Cluster',

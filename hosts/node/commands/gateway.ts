@@ -6,43 +6,19 @@
  * unless given; its identity is that service account's.
  */
 import type { Command } from 'commander';
-import { drainOnSignals, port, proxySideOptions, stderrLog } from './flags.ts';
-import { tracingConfig, tracingOptions, type TracingFlags } from './tracing-flags.ts';
+import { proxySideOptions } from './flags.ts';
+import { tracingOptions } from './tracing-flags.ts';
+import type { L7RunFlags } from './l7-run.ts';
 
-interface GatewayFlags extends TracingFlags {
-  control: string;
-  rootCert: string;
-  token: string;
+interface GatewayFlags extends L7RunFlags {
   label: string[];
   namespace?: string;
   name?: string;
-  serviceAccount?: string;
-  listen: string;
-  trustDomain: string;
-  adminPort: string;
-  statsPort: string;
-  readyPort: string;
-  accessLog?: string;
-  drainMs: string;
-  verbose?: boolean;
 }
 
 function collectLabel(value: string, previous: string[]): string[] {
   if (!/^[^=]+=.*$/.test(value)) throw new Error(`--label takes key=value, not ${value}`);
   return [...previous, value];
-}
-
-/** The gateway named in a join token's subject (`gateway/NS/NAME`), read without verifying: the CA verifies. */
-export function gatewayFromToken(token: string): { namespace: string; name: string } | undefined {
-  const payload = token.split('.')[1];
-  if (!payload) return undefined;
-  try {
-    const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
-    const parts = typeof sub === 'string' ? sub.split('/') : [];
-    return parts.length === 3 && parts[0] === 'gateway' ? { namespace: parts[1]!, name: parts[2]! } : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function register(program: Command): void {
@@ -60,7 +36,9 @@ export function register(program: Command): void {
     .option('-v, --verbose', 'debug logs on stderr');
   tracingOptions(proxySideOptions(gateway, { accessLog: 'JSON access log, one line per request (`-`: stdout)', drain: 'grace for requests in flight on SIGTERM' }))
     .action(async (f: GatewayFlags) => {
-      const fromToken = gatewayFromToken(f.token);
+      // loaded here, not at start: the token parser pulls the CA's modules, which `weft node` never needs
+      const { l7NameFromToken, runL7 } = await import('./l7-run.ts');
+      const fromToken = l7NameFromToken(f.token, 'gateway');
       const namespace = f.namespace ?? fromToken?.namespace;
       const name = f.name ?? fromToken?.name;
       if (!namespace || !name) throw new Error('the token names no gateway (weft token create --gateway NS/NAME); give --namespace and --name');
@@ -69,38 +47,9 @@ export function register(program: Command): void {
         const i = l.indexOf('=');
         labels[l.slice(0, i)] = l.slice(i + 1);
       }
-      const { readFile } = await import('node:fs/promises');
-      const { L7Proxy } = await import('../l7-proxy/l7-proxy.ts');
-      const proxy = new L7Proxy({
-        role: 'gateway',
-        control: f.control,
-        rootCertPem: await readFile(f.rootCert, 'utf8'),
-        token: f.token,
-        trustDomain: f.trustDomain,
-        namespace,
-        name,
-        ...(f.serviceAccount ? { serviceAccount: f.serviceAccount } : {}),
-        labels,
-        listen: f.listen,
-        ports: { admin: port(f.adminPort), stats: port(f.statsPort), ready: port(f.readyPort) },
-        ...(f.accessLog ? { accessLog: f.accessLog } : {}),
-        tracing: tracingConfig(f),
-        log: stderrLog(f.verbose),
-      });
-      await proxy.start();
-      const p = proxy.ports;
-      const h = f.listen;
-      process.stdout.write(
-        [
-          `weft gateway ${namespace}/${name} is running (control plane ${f.control}, identity ${proxy.identity})`,
-          `  labels            ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ') || '(none)'}`,
-          `  admin             http://${h}:${p.admin}/config_dump`,
-          `  stats             http://${h}:${p.stats}/stats/prometheus`,
-          `  ready             http://${h}:${p.ready}/healthz/ready`,
-          '  listeners come from the Gateways it serves (see /config_dump)',
-          '',
-        ].join('\n'),
-      );
-      drainOnSignals(() => proxy.drain(Number(f.drainMs) || 5000));
+      await runL7(f, { role: 'gateway', namespace, name, labels }, () => ({
+        first: [`  labels            ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ') || '(none)'}`],
+        last: ['  listeners come from the Gateways it serves (see /config_dump)'],
+      }));
     });
 }

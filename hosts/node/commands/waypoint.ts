@@ -9,40 +9,20 @@
  * directory picks them up.
  */
 import type { Command } from 'commander';
-import { drainOnSignals, port, proxySideOptions, stderrLog } from './flags.ts';
-import { tracingConfig, tracingOptions, type TracingFlags } from './tracing-flags.ts';
+import { port, proxySideOptions } from './flags.ts';
+import { tracingOptions } from './tracing-flags.ts';
+import type { L7RunFlags } from './l7-run.ts';
 
 const FOR_VALUES = ['service', 'workload', 'all', 'none'] as const;
 
-interface RunFlags extends TracingFlags {
+/** The run flags: optional on the parent command, since apply/list/delete need none of them. */
+interface RunFlags extends Omit<L7RunFlags, 'control' | 'rootCert' | 'token'> {
   control?: string;
   rootCert?: string;
   token?: string;
   namespace?: string;
   name?: string;
-  serviceAccount?: string;
-  listen: string;
-  trustDomain: string;
-  adminPort: string;
-  statsPort: string;
-  readyPort: string;
   hbonePort: string;
-  accessLog?: string;
-  drainMs: string;
-  verbose?: boolean;
-}
-
-/** The waypoint named in a join token's subject (`waypoint/NS/NAME`), read without verifying: the CA verifies. */
-export function waypointFromToken(token: string): { namespace: string; name: string } | undefined {
-  const payload = token.split('.')[1];
-  if (!payload) return undefined;
-  try {
-    const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
-    const parts = typeof sub === 'string' ? sub.split('/') : [];
-    return parts.length === 3 && parts[0] === 'waypoint' ? { namespace: parts[1]!, name: parts[2]! } : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 const RUN_HELP = `
@@ -64,44 +44,17 @@ Deployment and Service play that part. Then label services or namespaces istio.i
 
 async function run(f: RunFlags): Promise<void> {
   if (!f.control || !f.rootCert || !f.token) throw new Error('weft waypoint needs --control, --root-cert and --token to run (or a subcommand: apply, list, delete)');
-  const fromToken = waypointFromToken(f.token);
+  // loaded here, not at start: the token parser pulls the CA's modules, which `weft node` never needs
+  const { l7NameFromToken, runL7 } = await import('./l7-run.ts');
+  const fromToken = l7NameFromToken(f.token, 'waypoint');
   const namespace = f.namespace ?? fromToken?.namespace;
   const name = f.name ?? fromToken?.name ?? 'waypoint';
   if (!namespace) throw new Error('--namespace is required (the token names no waypoint: weft token create --waypoint NS/NAME)');
-  const { readFile } = await import('node:fs/promises');
-  const { L7Proxy } = await import('../l7-proxy/l7-proxy.ts');
-  const proxy = new L7Proxy({
-    role: 'waypoint',
-    control: f.control,
-    rootCertPem: await readFile(f.rootCert, 'utf8'),
-    token: f.token,
-    trustDomain: f.trustDomain,
-    namespace,
-    name,
-    ...(f.serviceAccount ? { serviceAccount: f.serviceAccount } : {}),
-    labels: { 'gateway.networking.k8s.io/gateway-name': name },
-    listen: f.listen,
-    ports: { admin: port(f.adminPort), stats: port(f.statsPort), ready: port(f.readyPort) },
-    hbonePort: port(f.hbonePort),
-    ...(f.accessLog ? { accessLog: f.accessLog } : {}),
-    tracing: tracingConfig(f),
-    log: stderrLog(f.verbose),
-  });
-  await proxy.start();
-  const p = proxy.ports;
   const h = f.listen;
-  process.stdout.write(
-    [
-      `weft waypoint ${namespace}/${name} is running (control plane ${f.control}, identity ${proxy.identity})`,
-      `  HBONE             ${h}:${p.hbone}`,
-      `  admin             http://${h}:${p.admin}/config_dump`,
-      `  stats             http://${h}:${p.stats}/stats/prometheus`,
-      `  ready             http://${h}:${p.ready}/healthz/ready`,
-      `  node proxies reach it through Service ${namespace}/${name} (weft waypoint apply --address ${h})`,
-      '',
-    ].join('\n'),
-  );
-  drainOnSignals(() => proxy.drain(Number(f.drainMs) || 5000));
+  await runL7({ ...f, control: f.control, rootCert: f.rootCert, token: f.token }, { role: 'waypoint', namespace, name, labels: { 'gateway.networking.k8s.io/gateway-name': name }, hbonePort: port(f.hbonePort) }, (p) => ({
+    first: [`  HBONE             ${h}:${p.hbone}`],
+    last: [`  node proxies reach it through Service ${namespace}/${name} (weft waypoint apply --address ${h})`],
+  }));
 }
 
 export function register(program: Command): void {
