@@ -4,6 +4,9 @@ import { build } from 'esbuild';
 import { readFile, writeFile, chmod, rm } from 'node:fs/promises';
 
 const pkg = JSON.parse(await readFile(new URL('./package.json', import.meta.url), 'utf8'));
+// WEFT_DIST: build somewhere other than dist/ (parallel work trees, benches of two builds);
+// test/support/weft-child.ts reads the same variable.
+const DIST = process.env.WEFT_DIST ?? 'dist';
 
 if (!process.argv.includes('--skip-protos')) {
   const { generateProtos } = await import('./scripts/gen-protos.mjs');
@@ -27,6 +30,10 @@ const common = {
   define: { __WEFT_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
   legalComments: 'none',
+  // The plugin toolchain and runtime stay in node_modules: native bindings (componentize-qjs),
+  // Wasm files loaded beside their JS (jco's transpiler, binaryen), and only `weft plugin` and a
+  // proxy that loads a plugin pay for them, when they run.
+  external: ['componentize-qjs', '@bytecodealliance/*', 'binaryen'],
 };
 
 // Code splitting: each subcommand's modules (imported inside its action) go into chunks under
@@ -34,11 +41,11 @@ const common = {
 // so one 6 MB file cost every process 6 MB of heap whatever it ran; `weft node` now holds only its
 // own code (no control plane, L7, YAML or Envoy protobuf types). dist/weft.mjs stays the entry.
 // chunks of earlier builds would pile up (their names carry a content hash)
-await rm('dist/chunks', { recursive: true, force: true });
+await rm(`${DIST}/chunks`, { recursive: true, force: true });
 const result = await build({
   ...common,
   entryPoints: { weft: 'hosts/node/main.ts' },
-  outdir: 'dist',
+  outdir: DIST,
   outExtension: { '.js': '.mjs' },
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
@@ -52,14 +59,14 @@ for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith
   const ascii = out.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (ascii !== out) await writeFile(file, ascii);
 }
-await chmod('dist/weft.mjs', 0o755);
+await chmod(`${DIST}/weft.mjs`, 0o755);
 // The `weft` bin: a shell launcher that gives `weft node` V8's young generation cap, which can only
 // be set at process start (v8.setFlagsFromString after start has no effect on it): semi-spaces of
 // at most 1 MB instead of growing to 16 MB under load (about -6 MB RSS at 1,000 req/s, no CPU cost
 // measured; docs/benchmarks.md), and one V8 worker thread instead of one per core (-1 MB).
 // `exec`, so no extra process stays. WEFT_NODE_V8_FLAGS overrides.
 await writeFile(
-  'dist/weft',
+  `${DIST}/weft`,
   [
     '#!/bin/sh',
     '# weft launcher (build.mjs): V8 flags for `weft node`, then the bundle.',
@@ -69,5 +76,5 @@ await writeFile(
     '',
   ].join('\n'),
 );
-await chmod('dist/weft', 0o755);
-console.log(`built dist/weft.mjs (weft ${pkg.version})`);
+await chmod(`${DIST}/weft`, 0o755);
+console.log(`built ${DIST}/weft.mjs (weft ${pkg.version})`);

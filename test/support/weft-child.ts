@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-export const WEFT_BIN = resolve('dist/weft.mjs');
+/** WEFT_DIST names another build directory (build.mjs honours it too). */
+export const WEFT_BIN = resolve(process.env.WEFT_DIST ?? 'dist', 'weft.mjs');
 
 export function assertBuilt(): void {
   if (!existsSync(WEFT_BIN)) throw new Error('dist/weft.mjs is missing: run `npm run build` first (npm test does)');
