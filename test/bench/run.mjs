@@ -2,6 +2,8 @@
 // not tests) and runs it with node, passing the remaining arguments through. SIGINT/SIGTERM/SIGHUP
 // are passed to the bench, which cleans up (the L4 bench: namespaces, iptables, processes) and exits.
 // Usage: node test/bench/run.mjs control [--sizes 100,1000,10000] [--clients 10,100]
+// The environment passes through: WEFT_DIST=DIR makes the benches that start weft run DIR/weft.mjs
+// (a build of one's own: WEFT_DIST=DIR node build.mjs), e.g. WEFT_DIST=.tmp/dist-x node test/bench/run.mjs l7 --only waypoint,nginx
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';

@@ -17,25 +17,17 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ambientNamespace, service, yamlDocs } from '../../support/mesh-yaml.ts';
-import { cniAdd, httpOk, startMesh, until, type RunningMesh } from '../../e2e/mesh-processes.ts';
+import { httpOk, until } from '../../e2e/mesh-processes.ts';
 import { stopChildren } from '../../e2e/cleanup.ts';
-import type { E2ePod, NetnsRef, PodName, Topology } from '../../e2e/topology.ts';
+import type { E2ePod, NetnsRef, Topology } from '../../e2e/topology.ts';
+import { collect, NGINX_PORT, startWeftMesh } from '../lib/mesh-topology.ts';
 import type { BenchPki } from './pki.ts';
 
-export const NGINX_PORT = 8080;
-export const VIP = '10.96.0.30';
+// the mesh's config and processes live in ../lib/mesh-topology.ts (the L7 bench's waypoint uses them too)
+export { BENCH_PODS, NGINX_PORT, VIP, writeBenchConfig } from '../lib/mesh-topology.ts';
 /** The client-side native hops listen here in node1's namespace; the server-side ones on node2's bridge address. */
 const ENTRY_PORT = 16001;
 const TLS_PORT = 16443;
-
-/** Pod -> Kubernetes namespace and app: a and c in the ambient namespace `bench`, b and d in `plain`. */
-export const BENCH_PODS: Record<PodName, { ns: string; app: string }> = {
-  a: { ns: 'bench', app: 'client' },
-  c: { ns: 'bench', app: 'nginx' },
-  b: { ns: 'plain', app: 'client' },
-  d: { ns: 'plain', app: 'nginx' },
-};
 
 export interface Running {
   name: string;
@@ -46,33 +38,6 @@ export interface Running {
   /** The proxy processes (empty for direct). */
   pids: number[];
   stop(): Promise<void>;
-}
-
-function collect(child: ChildProcess, what: string): () => string {
-  let out = '';
-  const keep = (d: Buffer): void => void (out.length < 20_000 && (out += d.toString()));
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  child.on('exit', (code, signal) => {
-    if (code && !signal) process.stderr.write(`${what} exited with ${code}: ${out.slice(-2000)}\n`);
-  });
-  return () => out;
-}
-
-/** The config `weft control` serves: namespaces, service accounts, the four pods, the nginx Service. */
-export function writeBenchConfig(dir: string, topo: Topology): void {
-  mkdirSync(dir, { recursive: true });
-  const pods = (Object.keys(BENCH_PODS) as PodName[]).map((name) => {
-    const p = BENCH_PODS[name];
-    const pod = topo.pods[name];
-    return yamlDocs(
-      `apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ${p.app}, namespace: ${p.ns}}\n`,
-      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  namespace: ${p.ns}\n  labels: {app: ${p.app}}\nspec:\n  nodeName: ${pod.node.name}\n  serviceAccountName: ${p.app}\n  containers:\n  - name: app\n    ports: [{name: http, containerPort: ${NGINX_PORT}}]\nstatus:\n  podIP: ${pod.ip}\n  conditions: [{type: Ready, status: "True"}]\n`,
-    );
-  });
-  writeFileSync(join(dir, 'namespaces.yaml'), yamlDocs(ambientNamespace('bench'), 'apiVersion: v1\nkind: Namespace\nmetadata: { name: plain }\n'));
-  writeFileSync(join(dir, 'pods.yaml'), yamlDocs(...pods));
-  writeFileSync(join(dir, 'services.yaml'), service({ name: 'nginx', namespace: 'bench', app: 'nginx', clusterIP: VIP, targetPort: NGINX_PORT }));
 }
 
 /** nginx in a pod on 0.0.0.0:8080, one worker, `/` a short text and `/big` 256 MB (sendfile from the page cache). */
@@ -115,29 +80,11 @@ export function direct(topo: Topology): Running {
 
 /**
  * The real mesh: `weft control` + two `weft node`, pods enrolled, ready when curl in pod a reaches
- * the VIP. Access logs go to files (the default, stdout, would fill the bench's pipe buffers).
+ * the VIP (../lib/mesh-topology.ts).
  */
 export async function startWeft(topo: Topology, dir: string, nodeExecArgv: readonly string[]): Promise<Running> {
-  mkdirSync(dir, { recursive: true });
-  writeBenchConfig(join(dir, 'config'), topo);
-  let mesh: RunningMesh | undefined;
-  const stop = async (): Promise<void> => {
-    if (!mesh) return;
-    // nodes first (they drain and remove their pods' capture rules), then the control plane
-    await stopChildren([mesh.processes.get('node1')!, mesh.processes.get('node2')!]);
-    await stopChildren([mesh.processes.get('control')!]);
-  };
-  try {
-    mesh = await startMesh(topo, dir, { nodeExecArgv, nodeArgs: (node) => ['--access-log', join(dir, `${node.name}-access.log`), '--drain-ms', '500'] });
-    for (const name of Object.keys(BENCH_PODS) as PodName[]) cniAdd(dir, topo.pods[name], BENCH_PODS[name].ns);
-    const url = `http://${VIP}/`;
-    const logs = () => [...mesh!.output].map(([k, f]) => `--- ${k}\n${f().slice(-2000)}`).join('\n');
-    await until('curl from pod a to the nginx VIP through the mesh', 30_000, () => httpOk(topo, topo.pods.a, url), logs);
-    return { name: 'weft', client: topo.pods.a, url, pids: [mesh.processes.get('node1')!.pid!, mesh.processes.get('node2')!.pid!], stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  const mesh = await startWeftMesh(topo, dir, { nodeExecArgv });
+  return { name: 'weft', client: topo.pods.a, url: mesh.url, pids: [mesh.pids.node1, mesh.pids.node2], stop: () => mesh.stop() };
 }
 
 async function twoHops(topo: Topology, name: string, start: (where: NetnsRef, hop: 'out' | 'in') => ChildProcess): Promise<Running> {
