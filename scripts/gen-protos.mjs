@@ -31,12 +31,18 @@ export const PROTO_INCLUDES = [
  * both define google.protobuf never overwrite each other's namespaces in one bundle); keep: prune
  * to the types reachable from these messages; convert: false drops fromObject/toObject.
  */
-/** The workload API, MeshConfig and the discovery envelope: all a node proxy decodes (both modules hold them). */
+/**
+ * The workload API, MeshConfig, the discovery envelope and the plugin bindings (ECDS
+ * TypedExtensionConfig holding a TypedStruct, core/xds/plugins.ts): all a node proxy decodes (both
+ * modules hold them).
+ */
 const WORKLOAD_FILES = [
       'istio/workload/workload.proto',
       'istio/workload/authorization.proto',
       'istio/mesh/v1alpha1/config.proto',
       'envoy/service/discovery/v3/discovery.proto',
+      'envoy/config/core/v3/extension.proto',
+      'xds/type/v3/typed_struct.proto',
 ];
 const WORKLOAD_KEEP = [
       'istio.workload.Address',
@@ -47,6 +53,8 @@ const WORKLOAD_KEEP = [
       'envoy.service.discovery.v3.DeltaDiscoveryRequest',
       'envoy.service.discovery.v3.DeltaDiscoveryResponse',
       'envoy.service.discovery.v3.Resource',
+      'envoy.config.core.v3.TypedExtensionConfig',
+      'xds.type.v3.TypedStruct',
 ];
 
 export const PROTO_TARGETS = [

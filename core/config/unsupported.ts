@@ -58,14 +58,9 @@ function valueAdvice(gk: string, obj: Obj): Advice[] {
     case 'security.istio.io/AuthorizationPolicy':
       if (get(obj, 'spec', 'action') === 'CUSTOM') out.push({ path: ['spec', 'action'], message: `CUSTOM (external authorization) ${NOT_YET}` });
       break;
-    case 'extensions.istio.io/WasmPlugin': {
-      const url = String(get(obj, 'spec', 'url') ?? '');
-      if (url.startsWith('oci://') || !/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(url)) {
-        out.push({ path: ['spec', 'url'], message: 'OCI images are not supported by Weft yet: use a file:// or https:// URL' });
-      }
-      if (get(obj, 'spec', 'type') === 'NETWORK') out.push({ path: ['spec', 'type'], message: `NETWORK plugins are not supported by Weft yet; use an L4 policy plugin` });
+    case 'extensions.istio.io/WasmPlugin':
+      out.push(...wasmPluginAdvice(obj));
       break;
-    }
     case 'gateway.networking.k8s.io/HTTPRoute':
     case 'gateway.networking.k8s.io/GRPCRoute': {
       const rules = (get(obj, 'spec', 'rules') as Obj[] | undefined) ?? [];
@@ -78,6 +73,51 @@ function valueAdvice(gk: string, obj: Obj): Advice[] {
     }
     default:
       break;
+  }
+  return out;
+}
+
+/** The annotation that makes a WasmPlugin an endpoint picker (core/xds/plugins-select.ts reads it). */
+const PLUGIN_KIND_ANNOTATION = 'weft.dev/plugin-kind';
+const PLUGIN_KINDS = ['http-filter', 'l4-policy', 'endpoint-picker'];
+
+/** What Weft reads differently from upstream in a WasmPlugin (design.md 6: no environment, server side only). */
+function wasmPluginAdvice(obj: Obj): Advice[] {
+  const out: Advice[] = [];
+  const url = String(get(obj, 'spec', 'url') ?? '');
+  if (url.startsWith('oci://') || !/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(url)) {
+    out.push({ path: ['spec', 'url'], message: 'OCI images are not supported by Weft yet: use a file:// or https:// URL' });
+  }
+  const type = get(obj, 'spec', 'type');
+  const kindAnnotation = get(obj, 'metadata', 'annotations', PLUGIN_KIND_ANNOTATION);
+  if (kindAnnotation !== undefined) {
+    const path = ['metadata', 'annotations', PLUGIN_KIND_ANNOTATION];
+    if (kindAnnotation !== 'endpoint-picker') {
+      const hint = PLUGIN_KINDS.includes(String(kindAnnotation)) ? ` (${String(kindAnnotation)} follows from spec.type)` : '';
+      out.push({ path, message: `only "endpoint-picker" is read here${hint}; the kind follows spec.type` });
+    } else if (type === 'NETWORK') out.push({ path, message: 'an endpoint picker is an HTTP plugin: spec.type NETWORK is ignored' });
+  }
+  if (get(obj, 'spec', 'failStrategy') === 'FAIL_RELOAD') {
+    out.push({ path: ['spec', 'failStrategy'], message: 'FAIL_RELOAD is treated as FAIL_CLOSE by Weft (a failed call fails the request; the instance is recycled)' });
+  }
+  ((get(obj, 'spec', 'match') as Obj[] | undefined) ?? []).forEach((m, i) => {
+    if (m.mode !== undefined && m.mode !== 'UNDEFINED' && m.mode !== 'SERVER') {
+      out.push({ path: ['spec', 'match', i, 'mode'], message: `${String(m.mode)} is not supported by Weft: plugins apply to the traffic a proxy serves (SERVER); this match is read as SERVER` });
+    }
+  });
+  if (get(obj, 'spec', 'vmConfig', 'env') !== undefined) {
+    out.push({ path: ['spec', 'vmConfig', 'env'], message: 'is not supported by Weft and is ignored: plugins run without an environment (use pluginConfig)' });
+  }
+  if (type === 'NETWORK' && kindAnnotation !== 'endpoint-picker') {
+    const refs: [Obj, (string | number)[]][] = [];
+    const one = get(obj, 'spec', 'targetRef') as Obj | undefined;
+    if (one) refs.push([one, ['spec', 'targetRef']]);
+    ((get(obj, 'spec', 'targetRefs') as Obj[] | undefined) ?? []).forEach((r, i) => refs.push([r, ['spec', 'targetRefs', i]]));
+    for (const [r, path] of refs) {
+      if (r.kind === 'Gateway' || r.kind === 'GatewayClass') {
+        out.push({ path, message: `a NETWORK plugin is an L4 policy that runs in node proxies: a ${String(r.kind)} target selects no proxy (target a Service, or use a selector)` });
+      }
+    }
   }
   return out;
 }

@@ -36,6 +36,7 @@ export const RESOURCE_DECODERS: Readonly<Record<string, (bytes: Uint8Array) => o
   [TYPE_URL.address]: (b) => istio.workload.Address.decode(b),
   [TYPE_URL.meshConfig]: (b) => istio.mesh.v1alpha1.MeshConfig.decode(b),
   [TYPE_URL.authorization]: (b) => istio.security.Authorization.decode(b),
+  [TYPE_URL.extensionConfig]: (b) => envoy.config.core.v3.TypedExtensionConfig.decode(b),
 };
 
 /** Decodes one resource by its type URL; throws on an unknown type or malformed bytes. */

@@ -3,7 +3,9 @@
  * workload API for node proxies), the framing of discovery responses, and the codecs clients use.
  * Pure: no I/O; hosts/node/xds serves it over gRPC.
  */
-export { TYPE_URL, MESH_CONFIG_NAME, EMBEDDED_TYPE_URL, isWildcardType, shortTypeName, PUSH_ORDER } from './type-urls.ts';
+export { TYPE_URL, MESH_CONFIG_NAME, EMBEDDED_TYPE_URL, PLUGIN_TYPE_URL, isWildcardType, shortTypeName, PUSH_ORDER } from './type-urls.ts';
+export { encodePluginBinding, decodePluginBinding, decodePluginBindings, pluginResource, comparePluginOrder } from './plugins.ts';
+export { PluginSelection, PLUGIN_KIND_ANNOTATION, pluginBindingOf, pluginKindOf } from './plugins-select.ts';
 export type { XdsTypeUrl } from './type-urls.ts';
 export { XdsTranslator, DEFAULT_ROOT_NAMESPACE, formatWarnings } from './translate.ts';
 export type { XdsResources, TypeChanges } from './translate.ts';

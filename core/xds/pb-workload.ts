@@ -5,4 +5,4 @@
  * Envoy types (several MB of heap and code) are never loaded in it. Bytes are the same on the wire,
  * so a message encoded with one module decodes with the other. Static code only (runs in workerd).
  */
-export { envoy, google, istio } from './generated/workload-pb.js';
+export { envoy, google, istio, xds } from './generated/workload-pb.js';

@@ -3,7 +3,7 @@
  * Weft's istio/workload protos and the Envoy protos shipped in @grpc/grpc-js-xds). Static code only:
  * no reflection, so it runs in workerd. Field names are camelCase.
  */
-export { envoy, google, istio } from './generated/xds-pb.js';
+export { envoy, google, istio, xds } from './generated/xds-pb.js';
 import type { envoy, istio } from './generated/xds-pb.js';
 
 export type AddressProto = istio.workload.Address.$Properties;

@@ -31,6 +31,7 @@ import { TYPE_URL } from './type-urls.ts';
 import { resolveTargetPort, serviceAddress, workloadAddress } from './workload-api.ts';
 import type { WorkloadApiContext, WorkloadServicePorts } from './workload-api.ts';
 import { L7Translation } from './l7/translate-l7.ts';
+import { nodePluginsOf, type PluginSelection } from './plugins-select.ts';
 
 export type { TypeChanges } from './resource-changes.ts';
 
@@ -54,11 +55,17 @@ export interface XdsResources {
   readonly l7?: L7Translation;
   /** Set on a per-proxy view of a translation (hosts/node/xds): the set of gateways it was scoped to. */
   readonly scopeKey?: string;
+  /**
+   * The l4-policy WasmPlugins (ECDS TypedExtensionConfigs, core/xds/plugins.ts) for the node proxy of
+   * a node, with the workload UIDs each checks; absent when no WasmPlugin is an l4-policy. L7 proxies'
+   * plugins come with their scope (`l7.scope(keys).plugins`). Neither is in `resources`: they are per proxy.
+   */
+  readonly nodePlugins?: (node: string) => readonly EncodedResource[];
 }
 
 /** The resource lists the L7 translation reads; when one changes (by identity) it is made again. */
 /** What the L7 translation reads (AuthorizationPolicy/RequestAuthentication: the gateways' and waypoints' HTTP filters, core/xds/l7/authz.ts). */
-const L7_KINDS = ['Gateway', 'GatewayClass', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant', 'VirtualService', 'DestinationRule', 'Secret', 'ServiceEntry', 'AuthorizationPolicy', 'RequestAuthentication'];
+const L7_KINDS = ['Gateway', 'GatewayClass', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant', 'VirtualService', 'DestinationRule', 'Secret', 'ServiceEntry', 'AuthorizationPolicy', 'RequestAuthentication', 'WasmPlugin'];
 
 interface ServiceOut {
   svc: ServiceInfo;
@@ -106,6 +113,8 @@ export class XdsTranslator {
   readonly #lookup = { get: (uid: string): WorkloadInfo | undefined => this.#workloads.get(uid)?.w };
   #l7?: L7Translation;
   #l7Inputs: readonly unknown[] = EMPTY;
+  /** Plugin warnings ("selects no proxy") and what they were computed from. */
+  #pluginWarnings: { sel?: PluginSelection; workloads?: readonly WorkloadInfo[]; services?: readonly ServiceInfo[]; list: readonly ConfigIssue[] } = { list: EMPTY };
 
   constructor(opts: { rootNamespace?: string } = {}) {
     this.#rootNamespace = opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
@@ -231,11 +240,23 @@ export class XdsTranslator {
     const { resources, byType } = out.finish();
     const id = (this.#last?.id ?? 0) + 1;
     const last = this.#last;
-    const warnings = this.#l7!.warnings.length ? [...this.#policyWarnings, ...this.#l7!.warnings] : this.#policyWarnings;
-    this.#last = { id, version: String(snapshot.version), resources, warnings, l7: this.#l7!, ...(last ? { changes: { sinceId: last.id, byType } } : {}) };
+    const plugins = this.#l7!.plugins;
+    const pluginWarnings = this.#pluginWarningsOf(plugins, snapshot);
+    const warnings = this.#l7!.warnings.length || pluginWarnings.length ? [...this.#policyWarnings, ...this.#l7!.warnings, ...pluginWarnings] : this.#policyWarnings;
+    const nodePlugins = plugins.hasNode ? { nodePlugins: nodePluginsOf(plugins, snapshot) } : {};
+    this.#last = { id, version: String(snapshot.version), resources, warnings, l7: this.#l7!, ...nodePlugins, ...(last ? { changes: { sinceId: last.id, byType } } : {}) };
     this.#prev = { services: snapshot.services, workloads: snapshot.workloads };
     this.#ctxKey = ctxKey;
     return this.#last;
+  }
+
+  /** Computed again only when the plugins, the workloads or the services changed (none: nothing to do). */
+  #pluginWarningsOf(sel: PluginSelection, snapshot: MeshSnapshot): readonly ConfigIssue[] {
+    if (!sel.hasL7 && !sel.hasNode) return EMPTY;
+    const w = this.#pluginWarnings;
+    if (w.sel === sel && w.workloads === snapshot.workloads && w.services === snapshot.services) return w.list;
+    this.#pluginWarnings = { sel, workloads: snapshot.workloads, services: snapshot.services, list: sel.warnings(snapshot) };
+    return this.#pluginWarnings.list;
   }
 
   #translatePolicies(list: readonly ConfigResource[], rootNs: string, out: ResourceChanges): void {

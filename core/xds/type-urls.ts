@@ -20,7 +20,15 @@ export const TYPE_URL = {
    * policy, trust domain and aliases, root namespace); one resource, named `mesh` (MESH_CONFIG_NAME).
    */
   meshConfig: `${PREFIX}istio.mesh.v1alpha1.MeshConfig`,
+  /**
+   * Envoy's ECDS type: one per WasmPlugin delivered to a proxy (name `<ns>.<name>`), its typed_config
+   * a TypedStruct of type PLUGIN_TYPE_URL holding the PluginBinding (core/xds/plugins.ts).
+   */
+  extensionConfig: `${PREFIX}envoy.config.core.v3.TypedExtensionConfig`,
 } as const;
+
+/** The inner type of a plugin's TypedStruct (a Struct with the PluginBinding fields, core/plugin/contract.ts). */
+export const PLUGIN_TYPE_URL = 'type.weft.dev/weft.plugin.v1.WasmPlugin';
 
 /** The name of the one MeshConfig resource. */
 export const MESH_CONFIG_NAME = 'mesh';
@@ -29,17 +37,18 @@ export const MESH_CONFIG_NAME = 'mesh';
 export const EMBEDDED_TYPE_URL = {
   httpConnectionManager: `${PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
   router: `${PREFIX}envoy.extensions.filters.http.router.v3.Router`,
+  typedStruct: `${PREFIX}xds.type.v3.TypedStruct`,
 } as const;
 
 export type XdsTypeUrl = (typeof TYPE_URL)[keyof typeof TYPE_URL];
 
 /**
  * Whether an empty resource_names list means "everything" (a wildcard watch). True for LDS, CDS and
- * the workload API (and the one MeshConfig); for RDS and EDS an empty list means the client watches nothing, and treating it
+ * the workload API (and the one MeshConfig, and the plugins a proxy is given); for RDS and EDS an empty list means the client watches nothing, and treating it
  * as a wildcard makes grpc-js-xds receive routes and endpoints it never asked for.
  */
 export function isWildcardType(typeUrl: string): boolean {
-  return typeUrl === TYPE_URL.listener || typeUrl === TYPE_URL.cluster || typeUrl === TYPE_URL.address || typeUrl === TYPE_URL.authorization || typeUrl === TYPE_URL.meshConfig;
+  return typeUrl === TYPE_URL.listener || typeUrl === TYPE_URL.cluster || typeUrl === TYPE_URL.address || typeUrl === TYPE_URL.authorization || typeUrl === TYPE_URL.meshConfig || typeUrl === TYPE_URL.extensionConfig;
 }
 
 /** Short label for metrics and logs (istiod's `type` label values where it has them). */
@@ -61,6 +70,8 @@ export function shortTypeName(typeUrl: string): string {
       return 'wads';
     case TYPE_URL.meshConfig:
       return 'mesh';
+    case TYPE_URL.extensionConfig:
+      return 'ecds';
     default:
       return typeUrl.startsWith(PREFIX) ? typeUrl.slice(PREFIX.length) : typeUrl;
   }
@@ -74,6 +85,8 @@ export function shortTypeName(typeUrl: string): string {
 export const PUSH_ORDER: readonly string[] = [
   TYPE_URL.cluster,
   TYPE_URL.endpoint,
+  // plugins before the listeners that name them in their HTTP filters (ECDS), and before workloads
+  TYPE_URL.extensionConfig,
   TYPE_URL.listener,
   TYPE_URL.route,
   TYPE_URL.secret,

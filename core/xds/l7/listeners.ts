@@ -3,11 +3,13 @@
  * (`<address>_<port>`), plain HTTP as one filter chain, each HTTPS server or listener as a chain with
  * `server_names` and a DownstreamTlsContext whose certificates come over SDS; waypoints get a Listener
  * `<hostname>:<port>` on the service VIP. Every chain's one filter is the HTTP connection manager
- * (RDS over ADS), its HTTP filters fault and CORS only when a route uses them, the router last.
+ * (RDS over ADS), its HTTP filters: the authz filters, the WasmPlugin http filters that select the
+ * proxy (ECDS over ADS, in filter order), fault and CORS only when a route uses them, the router last.
  */
 import { envoy } from '../pb.ts';
 import type { FilterChainProto, HttpConnectionManagerProto, ListenerProto } from '../pb.ts';
 import { FILTER, L7_TYPE_URL, gatewayListenerName } from './names.ts';
+import { PLUGIN_TYPE_URL } from '../type-urls.ts';
 import { any, msDuration } from './proto-util.ts';
 
 const ADS_SOURCE = { ads: {}, resourceApiVersion: envoy.config.core.v3.ApiVersion.V3 };
@@ -31,9 +33,22 @@ export interface GatewayServer {
 /** Limits and timeouts of every HCM (Envoy's and Istio's gateway defaults). */
 export const HCM_DEFAULTS = { streamIdleMs: 300_000, requestHeadersMs: 10_000, maxRequestHeadersKb: 60, idleMs: 3_600_000, maxHeadersCount: 100 };
 
-/** `authz`: the jwt_authn / ext_authz / RBAC filters of the applicable policies (core/xds/l7/authz.ts), first. */
-export function httpConnectionManager(statPrefix: string, routeConfig: string, use: FilterUse, gateway: boolean, authz: HttpFilterList = []): HttpConnectionManagerProto {
+/**
+ * The HTTP filter of one WasmPlugin: its config comes over ECDS (Envoy's ExtensionConfigSource on
+ * ADS), the TypedExtensionConfig `<ns>.<name>` (core/xds/plugins.ts).
+ */
+export function pluginHttpFilter(name: string): HttpFilterList[number] {
+  return { name, configDiscovery: { configSource: ADS_SOURCE, typeUrls: [PLUGIN_TYPE_URL] } };
+}
+
+/**
+ * `authz`: the jwt_authn / ext_authz / RBAC filters of the applicable policies (core/xds/l7/authz.ts),
+ * first; `plugins`: the WasmPlugin http filters (names, in filter order), after them and before the
+ * router (Istio places its Wasm filters between its authz filters and the router).
+ */
+export function httpConnectionManager(statPrefix: string, routeConfig: string, use: FilterUse, gateway: boolean, authz: HttpFilterList = [], plugins: readonly string[] = []): HttpConnectionManagerProto {
   const filters: HttpConnectionManagerProto['httpFilters'] = [...authz];
+  for (const name of plugins) filters.push(pluginHttpFilter(name));
   if (use.fault) filters.push({ name: FILTER.fault, typedConfig: any(L7_TYPE_URL.fault, new Uint8Array(0)) });
   if (use.cors) filters.push({ name: FILTER.cors, typedConfig: any(L7_TYPE_URL.cors, new Uint8Array(0)) });
   filters.push({ name: FILTER.router, typedConfig: any(L7_TYPE_URL.router, new Uint8Array(0)) });
@@ -51,8 +66,8 @@ export function httpConnectionManager(statPrefix: string, routeConfig: string, u
   };
 }
 
-function hcmFilter(statPrefix: string, routeConfig: string, use: FilterUse, gateway: boolean, authz?: HttpFilterList): envoy.config.listener.v3.Filter.$Properties {
-  return { name: FILTER.hcm, typedConfig: any(L7_TYPE_URL.httpConnectionManager, HCM.encode(httpConnectionManager(statPrefix, routeConfig, use, gateway, authz)).finish()) };
+function hcmFilter(statPrefix: string, routeConfig: string, use: FilterUse, gateway: boolean, authz?: HttpFilterList, plugins?: readonly string[]): envoy.config.listener.v3.Filter.$Properties {
+  return { name: FILTER.hcm, typedConfig: any(L7_TYPE_URL.httpConnectionManager, HCM.encode(httpConnectionManager(statPrefix, routeConfig, use, gateway, authz, plugins)).finish()) };
 }
 
 function downstreamTls(secrets: readonly string[]): envoy.config.core.v3.TransportSocket.$Properties {
@@ -69,7 +84,7 @@ function downstreamTls(secrets: readonly string[]): envoy.config.core.v3.Transpo
  * The listeners of a set of gateway servers, one per address and port. Plain servers of one port share
  * one chain (their route configuration `http.<port>`); each HTTPS server is a chain of its own.
  */
-export function gatewayListeners(servers: readonly GatewayServer[], useOf: (routeConfig: string) => FilterUse, authz?: HttpFilterList): ListenerProto[] {
+export function gatewayListeners(servers: readonly GatewayServer[], useOf: (routeConfig: string) => FilterUse, authz?: HttpFilterList, plugins?: readonly string[]): ListenerProto[] {
   const byAddr = new Map<string, GatewayServer[]>();
   for (const s of servers) {
     const k = gatewayListenerName(s.address, s.port);
@@ -83,7 +98,7 @@ export function gatewayListeners(servers: readonly GatewayServer[], useOf: (rout
       const key = s.tls ? `tls ${s.routeConfig}` : `plain ${s.routeConfig}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const chain: FilterChainProto = { name: s.routeConfig, filters: [hcmFilter(name, s.routeConfig, useOf(s.routeConfig), true, authz)] };
+      const chain: FilterChainProto = { name: s.routeConfig, filters: [hcmFilter(name, s.routeConfig, useOf(s.routeConfig), true, authz, plugins)] };
       if (s.tls) {
         if (s.tls.serverNames.length) chain.filterChainMatch = { serverNames: s.tls.serverNames };
         chain.transportSocket = downstreamTls(s.tls.secrets);
@@ -98,12 +113,12 @@ export function gatewayListeners(servers: readonly GatewayServer[], useOf: (rout
 }
 
 /** A waypoint's listener for one service port: `<hostname>:<port>` on the service VIPs. */
-export function waypointListener(hostname: string, port: number, vips: readonly string[], use: FilterUse, authz?: HttpFilterList): ListenerProto {
+export function waypointListener(hostname: string, port: number, vips: readonly string[], use: FilterUse, authz?: HttpFilterList, plugins?: readonly string[]): ListenerProto {
   const name = `${hostname}:${port}`;
   const l: ListenerProto = {
     name,
     address: { socketAddress: { address: vips[0]!, portValue: port } },
-    filterChains: [{ name, filters: [hcmFilter(name, name, use, false, authz)] }],
+    filterChains: [{ name, filters: [hcmFilter(name, name, use, false, authz, plugins)] }],
   };
   if (vips.length > 1) l.additionalAddresses = vips.slice(1).map((a) => ({ address: { socketAddress: { address: a, portValue: port } } }));
   return l;

@@ -27,11 +27,14 @@ import { httpRouteRoutes, sortRanked, type Warn } from './routes-gateway-api.ts'
 import { virtualServiceRoutes } from './routes-virtual-service.ts';
 import type { L7Proxy } from './scope.ts';
 import { tlsSecret } from './secrets.ts';
+import { PLUGIN_KEY_PREFIX, PluginSelection } from '../plugins-select.ts';
 
 export interface ScopedResources {
   listeners: EncodedResource[];
   routes: EncodedResource[];
   secrets: EncodedResource[];
+  /** The WasmPlugins (http-filter, endpoint-picker) that select the proxy: ECDS TypedExtensionConfigs. */
+  plugins: EncodedResource[];
 }
 
 const NO_USE: FilterUse = { fault: false, cors: false };
@@ -39,6 +42,8 @@ const NO_USE: FilterUse = { fault: false, cors: false };
 export class L7Translation {
   readonly model: GatewayApiModel;
   readonly warnings: ConfigIssue[] = [];
+  /** The WasmPlugins of the snapshot (core/xds/plugins-select.ts): the L7 ones select per proxy here. */
+  readonly plugins: PluginSelection;
   readonly #snapshot: MeshSnapshot;
   readonly #backends: Backends;
   readonly #warn: Warn;
@@ -59,6 +64,7 @@ export class L7Translation {
       this.warnings.push({ severity: 'warning', file: res.origin.file, line: res.origin.line, resource: { kind: res.kind, namespace: res.metadata.namespace, name: res.metadata.name }, path, message });
     };
     this.model = gatewayApiModel(snapshot);
+    this.plugins = new PluginSelection(snapshot.resources.get('WasmPlugin') ?? [], snapshot.mesh.rootNamespace || 'istio-system');
     this.#backends = makeBackends(snapshot, this.model.backend);
     this.#rules = snapshot.resources.get('DestinationRule') ?? [];
     const ctx = { snapshot, backends: this.#backends, warn: this.#warn, secretExists: () => true };
@@ -72,8 +78,8 @@ export class L7Translation {
   /** The gateways (and the waypoint) an L7 proxy serves, sorted: the cache key of its scope. */
   servedBy(p: L7Proxy): GatewayKey[] {
     const served = this.#served(p);
-    // The AuthorizationPolicies and RequestAuthentications that apply are part of the scope's key.
-    return [...served, ...applicableAuthz(this.#snapshot, p, served)];
+    // The AuthorizationPolicies, RequestAuthentications and WasmPlugins that apply are part of the scope's key.
+    return [...served, ...applicableAuthz(this.#snapshot, p, served), ...this.plugins.forL7(p, served, this.#snapshot.services)];
   }
 
   #served(p: L7Proxy): GatewayKey[] {
@@ -109,7 +115,9 @@ export class L7Translation {
     }
     const authzKeys = keys.filter((k) => k.startsWith(AUTHZ_KEY_PREFIX));
     const authz = authzKeys.length ? authzFilters(this.#snapshot, authzKeys, { useAuthenticated: true, warn: this.#warn }) : undefined;
-    for (const l of gatewayListeners(gws.flatMap((g) => g.servers), (rc) => uses.get(rc) ?? NO_USE, authz)) {
+    const pluginKeys = keys.filter((k) => k.startsWith(PLUGIN_KEY_PREFIX));
+    const pluginFilters = this.plugins.httpFilterNames(pluginKeys);
+    for (const l of gatewayListeners(gws.flatMap((g) => g.servers), (rc) => uses.get(rc) ?? NO_USE, authz, pluginFilters)) {
       listeners.push(new EncodedResource(TYPE_URL.listener, l.name!, v3.listener.v3.Listener.encode(l).finish()));
     }
     const byConfig = new Map<string, GatewayOut['vhosts']>();
@@ -133,14 +141,22 @@ export class L7Translation {
           if (p.protocol !== 'TCP') continue;
           const rc = `${svc.hostname}:${p.port}`;
           const wAuthz = authzKeys.length ? authzFilters(this.#snapshot, authzKeys, { useAuthenticated: false, service: svc, warn: this.#warn }) : undefined;
-          const l = waypointListener(svc.hostname, p.port, svc.addresses, this.#meshUses.get(rc) ?? this.#meshUseOf(svc, p), wAuthz);
+          const l = waypointListener(svc.hostname, p.port, svc.addresses, this.#meshUses.get(rc) ?? this.#meshUseOf(svc, p), wAuthz, this.#waypointPlugins(pluginKeys, svc));
           listeners.push(new EncodedResource(TYPE_URL.listener, l.name!, v3.listener.v3.Listener.encode(l).finish()));
         }
       }
     }
-    const out = { listeners, routes, secrets };
+    const out = { listeners, routes, secrets, plugins: this.plugins.l7Resources(pluginKeys) };
     this.#scopes.set(id, out);
     return out;
+  }
+
+  /**
+   * The http filters of a waypoint's listener for one service: plugins that target another Service
+   * of the waypoint stay off this one's listeners (as Istio's Service-targeted policies do).
+   */
+  #waypointPlugins(pluginKeys: readonly string[], svc: ServiceInfo): string[] {
+    return this.plugins.httpFilterNames(pluginKeys.filter((k) => this.plugins.appliesToService(k, svc)));
   }
 
   #meshUseOf(svc: ServiceInfo, port: ServicePortInfo): FilterUse {

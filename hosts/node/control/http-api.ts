@@ -1,7 +1,7 @@
 /**
  * The control plane's HTTP port (15014): /metrics (Prometheus), /debug/configz (the current
  * MeshSnapshot), /debug/syncz (each connected proxy and what it holds), /debug/status (config
- * errors, warnings and NACKs), /version ({version}, what `weft version` prints) and /ready. Read-only; it never serves keys or Secrets' data.
+ * errors, warnings, NACKs, and where each WasmPlugin is applied), /version ({version}, what `weft version` prints) and /ready. Read-only; it never serves keys or Secrets' data.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { MeshSnapshot } from '../../../core/config/snapshot.ts';
@@ -10,6 +10,7 @@ import type { ConfigIssue } from '../../../core/config/issues.ts';
 import { gatewayApiModel, type GatewayApiStatus } from '../../../core/config/gateway-api-status.ts';
 import type { ControlMetrics } from './metrics.ts';
 import { WEFT_VERSION } from '../version.ts';
+import { pluginStatus } from './plugin-status.ts';
 
 export interface HttpApiDeps {
   snapshot: () => MeshSnapshot | undefined;
@@ -86,6 +87,8 @@ function status(snap: MeshSnapshot | undefined, syncz: unknown[], xdsWarnings: r
     errors: issues.filter((i) => i.severity === 'error').map((i) => ({ ...i, text: formatIssue(i) })),
     warnings: issues.filter((i) => i.severity === 'warning').map((i) => ({ ...i, text: formatIssue(i) })),
     nacks: syncz.flatMap((p) => nacksOf(p)),
+    // Per WasmPlugin: the proxies it is delivered to and whether each ACKed or NACKed it.
+    plugins: pluginStatus(snap, syncz),
     gatewayApi: snap ? gatewayApiStatus(snap) : { gatewayClasses: [], gateways: [], routes: [] },
   };
 }

@@ -38,7 +38,9 @@ export interface AdsAccess {
 }
 
 /** The types a gateway or waypoint receives per proxy (core/route/README.md "Who receives what"). */
-const SCOPED_TYPES: readonly string[] = [TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret];
+const SCOPED_TYPES: readonly string[] = [TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret, TYPE_URL.extensionConfig];
+/** The one type a node proxy receives per proxy: its l4-policy plugins (the rest is mesh-wide and shared). */
+const NODE_SCOPED_TYPES: ReadonlySet<string> = new Set([TYPE_URL.extensionConfig]);
 
 export interface AdsServerOptions extends AdsAccess {
   metrics?: ControlMetrics;
@@ -176,7 +178,7 @@ export class AdsServer {
       metrics: this.#opts.metrics,
       current: () => (this.#current && conn ? this.#viewFor(conn, this.#current, secrets) : this.#current),
       admit: (c) => this.#admit(c, checks.admitNode),
-      shared: (res, key, make) => this.#shared(res, key, make),
+      shared: (res, typeUrl, key, make) => this.#shared(res, typeUrl, key, make),
     };
     const id = `${protocol}-${++this.#seq}`;
     conn = protocol === 'sotw' ? new SotwConnection(id, call, host, caller) : new DeltaConnection(id, call, host, caller);
@@ -214,13 +216,15 @@ export class AdsServer {
   #sharedFor?: XdsResources;
   readonly #sharedFrames = new Map<string, unknown>();
 
-  #shared<T>(res: XdsResources, key: string, make: () => T): T {
-    // Per-proxy views of one translation share its id; their scoped types are framed per scope.
+  #shared<T>(res: XdsResources, typeUrl: string, key: string, make: () => T): T {
+    // Per-proxy views of one translation share its id; their scoped types are framed per scope (a
+    // node proxy's view scopes only its plugins: its workload API responses stay shared by all).
     if (res.id !== this.#sharedFor?.id) {
       this.#sharedFrames.clear();
       this.#sharedFor = res;
     }
-    const k = res.scopeKey !== undefined ? `${key}\0${res.scopeKey}` : key;
+    const only = this.#scopedTypes.get(res);
+    const k = res.scopeKey !== undefined && (!only || only.has(typeUrl)) ? `${key}\0${res.scopeKey}` : key;
     if (!this.#sharedFrames.has(k)) this.#sharedFrames.set(k, make());
     return this.#sharedFrames.get(k) as T;
   }
@@ -228,6 +232,8 @@ export class AdsServer {
   /** Per-proxy views of the latest translation, by the set of gateways served (and whether Secrets go). */
   #viewsFor?: XdsResources;
   readonly #views = new Map<string, XdsResources>();
+  /** Views whose scope covers only some types (node proxies' plugin views); others scope every type. */
+  readonly #scopedTypes = new WeakMap<XdsResources, ReadonlySet<string>>();
 
   /**
    * What one stream receives: node proxies and proxyless clients get the translation as it is; a
@@ -236,10 +242,11 @@ export class AdsServer {
    * route configurations. Views are cached by the set of gateways served, per translation.
    */
   #viewFor(conn: AdsConnection, res: XdsResources, secrets: boolean): XdsResources {
-    if (!conn.node || !res.l7) return res;
+    if (!conn.node) return res;
     conn.l7Proxy ??= l7ProxyOf(conn.node) ?? null;
     const proxy = conn.l7Proxy;
-    if (!proxy) return res;
+    if (!proxy) return res.nodePlugins ? this.#nodeView(conn, res) : res;
+    if (!res.l7) return res;
     if (this.#viewsFor !== res) {
       this.#views.clear();
       this.#viewsFor = res;
@@ -255,9 +262,34 @@ export class AdsServer {
     const meshRoutes = res.resources.get(TYPE_URL.route);
     resources.set(TYPE_URL.route, meshRoutes instanceof LayeredMap ? meshRoutes.with(byName(scoped.routes)) : new Map([...(meshRoutes ?? []), ...byName(scoped.routes)]));
     resources.set(TYPE_URL.secret, secrets ? byName(scoped.secrets) : new Map());
+    resources.set(TYPE_URL.extensionConfig, byName(scoped.plugins));
     // The scoped types are compared in full on each push (they are few); the others incrementally.
     const changes = res.changes && { sinceId: res.changes.sinceId, byType: new Map([...res.changes.byType].filter(([t]) => !SCOPED_TYPES.includes(t))) };
     const view: XdsResources = { ...res, resources, scopeKey, ...(changes ? { changes } : {}) };
+    this.#views.set(scopeKey, view);
+    return view;
+  }
+
+  /**
+   * A node proxy's view: the translation plus the l4-policy plugins that select workloads of its node
+   * (NODE_NAME metadata, else its join token's node). Cached by that set of plugins, per translation.
+   */
+  #nodeView(conn: AdsConnection, res: XdsResources): XdsResources {
+    const meta = conn.node!.metadata['NODE_NAME'];
+    const node = typeof meta === 'string' && meta ? meta : conn.caller?.kind === 'node' && typeof conn.caller.name === 'string' ? conn.caller.name : undefined;
+    const plugins = node ? res.nodePlugins!(node) : [];
+    if (plugins.length === 0) return res;
+    if (this.#viewsFor !== res) {
+      this.#views.clear();
+      this.#viewsFor = res;
+    }
+    const scopeKey = `node-plugins:${plugins.map((p) => `${p.name}@${p.version}`).join(',')}`;
+    const hit = this.#views.get(scopeKey);
+    if (hit) return hit;
+    const resources = new Map(res.resources);
+    resources.set(TYPE_URL.extensionConfig, new Map(plugins.map((r) => [r.name, r])));
+    const view: XdsResources = { ...res, resources, scopeKey };
+    this.#scopedTypes.set(view, NODE_SCOPED_TYPES);
     this.#views.set(scopeKey, view);
     return view;
   }

@@ -45,6 +45,21 @@ export interface TypeState {
   sharedAt: number;
 }
 
+/** What a proxy did with one resource of a type tracked per resource (the plugins' TypedExtensionConfigs). */
+export interface ResourceAnswer {
+  version: string;
+  status: 'SENT' | 'ACKED' | 'NACKED';
+  at: string;
+  /** The NACK's error_detail message (e.g. a plugin that failed to load). */
+  error?: string;
+}
+
+/** What one response of a tracked type carried: [name, version] sent, and names removed. */
+export interface TrackedPart {
+  sent: readonly (readonly [string, string])[];
+  removed: readonly string[];
+}
+
 export interface TypeSyncz {
   wildcard: boolean;
   subscribed: string[];
@@ -55,6 +70,8 @@ export interface TypeSyncz {
   ackedVersion: string;
   ackedAt?: string;
   lastNack?: NackRecord;
+  /** Per resource, for the types tracked that way (delta streams): the proxy's answer to each. */
+  perResource?: Record<string, ResourceAnswer>;
 }
 
 export interface SynczEntry {
@@ -79,7 +96,7 @@ export interface ConnectionHost {
    * A response every stream in the same state gets (a full answer to a wildcard watch), framed once per
    * translation and shared: `key` names the state, `make` frames it the first time.
    */
-  shared<T>(res: XdsResources, key: string, make: () => T): T;
+  shared<T>(res: XdsResources, typeUrl: string, key: string, make: () => T): T;
 }
 
 /**
@@ -148,6 +165,8 @@ export abstract class AdsConnection {
   secrets = false;
   /** The gateway or waypoint this stream serves (from its node metadata); null for other clients. */
   l7Proxy?: L7Proxy | null;
+  /** Per type URL, per resource name: the answer to what was sent (only for types tracked per resource). */
+  readonly resourceStatus = new Map<string, Map<string, ResourceAnswer>>();
   #nonce = 0;
 
   constructor(
@@ -208,6 +227,8 @@ export abstract class AdsConnection {
       };
       if (st.ackedAt) entry.ackedAt = st.ackedAt;
       if (st.lastNack) entry.lastNack = st.lastNack;
+      const per = this.resourceStatus.get(typeUrl);
+      if (per) entry.perResource = Object.fromEntries([...per].sort(([a], [b]) => (a < b ? -1 : 1)));
       types[typeUrl] = entry;
     }
     const out: SynczEntry = {

@@ -6,11 +6,11 @@
  * subscription changes in a request apply whatever its nonce.
  * Spec: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
  */
-import { PUSH_ORDER, frameDeltaDiscoveryResponse, isWildcardType } from '../../../core/xds/index.ts';
+import { PUSH_ORDER, TYPE_URL, frameDeltaDiscoveryResponse, isWildcardType } from '../../../core/xds/index.ts';
 import type { EncodedResource, XdsResources } from '../../../core/xds/index.ts';
 import type { DeltaDiscoveryRequest } from '../../../core/xds/codec.ts';
 import { AdsConnection, changesSinceSync, newTypeState, sharedNonce, watchedResources } from './connection.ts';
-import type { TypeState } from './connection.ts';
+import type { TrackedPart, TypeState } from './connection.ts';
 
 /** In `sent`: the client was told this subscribed name does not exist. */
 const ABSENT = '';
@@ -29,7 +29,7 @@ const MAX_PARTS = 32;
 export class DeltaConnection extends AdsConnection {
   readonly protocol = 'delta' as const;
   /** nonce -> the response it names, until ACKed or NACKed. */
-  readonly #pending = new Map<string, { typeUrl: string; version: string }>();
+  readonly #pending = new Map<string, { typeUrl: string; version: string; part?: ResponsePart }>();
 
   onRequest(req: DeltaDiscoveryRequest): void {
     if (!this.identify(req.node)) return;
@@ -44,6 +44,7 @@ export class DeltaConnection extends AdsConnection {
       const p = this.#pending.get(req.responseNonce);
       if (p && p.typeUrl === typeUrl) {
         this.#pending.delete(req.responseNonce);
+        if (p.part?.tracked) this.#answerTracked(typeUrl, p.part.tracked, req.errorDetail?.message ?? undefined);
         if (req.errorDetail) this.recordNack(typeUrl, st, req.responseNonce, req.errorDetail.message ?? '', p.version);
         // A response sent in parts is ACKed once every part is (and none of them was NACKed).
         else if (![...this.#pending.values()].some((q) => q.typeUrl === typeUrl && q.version === p.version) && !(st.nacked && st.lastNack?.version === p.version)) {
@@ -90,6 +91,35 @@ export class DeltaConnection extends AdsConnection {
     }
   }
 
+  /** A tracked part went out: its resources are SENT (awaiting an answer), its removals forgotten. */
+  #sentTracked(typeUrl: string, part: TrackedPart): void {
+    let byName = this.resourceStatus.get(typeUrl);
+    if (!byName) this.resourceStatus.set(typeUrl, (byName = new Map()));
+    const at = new Date().toISOString();
+    for (const [name, version] of part.sent) byName.set(name, { version, status: 'SENT', at });
+    for (const name of part.removed) byName.delete(name);
+  }
+
+  /**
+   * The answer to a tracked part: each resource it carried is ACKED, or NACKED with the proxy's
+   * message. A NACK that names some of them (the proxies say `plugin <ns>.<name>: ...`) marks only
+   * those: a proxy's plugin runtime swaps in the plugins that loaded and keeps a failed one out
+   * (core/plugin/contract.ts PluginRuntime.update). One that names none marks all it carried.
+   */
+  #answerTracked(typeUrl: string, part: TrackedPart, nack: string | undefined): void {
+    const byName = this.resourceStatus.get(typeUrl);
+    if (!byName) return;
+    const at = new Date().toISOString();
+    const named = nack === undefined ? [] : part.sent.filter(([name]) => mentions(nack, name));
+    for (const [name, version] of part.sent) {
+      const e = byName.get(name);
+      // A newer version sent since waits for its own answer.
+      if (!e || e.version !== version) continue;
+      const refused = nack !== undefined && (named.length === 0 || named.some(([n]) => n === name));
+      byName.set(name, refused ? { version, status: 'NACKED', at, error: nack } : { version, status: 'ACKED', at });
+    }
+  }
+
   /**
    * Sends the watched resources whose version differs from what the client holds, and removals.
    * `askedFor`: names just subscribed, answered with a removal when they do not exist. `always`:
@@ -104,7 +134,7 @@ export class DeltaConnection extends AdsConnection {
     const whole = st.wildcard && st.names.size === 0 && all !== undefined;
     if (whole && how.full && st.sent.size === 0 && st.sharedAt !== res.id && (always || all.size > 0)) {
       // A new stream holding nothing: every such stream gets the same response, framed once.
-      const parts = this.host.shared(res, `delta ${typeUrl}`, () => frameParts(res, typeUrl, [...all.values()], [], (i) => sharedNonce(res, typeUrl, i)));
+      const parts = this.host.shared(res, typeUrl, `delta ${typeUrl}`, () => frameParts(res, typeUrl, [...all.values()], [], (i) => sharedNonce(res, typeUrl, i)));
       st.sent.rebase(all);
       st.sharedAt = res.id;
       st.syncedId = res.id;
@@ -128,12 +158,14 @@ export class DeltaConnection extends AdsConnection {
   }
 
   #dispatch(typeUrl: string, st: TypeState, res: XdsResources, parts: readonly ResponsePart[]): void {
-    for (const { nonce, bytes } of parts) {
+    for (const part of parts) {
+      const { nonce, bytes } = part;
       st.nonce = nonce;
       st.sentVersion = res.version;
       st.nacked = false;
       st.responses++;
-      this.#pending.set(nonce, { typeUrl, version: res.version });
+      if (part.tracked) this.#sentTracked(typeUrl, part.tracked);
+      this.#pending.set(nonce, { typeUrl, version: res.version, ...(part.tracked ? { part } : {}) });
       if (this.#pending.size > MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
       this.send(typeUrl, bytes);
     }
@@ -143,10 +175,31 @@ export class DeltaConnection extends AdsConnection {
 interface ResponsePart {
   nonce: string;
   bytes: Uint8Array;
+  /** For types whose status is kept per resource (TRACKED_TYPES): what this part sent and removed. */
+  tracked?: TrackedPart;
 }
+
+/** Whether `message` names resource `name` as a whole word (not `demo.auth` inside `demo.auth-2`). */
+function mentions(message: string, name: string): boolean {
+  for (let i = message.indexOf(name); i >= 0; i = message.indexOf(name, i + 1)) {
+    const before = message[i - 1];
+    const after = message[i + name.length];
+    if ((before === undefined || !/[\w.-]/.test(before)) && (after === undefined || !/[\w-]/.test(after) || (after === '.' && !/\w/.test(message[i + name.length + 1] ?? '')))) return true;
+  }
+  return false;
+}
+
+/** Resources whose ACK or NACK the status shows one by one (plugins: "where each is applied"). */
+const TRACKED_TYPES: ReadonlySet<string> = new Set([TYPE_URL.extensionConfig]);
 
 /** One response, or several when its resources are many (removals go in the first). */
 function frameParts(res: XdsResources, typeUrl: string, changed: readonly EncodedResource[], removed: readonly string[], nonce: (part: number) => string): ResponsePart[] {
+  if (TRACKED_TYPES.has(typeUrl)) {
+    // Few resources (one per plugin): one part, with the names and versions it carries.
+    const n = nonce(0);
+    const bytes = frameDeltaDiscoveryResponse(res.version, typeUrl, n, changed.map((r) => r.deltaField), removed);
+    return [{ nonce: n, bytes, tracked: { sent: changed.map((r) => [r.name, r.version]), removed: [...removed] } }];
+  }
   let total = 0;
   for (const r of changed) total += r.deltaField.length;
   const limit = Math.max(PART_BYTES, Math.ceil(total / MAX_PARTS));

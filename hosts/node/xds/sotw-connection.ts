@@ -77,7 +77,7 @@ export class SotwConnection extends AdsConnection {
     if (st.wildcard && all && st.sharedAt !== res.id) {
       // Every wildcard watch gets every resource of the type: one response, framed once, for all streams.
       nonce = sharedNonce(res, typeUrl);
-      bytes = this.host.shared(res, `sotw ${typeUrl}`, () => frameDiscoveryResponse(res.version, typeUrl, nonce, [...all.values()].map((r) => r.sotwField)));
+      bytes = this.host.shared(res, typeUrl, `sotw ${typeUrl}`, () => frameDiscoveryResponse(res.version, typeUrl, nonce, [...all.values()].map((r) => r.sotwField)));
       st.sent.rebase(all);
       st.sharedAt = res.id;
     } else {
