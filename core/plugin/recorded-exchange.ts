@@ -1,0 +1,99 @@
+/**
+ * An HTTP exchange held in plain maps (`weft plugin test`, unit tests, the edge host): built from a
+ * TestRequest / TestResponse (plugins/sdk/testing.ts), and the header changes a filter makes stay
+ * visible afterwards for assertions. Header names are lower-case; an appended value joins the
+ * existing one with ", " (one value per name, as the test format has it).
+ */
+import type { HttpExchangeView } from './contract.ts';
+import type { TestRequest, TestResponse } from '../../plugins/sdk/testing.ts';
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+function toMap(h: Record<string, string> | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  if (h) for (const [k, v] of Object.entries(h)) m.set(k.toLowerCase(), v);
+  return m;
+}
+
+export class RecordedExchange implements HttpExchangeView {
+  readonly requestHeaders: Map<string, string>;
+  readonly responseHeaders = new Map<string, string>();
+  status = 0;
+  reqBody: Uint8Array;
+  resBody: Uint8Array = EMPTY;
+  private readonly req: TestRequest;
+
+  constructor(req: TestRequest = {}, res?: TestResponse) {
+    this.req = req;
+    this.requestHeaders = toMap(req.headers);
+    this.reqBody = req.body !== undefined ? encoder.encode(req.body) : EMPTY;
+    if (res) this.setResponse(res);
+  }
+
+  /** the upstream's answer arrives: the response phases see it */
+  setResponse(res: TestResponse): void {
+    this.status = res.status;
+    this.responseHeaders.clear();
+    for (const [k, v] of toMap(res.headers)) this.responseHeaders.set(k, v);
+    this.resBody = res.body !== undefined ? encoder.encode(res.body) : EMPTY;
+  }
+
+  method(): string {
+    return this.req.method ?? 'GET';
+  }
+  scheme(): string {
+    return this.req.scheme ?? 'http';
+  }
+  authority(): string {
+    return this.req.authority ?? 'example.com';
+  }
+  path(): string {
+    return this.req.path ?? '/';
+  }
+  requestHeader(name: string): string | undefined {
+    return this.requestHeaders.get(name.toLowerCase());
+  }
+  setRequestHeader(name: string, value: string): void {
+    this.requestHeaders.set(name.toLowerCase(), value);
+  }
+  appendRequestHeader(name: string, value: string): void {
+    append(this.requestHeaders, name, value);
+  }
+  removeRequestHeader(name: string): void {
+    this.requestHeaders.delete(name.toLowerCase());
+  }
+  requestBody(): Uint8Array {
+    return this.reqBody;
+  }
+  responseStatus(): number {
+    return this.status;
+  }
+  responseHeader(name: string): string | undefined {
+    return this.responseHeaders.get(name.toLowerCase());
+  }
+  setResponseHeader(name: string, value: string): void {
+    this.responseHeaders.set(name.toLowerCase(), value);
+  }
+  appendResponseHeader(name: string, value: string): void {
+    append(this.responseHeaders, name, value);
+  }
+  removeResponseHeader(name: string): void {
+    this.responseHeaders.delete(name.toLowerCase());
+  }
+  responseBody(): Uint8Array {
+    return this.resBody;
+  }
+  sourcePrincipal(): string {
+    return this.req.sourcePrincipal ?? '';
+  }
+  sourceAddress(): string {
+    return this.req.sourceAddress ?? '127.0.0.1:50000';
+  }
+}
+
+function append(m: Map<string, string>, name: string, value: string): void {
+  const k = name.toLowerCase();
+  const old = m.get(k);
+  m.set(k, old === undefined ? value : `${old}, ${value}`);
+}
