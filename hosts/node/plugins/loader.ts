@@ -29,8 +29,10 @@ export interface NodePluginLoader extends PluginLoader {
 const MAX_CACHED = 16;
 
 export function defaultBuiltinDir(): string {
-  // dist/weft.mjs -> dist/plugins/
-  return fileURLToPath(new URL('./plugins/', import.meta.url));
+  // dist/weft.mjs -> dist/plugins/; this code is bundled into a chunk (dist/chunks/), one level down
+  const here = new URL('.', import.meta.url);
+  const dist = here.pathname.endsWith('/chunks/') ? new URL('../', here) : here;
+  return fileURLToPath(new URL('plugins/', dist));
 }
 
 export function createNodePluginLoader(o: NodePluginLoaderOptions = {}): NodePluginLoader {
