@@ -1,7 +1,9 @@
 // Builds Weft: generates static protobuf code, then bundles the Node host (dist/weft.mjs, its
-// per-command chunks in dist/chunks/, and the `weft` launcher dist/weft). Usage: node build.mjs [--skip-protos]
+// per-command chunks in dist/chunks/, and the `weft` launcher dist/weft), then the built-in plugins
+// (dist/plugins/<name>.wasm) with the WIT and SDK that `weft plugin` uses (dist/plugins/{wit,sdk}).
+// Usage: node build.mjs [--skip-protos] [--skip-plugins]
 import { build } from 'esbuild';
-import { readFile, writeFile, chmod, rm } from 'node:fs/promises';
+import { readFile, writeFile, chmod, rm, cp, readdir } from 'node:fs/promises';
 
 const pkg = JSON.parse(await readFile(new URL('./package.json', import.meta.url), 'utf8'));
 // WEFT_DIST: build somewhere other than dist/ (parallel work trees, benches of two builds);
@@ -33,7 +35,7 @@ const common = {
   // The plugin toolchain and runtime stay in node_modules: native bindings (componentize-qjs),
   // Wasm files loaded beside their JS (jco's transpiler, binaryen), and only `weft plugin` and a
   // proxy that loads a plugin pay for them, when they run.
-  external: ['componentize-qjs', '@bytecodealliance/*', 'binaryen'],
+  external: ['componentize-qjs', '@bytecodealliance/*', 'binaryen', 'esbuild'],
 };
 
 // Code splitting: each subcommand's modules (imported inside its action) go into chunks under
@@ -78,3 +80,23 @@ await writeFile(
 );
 await chmod(`${DIST}/weft`, 0o755);
 console.log(`built ${DIST}/weft.mjs (weft ${pkg.version})`);
+
+// Plugins: the WIT and the SDK go beside the bundle (an installed weft finds them there first, see
+// hosts/node/plugins/build/paths.ts); the built-ins are compiled with the same code as `weft plugin
+// build` (bundled here to run from plain Node), each skipped when its bundle is unchanged.
+// (only wit/ and sdk/ are replaced: the .wasm files left there are what the cache compares with)
+await rm(`${DIST}/plugins/wit`, { recursive: true, force: true });
+await rm(`${DIST}/plugins/sdk`, { recursive: true, force: true });
+await cp('plugins/wit', `${DIST}/plugins/wit`, { recursive: true });
+await cp('plugins/sdk', `${DIST}/plugins/sdk`, { recursive: true, filter: (f) => !f.endsWith('.test.ts') });
+if (!process.argv.includes('--skip-plugins')) {
+  // per DIST: two builds at once (parallel work trees) must not write one file
+  const cacheDir = `.tmp/plugin-cache/${DIST.replace(/[^\w.-]/g, '_')}`;
+  const toolchain = `${cacheDir}/toolchain.mjs`;
+  await build({ ...common, banner: undefined, entryPoints: ['hosts/node/plugins/build/builtins.ts'], outfile: toolchain, sourcemap: false });
+  const { buildBuiltinPlugins } = await import(new URL(toolchain, import.meta.url).href);
+  const built = await buildBuiltinPlugins({ srcDir: 'plugins/builtin', outDir: `${DIST}/plugins`, cacheDir, log: console.log });
+  // a built-in removed from the source tree goes from dist too
+  const keep = new Set(built.map((p) => `${p.name}.wasm`));
+  for (const f of await readdir(`${DIST}/plugins`)) if (f.endsWith('.wasm') && !keep.has(f)) await rm(`${DIST}/plugins/${f}`);
+}

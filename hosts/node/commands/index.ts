@@ -13,6 +13,7 @@ import { register as proxyConfig } from './proxy-config.ts';
 import { register as version } from './version.ts';
 import { register as waypoint } from './waypoint.ts';
 import { register as gateway } from './gateway.ts';
+import { register as plugin } from './plugin.ts';
 
 export function registerCommands(program: Command): void {
   control(program);
@@ -24,5 +25,6 @@ export function registerCommands(program: Command): void {
   proxyConfig(program);
   gateway(program);
   waypoint(program);
+  plugin(program);
   version(program);
 }
