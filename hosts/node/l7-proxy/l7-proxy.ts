@@ -31,6 +31,7 @@ import { startL7Xds } from './xds-wiring.ts';
 import { OtlpExporter } from './otlp-exporter.ts';
 import { Tracing } from './tracing.ts';
 import { authzDeps, authzRunners, compileListenerAuthz, type L7AuthzRunner } from './filters/index.ts';
+import { PluginHost, type RuntimeFactory } from './plugin-host.ts';
 
 export interface L7ProxyConfig {
   role: 'gateway' | 'waypoint';
@@ -53,6 +54,8 @@ export interface L7ProxyConfig {
   /** Tracing (tracing.ts): spans as OTLP/HTTP JSON to `<otlpEndpoint>/v1/traces`; percent of started traces sampled (default 1); export interval. */
   tracing?: { otlpEndpoint?: string; samplingPercent?: number; flushMs?: number };
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+  /** The plugin runtime's factory (tests); default the Node runtime, imported with the first plugin. */
+  pluginRuntime?: RuntimeFactory;
 }
 
 type ClusterProto = envoy.config.cluster.v3.Cluster.$Properties;
@@ -110,8 +113,11 @@ export class L7Proxy {
   readonly waypoint?: WaypointInbound;
   readonly tracing: Tracing;
   readonly otlp?: OtlpExporter;
+  /** WasmPlugins from ECDS (plugin-host.ts); their filters run in the route handlers. */
+  readonly plugins: PluginHost;
 
   constructor(readonly config: L7ProxyConfig) {
+    this.plugins = new PluginHost({ log: config.log, ...(config.pluginRuntime ? { createRuntime: config.pluginRuntime } : {}) });
     this.store = new EnvoyConfigStore(config.role === 'waypoint' ? (t, name, m) => compile(t, name, t === TYPE_URL.route ? anyAuthority(m) : m) : compile);
     this.identity = `spiffe://${config.trustDomain}/ns/${config.namespace}/sa/${config.serviceAccount ?? config.name}`;
     this.certificates = new CertificateManager({
@@ -147,6 +153,7 @@ export class L7Proxy {
         routing: () => this.#routing,
         accessLog: (line) => this.#accessLog?.line(line),
         tracing: this.tracing,
+        plugins: () => this.plugins.plugins(),
         log: config.log,
       });
     }
@@ -161,7 +168,7 @@ export class L7Proxy {
       await this.#accessLog.start();
     }
     const admin = new AdminServer({ host, port: config.ports.admin, configDump: () => this.configDump() });
-    const stats = new StatsServer({ host, port: config.ports.stats, metrics: this.metrics });
+    const stats = new StatsServer({ host, port: config.ports.stats, metrics: [this.metrics, this.plugins.metrics] });
     const ready = new ReadyServer({ host, port: config.ports.ready, ready: () => this.ready() });
     this.#side = [admin, stats, ready];
     this.ports.admin = (await admin.start()).port;
@@ -184,6 +191,7 @@ export class L7Proxy {
       trustDomain: config.trustDomain,
       identity: { role: config.role, namespace: config.namespace, name: config.name, labels: config.labels, ip: host, adminAddress: `${host}:${this.ports.admin}` },
       store: this.store,
+      plugins: this.plugins,
       log: config.log,
     });
   }
@@ -237,6 +245,8 @@ export class L7Proxy {
         pools: this.pools,
         metrics: this.metrics,
         tracing: this.tracing,
+        plugins: () => this.plugins.plugins(),
+        log: this.config.log,
         self: { reporter: this.config.role, workload: this.config.name, namespace: this.config.namespace, principal: this.identity },
         ...(this.#accessLog ? { accessLog: (line: string) => this.#accessLog!.line(line) } : {}),
       });
@@ -268,6 +278,7 @@ export class L7Proxy {
       })),
       certificates: this.certificates.list(),
       ...(this.otlp ? { tracing: this.otlp.status() } : {}),
+      plugins: this.plugins.status(),
       // the Envoy resources as JSON for `weft proxy-config listeners|routes|clusters` (secrets by name only)
       envoy: {
         listeners: [...this.store.current.byType.get(TYPE_URL.listener)!.values()].map((r) => protoToJson(r.message)),

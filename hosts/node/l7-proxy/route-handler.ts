@@ -24,6 +24,10 @@ import type { PoolSource } from './upstreams.ts';
 import type { L7AuthzRequest } from '../../../core/policy/l7-request.ts';
 import type { L7AuthzRunner } from './filters/index.ts';
 import { defaultTracing, type RequestTrace, type Tracing } from './tracing.ts';
+import type { PluginSet } from '../../../core/plugin/contract.ts';
+import { flatHeaders, PluginExchangeView, PluginRun } from './plugin-filters.ts';
+import { ActiveRequests, pickEndpoint } from './plugin-picker.ts';
+import { ForwardAction as ForwardActionClass } from '../../../core/route/actions.ts';
 
 /** What a request reads of the current config. */
 export interface Routing {
@@ -52,6 +56,14 @@ export interface RouteHandlerOptions {
   tracing?: Tracing;
   random?: () => number;
   now?: () => number;
+  /**
+   * The plugins in force (PluginRuntime.plugins(), plugin-filters.ts), read once per request; absent
+   * or without filters for this port and without an endpoint picker: the request costs one check.
+   */
+  plugins?: () => PluginSet | undefined;
+  /** The most request body read for the plugins' request-body phase (default 1 MiB; more: 413). */
+  maxPluginBodyBytes?: number;
+  log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 }
 
 /** RouteRequest over the engine's head view: repeated fields joined with `,`, as Envoy matches them. */
@@ -143,10 +155,14 @@ class Pending {
   /** A waypoint's downstream (the metrics' source); read at the start, as the head is gone at the end. */
   source: DownstreamPeer | undefined;
   trace!: RequestTrace;
+  /** Plugins of this request (plugin-filters.ts), when any apply: the snapshot it keeps to its end. */
+  plugin: PluginRun | undefined;
   constructor(
-    readonly req: RouteRequestView,
+    /** The request routing reads: the head, or after a filter changed it, the plugin view. */
+    public req: RouteRequestView,
     readonly start: number,
-    readonly route: CompiledRoute | undefined,
+    /** Matched at the start, or after the plugins' request phase when filters apply. */
+    public route: CompiledRoute | undefined,
   ) {}
 }
 
@@ -164,6 +180,8 @@ export class RouteHandler implements L7Handler {
   readonly #tracing: Tracing;
   readonly #choiceMutations = new WeakMap<ClusterChoice, ChoiceMutations>();
   readonly #groups = new Map<string, RequestSeriesGroup>();
+  /** Requests in flight per endpoint, for the endpoint picker's `active-requests` (plugin-picker.ts). */
+  readonly #active = new ActiveRequests();
 
   constructor(o: RouteHandlerOptions) {
     this.#o = o;
@@ -174,10 +192,20 @@ export class RouteHandler implements L7Handler {
 
   request(ex: L7Exchange): void | Promise<void> {
     const routing = this.#o.routing();
+    // plugins: one snapshot for the whole exchange; with filters, the route is matched after them (#pluginRequest)
+    const plugins = this.#o.plugins?.();
+    let run: PluginRun | undefined;
+    if (plugins !== undefined) {
+      const filters = plugins.httpFiltersFor(this.#o.port ?? 0);
+      if (filters.length !== 0 || plugins.endpointPicker !== undefined) run = new PluginRun(plugins, filters, new PluginExchangeView(ex.request));
+    }
     const req = new RouteRequestView(ex.request);
-    const table = routing.routes(this.#o.routeConfigName);
-    const route = table?.match(req);
+    const route = run === undefined || run.filters.length === 0 ? routing.routes(this.#o.routeConfigName)?.match(req) : undefined;
     const st = new Pending(req, this.#now(), route);
+    if (run !== undefined) {
+      st.plugin = run;
+      if (run.filters.length === 0) run.requestDone = true;
+    }
     ex.state = st;
     st.trace = this.#tracing.begin(ex.request);
     const waypoint = this.#o.self.reporter === 'waypoint';
@@ -192,6 +220,55 @@ export class RouteHandler implements L7Handler {
     return this.#proceed(ex, st, routing);
   }
 
+  /**
+   * The filters' request-headers phase (after authorization, before the route lookup, as in Envoy's
+   * HCM): `respond` answers; header and `:path` changes are seen by the route match; `route` names
+   * the route (none of that name: 503, logged: the plugin's config and the routes disagree, it is
+   * not the client's request that matched nothing); `cluster` forwards there with the matched
+   * route's settings, if any.
+   */
+  #pluginRequest(ex: L7Exchange, st: Pending, run: PluginRun, routing: Routing): boolean | Promise<boolean> {
+    const answer = run.requestHeaders();
+    if (answer !== undefined) {
+      ex.respond(answer.status, flatHeaders(answer), answer.body);
+      return false;
+    }
+    if (run.wantsRequestBody && ex.request.hasBody && ex.readBody !== undefined) {
+      return ex.readBody(this.#o.maxPluginBodyBytes ?? PLUGIN_BODY_LIMIT).then((body) => {
+        if (body === undefined) {
+          ex.respond(413, NO_HEADERS, 'request body too large for the plugins\n');
+          return false;
+        }
+        const a = run.requestBody(body);
+        if (a !== undefined) {
+          ex.respond(a.status, flatHeaders(a), a.body);
+          return false;
+        }
+        return this.#matchAfterPlugins(ex, st, run, routing);
+      });
+    }
+    return this.#matchAfterPlugins(ex, st, run, routing);
+  }
+
+  /** The route for the request as the filters left it (or the one a filter named). */
+  #matchAfterPlugins(ex: L7Exchange, st: Pending, run: PluginRun, routing: Routing): boolean {
+    const view = run.view;
+    if (view.mutated) st.req = new RouteRequestView(view.changedHead());
+    const table = routing.routes(this.#o.routeConfigName);
+    if (run.routeName !== undefined) {
+      st.route = table === undefined ? undefined : routeNamed(table, run.routeName);
+      if (st.route === undefined) {
+        st.flag = 'NR';
+        this.#o.log?.('warn', `plugin ${run.decidedBy}: no route named ${JSON.stringify(run.routeName)} in ${this.#o.routeConfigName}`);
+        ex.respond(503, NO_HEADERS, `plugin ${run.decidedBy} chose the route ${run.routeName}, which does not exist\n`);
+        return false;
+      }
+      return true;
+    }
+    st.route = table?.match(st.req);
+    return true;
+  }
+
   /** After the authorization filters allowed the request. */
   proceed(ex: L7Exchange): void | Promise<void> {
     const st = ex.state as Pending;
@@ -199,9 +276,16 @@ export class RouteHandler implements L7Handler {
   }
 
   #proceed(ex: L7Exchange, st: Pending, routing: Routing): void | Promise<void> {
+    const run = st.plugin;
+    if (run !== undefined && !run.requestDone) {
+      const go = this.#pluginRequest(ex, st, run, routing);
+      if (go === false) return;
+      if (go !== true) return go.then((ok) => (ok ? this.#proceed(ex, st, routing) : undefined));
+    }
     const req = st.req;
     const route = st.route;
     if (route === undefined) {
+      if (run?.cluster !== undefined) return this.#forward(ex, st, PLAIN_FORWARD, routing);
       st.flag = 'NR';
       return ex.respond(404, NO_HEADERS);
     }
@@ -230,6 +314,7 @@ export class RouteHandler implements L7Handler {
       if (cors.preflight(req, out, this.#random) === Preflight.Answer) return ex.respond(200, out.sets);
     }
     const action = route.action;
+    if (st.plugin?.cluster !== undefined) return this.#forward(ex, st, action.kind === 'forward' ? action : PLAIN_FORWARD, routing);
     if (action.kind === 'direct') {
       const m = staticMutation(action.responseHeaders);
       return ex.respond(action.status, m.set ?? NO_HEADERS, typeof action.body === 'string' ? action.body : Buffer.from(action.body));
@@ -243,7 +328,8 @@ export class RouteHandler implements L7Handler {
 
   #forward(ex: L7Exchange, st: Pending, action: ForwardAction, routing: Routing): void {
     const req = st.req;
-    const choice = action.pick(this.#random);
+    const run = st.plugin;
+    const choice = run?.cluster !== undefined ? pluginChoice(run.cluster) : action.pick(this.#random);
     if (choice.invalid) {
       st.flag = 'NC';
       return ex.respond(500, NO_HEADERS);
@@ -255,15 +341,18 @@ export class RouteHandler implements L7Handler {
     }
     st.cluster = cluster;
     st.hash = action.hashPolicy?.hash(req);
-    const ep = cluster.pick(st.hash);
+    const picker = run?.set.endpointPicker;
+    const ep = picker === undefined ? cluster.pick(st.hash) : pickEndpoint(picker, run!.view, cluster, st.hash, this.#active);
     if (ep === undefined) {
       st.flag = 'UH';
       return ex.respond(503, NO_HEADERS, 'no healthy upstream');
     }
     st.endpoint = ep;
+    if (picker !== undefined) this.#active.inc((run!.countedEndpoint = ep.key));
     const muts = this.#mutationsFor(choice);
-    const request = muts.request ?? this.#dynamicRequest(choice.requestHeaders, ex.request);
-    const head = ex.request;
+    // the request as the filters left it (the head itself when no plugin changed it)
+    const head = st.req.head;
+    const request = muts.request ?? this.#dynamicRequest(choice.requestHeaders, head);
     const xff = head.header('x-forwarded-for');
     const set = ['x-forwarded-proto', head.scheme, 'x-forwarded-for', xff === undefined ? head.remoteAddress : `${xff},${head.remoteAddress}`];
     if (request.set) for (const v of request.set) set.push(v);
@@ -286,6 +375,10 @@ export class RouteHandler implements L7Handler {
     const target = action.rewrite(req.target) ?? req.normalized;
     if (target !== undefined) options.target = target;
     if (choice.hostRewrite !== undefined) options.authority = choice.hostRewrite;
+    if (run !== undefined) {
+      run.view.mergeInto(options);
+      if (run.wantsResponse) options.responseHead = run;
+    }
     const perTry = retry?.perTryTimeoutMs ?? 0;
     const timeout = perTry > 0 && (action.timeoutMs === 0 || perTry < action.timeoutMs) ? perTry : action.timeoutMs;
     if (timeout > 0) options.timeoutMs = timeout;
@@ -294,7 +387,7 @@ export class RouteHandler implements L7Handler {
     st.options = options;
     st.attempts = 1;
     if (action.mirrors.length !== 0) this.#mirror(ex, action, options, routing, st.hash);
-    ex.forward(this.#o.pools.get(cluster, ep, head), options);
+    ex.forward(this.#o.pools.get(cluster, ep, ex.request), options);
   }
 
   /** request_mirror_policies: a bodiless copy of the request as forwarded to each sampled mirror (mirror.ts). */
@@ -358,10 +451,17 @@ export class RouteHandler implements L7Handler {
   end(ex: L7Exchange, s: ExchangeSummary): void {
     const st = ex.state as Pending | undefined;
     if (st === undefined) return;
+    const counted = st.plugin?.countedEndpoint;
+    if (counted !== undefined) this.#active.dec(counted);
     const durationMs = this.#now() - st.start;
     const flag = s.failure === 'downstream-reset' ? 'DC' : st.attempts > 1 && s.status >= 500 ? 'URX' : st.flag;
     this.#group(st).record({ status: s.status, ...(ex.request.grpc ? { grpcStatus: grpcOf(s.status) } : {}), durationMs, requestBytes: s.requestBytes, responseBytes: s.responseBytes, flag });
-    if (st.log !== undefined) this.#o.accessLog?.(accessLogLine(st, s, durationMs, flag));
+    if (st.log !== undefined) {
+      // the plugin that answered, replaced the response, or chose the route or cluster
+      const by = st.plugin?.decidedBy;
+      if (by !== undefined) st.log.plugin = by;
+      this.#o.accessLog?.(accessLogLine(st, s, durationMs, flag));
+    }
     if (st.trace.span !== undefined) this.#tracing.end(st.trace, s, flag, st.cluster?.name, st.endpoint?.key);
   }
 
@@ -392,6 +492,38 @@ export class RouteHandler implements L7Handler {
 }
 
 const NO_HEADERS: readonly string[] = [];
+
+/** Request bodies read for the plugins' request-body phase: at most 1 MiB (more is answered 413). */
+const PLUGIN_BODY_LIMIT = 1024 * 1024;
+
+/** A plugin's `cluster` choice when no forward route matched: the cluster with Envoy's defaults (no timeout, no retries). */
+const PLAIN_FORWARD = new ForwardActionClass([], new Float64Array(0), 0, undefined, undefined, undefined, undefined as never, [], undefined, new Map());
+
+/** A plugin's `cluster` choice as a route's cluster choice (no header ops of its own), one object per name. */
+const pluginChoices = new Map<string, ClusterChoice>();
+
+function pluginChoice(name: string): ClusterChoice {
+  let c = pluginChoices.get(name);
+  if (c === undefined) {
+    if (pluginChoices.size >= 1024) pluginChoices.clear(); // a guest naming endless clusters must not grow this
+    c = { name, invalid: false, requestHeaders: [], responseHeaders: [], hostRewrite: undefined };
+    pluginChoices.set(name, c);
+  }
+  return c;
+}
+
+/** Routes by name (a plugin's `route` choice), indexed once per compiled table. */
+const routesByName = new WeakMap<RouteTable, Map<string, CompiledRoute>>();
+
+function routeNamed(table: RouteTable, name: string): CompiledRoute | undefined {
+  let m = routesByName.get(table);
+  if (m === undefined) {
+    m = new Map();
+    for (const vh of table.virtualHosts) for (const r of vh.routes) if (r.name && !m.has(r.name)) m.set(r.name, r);
+    routesByName.set(table, m);
+  }
+  return m.get(name);
+}
 
 /** The downstream as a waypoint sees it: the peer the waypoint handed the engine, else the head's principal alone. */
 function sourceOf(head: RequestHeadView): DownstreamPeer | undefined {

@@ -32,6 +32,7 @@ import { HboneServer, type HboneClient, type InboundTunnel } from '../hbone/inde
 import { L7Server, type DownstreamPeer, type RequestHeadView, type Upstream } from '../l7/index.ts';
 import { splice } from '../servers/index.ts';
 import { RouteHandler, type Routing } from './route-handler.ts';
+import type { PluginSet } from '../../../core/plugin/contract.ts';
 import type { Tracing } from './tracing.ts';
 import { UpstreamPools, type PoolSource } from './upstreams.ts';
 
@@ -56,6 +57,8 @@ export interface WaypointInboundOptions {
   accessLog?: (line: string) => void;
   /** traceparent propagation and span export (tracing.ts). */
   tracing?: Tracing;
+  /** The plugins in force (plugin-host.ts), read by each request. */
+  plugins?: () => PluginSet | undefined;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
 }
 
@@ -225,6 +228,8 @@ export class WaypointInbound implements PoolSource {
       pools: this,
       metrics: o.metrics,
       ...(o.tracing ? { tracing: o.tracing } : {}),
+      ...(o.plugins ? { plugins: o.plugins } : {}),
+      log: o.log,
       // reporter="waypoint": the request's peer is the metrics' source (route-handler.ts)
       self: { reporter: 'waypoint', workload: o.name, namespace: o.namespace, principal: o.identity },
       ...(o.accessLog ? { accessLog: o.accessLog } : {}),

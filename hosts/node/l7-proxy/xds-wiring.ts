@@ -59,6 +59,8 @@ export interface L7XdsOptions {
   trustDomain: string;
   identity: L7Identity;
   store: EnvoyConfigStore;
+  /** ECDS plugin bindings (plugin-host.ts): watched by wildcard; the answer waits for their load. */
+  plugins?: { apply(u: XdsUpdate): string | undefined | Promise<string | undefined> };
   log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -96,7 +98,8 @@ export function startL7Xds(o: L7XdsOptions): { client: DeltaXdsClient; isSynced(
       subscribed.set(typeUrl, names);
     }
   };
-  const validate = (u: XdsUpdate): string | undefined => {
+  const validate = (u: XdsUpdate): string | undefined | Promise<string | undefined> => {
+    if (u.typeUrl === TYPE_URL.extensionConfig) return o.plugins?.apply(u);
     const { errors } = o.store.apply({ typeUrl: u.typeUrl, resources: u.resources, removed: u.removed });
     pending.delete(u.typeUrl);
     if (!scheduled && (u.typeUrl === TYPE_URL.listener || u.typeUrl === TYPE_URL.cluster)) {
@@ -113,7 +116,7 @@ export function startL7Xds(o: L7XdsOptions): { client: DeltaXdsClient; isSynced(
     tls: { rootCert: o.rootCertPem, serverIdentity: controlPlaneIdentity(o.trustDomain) },
     token: o.token,
     node: { id: routerNodeId(o.identity), metadata: routerMetadata(o.identity) },
-    subscriptions: WILDCARD_WATCHES.map((typeUrl) => ({ typeUrl })),
+    subscriptions: [...WILDCARD_WATCHES, ...(o.plugins ? [TYPE_URL.extensionConfig] : [])].map((typeUrl) => ({ typeUrl })),
     decode: false,
     validate,
     backoff: { initialMs: 100, maxMs: 5000 },

@@ -197,6 +197,47 @@ export abstract class BaseExchange implements L7Exchange, RequestHeadView, Proxi
     }
   }
 
+  /** The body as `readBody` read it: what every attempt sends (replayBody). */
+  bufferedBody: Buffer | undefined = undefined;
+
+  readBody(limit: number): Promise<Buffer | undefined> {
+    return new Promise((resolve) => {
+      const parts: Buffer[] = [];
+      let n = 0;
+      let over = false;
+      this.startBody(
+        {
+          bodyData: (b) => {
+            if (over) return true; // read to its end and dropped: the 413 keeps the connection usable
+            n += b.length;
+            if (n > limit) {
+              over = true;
+              resolve(undefined);
+            } else parts.push(b);
+            return true;
+          },
+          bodyEnd: () => {
+            if (over) return;
+            const buf = Buffer.concat(parts, n);
+            this.bufferedBody = buf;
+            this.bodyKind = buf.length ? BodyKind.Length : BodyKind.None;
+            this.bodyLength = buf.length;
+            this.chunkedSource = false;
+            resolve(buf);
+          },
+        },
+        false,
+      );
+    });
+  }
+
+  /** An attempt's body when `readBody` read it (subclasses' startBody defer to it). */
+  protected replayBody(target: BodyTarget): void {
+    const b = this.bufferedBody!;
+    if (b.length) target.bodyData(b);
+    target.bodyEnd(undefined);
+  }
+
   attach(attempt: Attempt): void {
     this.attempt = attempt;
   }
@@ -216,6 +257,17 @@ export abstract class BaseExchange implements L7Exchange, RequestHeadView, Proxi
       this.answered = true;
     }
     if (o?.response !== undefined) applyMutation(fields, o.response);
+    const hook = o?.responseHead;
+    if (hook !== undefined) {
+      const instead = hook.onResponseHead(status, fields);
+      if (instead !== undefined) {
+        // the attempt drops this response (as for a retry) and the exchange answers with the hook's
+        this.attempt = undefined;
+        this.answered = false;
+        this.respond(instead.status, instead.headers, instead.body);
+        return false;
+      }
+    }
     this.status = status;
     this.committed = true;
     this.writeHead(status, fields, body, length);

@@ -157,6 +157,7 @@ export class H2Exchange extends BaseExchange {
   }
 
   startBody(target: BodyTarget, _raw: boolean): void {
+    if (this.bufferedBody !== undefined) return this.replayBody(target);
     this.#target = target;
     if (!this.hasBody || this.bodyKind === BodyKind.None) {
       target.bodyEnd(undefined);

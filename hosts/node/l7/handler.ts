@@ -80,6 +80,15 @@ export interface ForwardOptions extends HeadMutation {
    * codes): the handler's `upstreamOutcome` sees them uncommitted and may forward again.
    */
   holdStatus?(status: number): boolean;
+  /**
+   * Sees the upstream's response head before it goes downstream, after `response` was applied (the
+   * plugins' response phase): it may change `fields` in place, or return an answer sent instead.
+   */
+  responseHead?: ResponseHeadHook;
+}
+
+export interface ResponseHeadHook {
+  onResponseHead(status: number, fields: string[]): { status: number; headers: readonly string[]; body: string } | undefined;
 }
 
 export type UpstreamFailure = 'none' | 'connect-failure' | 'upstream-reset' | 'timeout' | 'protocol-error' | 'downstream-reset' | 'overflow';
@@ -121,6 +130,11 @@ export interface L7Exchange {
   readonly answered: boolean;
   /** The handler's own per-request slot (route, timings, plugin state). */
   state: unknown;
+  /**
+   * Reads the whole request body before the request is forwarded (plugins' body phase); it is then
+   * sent to the upstream as read. Undefined when it is longer than `limit` bytes (the caller answers 413).
+   */
+  readBody?(limit: number): Promise<Buffer | undefined>;
 }
 
 /** What the engine tells the handler at the end of an exchange. */

@@ -92,6 +92,7 @@ export class Http1Exchange extends BaseExchange implements ChunkSink {
 
   // ---- request body
   startBody(target: BodyTarget, raw: boolean): void {
+    if (this.bufferedBody !== undefined) return this.replayBody(target);
     this.#target = target;
     this.#raw = raw && this.chunkedSource;
     if (this.bodyDone) {

@@ -12,6 +12,8 @@ export interface ConfigDumpSources {
   ports: () => Record<string, number>;
   xds: () => { connected: boolean; versions: Record<string, string> };
   enrolled: () => EnrolledPod[];
+  /** l4-policy plugins' status (plugin-host.ts) */
+  plugins?: () => unknown[];
 }
 
 export function configDump(s: ConfigDumpSources): Record<string, unknown> {
@@ -23,5 +25,6 @@ export function configDump(s: ConfigDumpSources): Record<string, unknown> {
     // CertificateListing carries chains and metadata only; AdminServer also redacts any key field
     certificates: certificates.list(),
     enrolled: s.enrolled(),
+    ...(s.plugins ? { plugins: s.plugins() } : {}),
   };
 }

@@ -29,6 +29,8 @@ import { dialTcp } from './outbound.ts';
 import { ConnectionTelemetry, labelsFor, logRefusal, peerOf } from './telemetry.ts';
 import type { ConnectionRecord } from './telemetry.ts';
 import type { TcpLabels } from '../../../core/telemetry/index.ts';
+import type { NodeWorkload } from '../../../core/node/index.ts';
+import { checkL4Policies, PLUGIN_DENY_STATUS, splitHostPort, type PluginDeny } from './plugin-policy.ts';
 
 export class InboundHandler {
   constructor(private readonly inputs: NodeProxyInputs) {
@@ -63,6 +65,11 @@ export class InboundHandler {
       const r = inboundRefusal(plan);
       logRefusal(this.inputs, labels, rec, r.flag, plan.reason);
       return t.refuse(r.status, plan.reason);
+    }
+    const denied = this.#plugins(plan.workload, plan.target, peer ?? '', src.ip, src.port);
+    if (denied !== undefined) {
+      logRefusal(this.inputs, labels, { ...rec, authz: { decision: 'deny', policy: `plugin/${denied.plugin}` } }, 'DENY', `plugin ${denied.plugin} denied: ${denied.reason}`);
+      return t.refuse(PLUGIN_DENY_STATUS, `denied by plugin ${denied.plugin}: ${denied.reason}`);
     }
     let upstream: Socket;
     try {
@@ -100,6 +107,11 @@ export class InboundHandler {
       logRefusal(this.inputs, labels, rec, inboundRefusal(plan).flag, plan.reason);
       return void socket.resetAndDestroy();
     }
+    const denied = this.#plugins(plan.workload, plan.target, '', srcIp, socket.remotePort ?? 0);
+    if (denied !== undefined) {
+      logRefusal(this.inputs, labels, { ...rec, authz: { decision: 'deny', policy: `plugin/${denied.plugin}` } }, 'DENY', `plugin ${denied.plugin} denied: ${denied.reason}`);
+      return void socket.resetAndDestroy();
+    }
     let upstream: Socket;
     try {
       upstream = await dialTcp(plan.target);
@@ -116,6 +128,17 @@ export class InboundHandler {
     this.inputs.tracker.add(socket);
     this.inputs.tracker.add(upstream);
     this.#splice(socket, upstream, plan.workload.uid, req, labels, rec);
+  }
+
+  /** The l4-policy plugins after the mesh's authorization allowed (plugin-policy.ts); a deny is counted. */
+  #plugins(workload: NodeWorkload, target: string, sourcePrincipal: string, sourceIp: string, sourcePort: number): PluginDeny | undefined {
+    const p = this.inputs.plugins;
+    const set = p?.plugins();
+    if (set === undefined || set.l4Policies.length === 0) return undefined;
+    const dst = splitHostPort(target);
+    const denied = checkL4Policies(set, workload.uid, { sourcePrincipal, destinationPrincipal: workload.identity, sourceAddress: sourceIp, sourcePort, destinationAddress: dst.address, destinationPort: dst.port });
+    if (denied !== undefined) p!.denied(denied.plugin);
+    return denied;
   }
 
   /**

@@ -13,6 +13,7 @@ import { NodeStateStore } from '../../../core/node/index.ts';
 import type { AdmittedConnection, NodeState } from '../../../core/node/index.ts';
 import { TcpMetrics } from '../../../core/telemetry/index.ts';
 import type { CertificateManager } from '../certs/index.ts';
+import type { PluginSet } from '../../../core/plugin/contract.ts';
 import { AccessLogWriter } from '../servers/index.ts';
 
 export type CaptureMode = 'iptables' | 'none';
@@ -125,6 +126,8 @@ export interface NodeProxyInputs {
   tracker: ConnectionTracker;
   /** Trust domains a peer may be in: the mesh's and its aliases (from MeshConfig). */
   trustDomains: () => readonly string[];
+  /** l4-policy plugins (plugin-policy.ts): the snapshot in force, and a deny to count. */
+  plugins?: { plugins(): PluginSet | undefined; denied(plugin: string): void };
 }
 
 export function makeInputs(config: NodeProxyConfig, certificates: CertificateManager): NodeProxyInputs & { setAliases(aliases: readonly string[]): void } {

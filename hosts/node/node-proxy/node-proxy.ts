@@ -24,6 +24,7 @@ import { PolicyEnforcer } from './policy-enforcer.ts';
 import { startCapture } from './pod-wiring.ts';
 import { startXds } from './xds-wiring.ts';
 import type { XdsWiring } from './xds-wiring.ts';
+import { PluginHost, type RuntimeFactory } from '../l7-proxy/plugin-host.ts';
 
 export class NodeProxy {
   readonly inputs: NodeProxyInputs & { setAliases(a: readonly string[]): void };
@@ -40,8 +41,10 @@ export class NodeProxy {
   #dns?: DnsServer;
   #side: (AdminServer | StatsServer | ReadyServer)[] = [];
   #capture?: { capture: PodCapture; cni: CniServer; enrolment: Enrolment };
+  /** l4-policy WasmPlugins from ECDS (runtime imported with the first one). */
+  readonly plugins: PluginHost;
 
-  constructor(readonly config: NodeProxyConfig) {
+  constructor(readonly config: NodeProxyConfig & { pluginRuntime?: RuntimeFactory }) {
     const certificates = new CertificateManager({
       signer: createCaSigner({ address: config.control, rootCert: config.rootCertPem, token: config.token, trustDomain: config.trustDomain }),
       rootPems: config.rootCertPem,
@@ -49,6 +52,8 @@ export class NodeProxy {
     });
     this.inputs = makeInputs(config, certificates);
     const inputs = this.inputs;
+    const plugins = (this.plugins = new PluginHost({ log: (level, message) => config.log(level === 'error' ? 'warn' : level, message), ...(config.pluginRuntime ? { createRuntime: config.pluginRuntime } : {}) }));
+    inputs.plugins = { plugins: () => plugins.plugins(), denied: (name) => plugins.metrics.counterAdd(name, 'connections_denied', 1) };
     this.hboneClient = new HboneClient({ certificates, trustDomains: [config.trustDomain] });
     this.inbound = new InboundHandler(inputs);
     this.hboneServer = new HboneServer({
@@ -83,7 +88,7 @@ export class NodeProxy {
     });
     this.ports.dns = (await this.#dns.start()).port;
     const admin = new AdminServer({ host, port: config.ports.admin, configDump: () => this.configDump() });
-    const stats = new StatsServer({ host, port: config.ports.stats, metrics: inputs.metrics });
+    const stats = new StatsServer({ host, port: config.ports.stats, metrics: [inputs.metrics, this.plugins.metrics] });
     const ready = new ReadyServer({ host, port: config.ports.ready, ready: () => this.ready() });
     this.#side = [admin, stats, ready];
     this.ports.admin = (await admin.start()).port;
@@ -94,7 +99,7 @@ export class NodeProxy {
       this.#keeper.reconcile(inputs.state.current);
       void this.#capture?.enrolment.reconcile();
     });
-    this.#xds = startXds(inputs, { ADMIN_ADDRESS: `${host}:${this.ports.admin}` });
+    this.#xds = startXds(inputs, { ADMIN_ADDRESS: `${host}:${this.ports.admin}` }, this.plugins);
   }
 
   /** True when ready, else why not (15021's body). */
@@ -108,7 +113,9 @@ export class NodeProxy {
     const x = this.#xds?.client;
     const versions: Record<string, string> = {};
     for (const t of [TYPE_URL.meshConfig, TYPE_URL.authorization, TYPE_URL.address]) versions[t] = x?.version(t) ?? '';
+    versions[TYPE_URL.extensionConfig] = x?.version(TYPE_URL.extensionConfig) ?? '';
     return configDump({
+      plugins: () => this.plugins.status(),
       inputs: this.inputs,
       ports: () => this.ports,
       xds: () => ({ connected: x?.connected ?? false, versions }),

@@ -24,13 +24,18 @@ export interface XdsWiring {
   isSynced(): boolean;
 }
 
-export function startXds(inputs: NodeProxyInputs & { setAliases(a: readonly string[]): void }, extraMetadata: Record<string, string> = {}): XdsWiring {
+/**
+ * `plugins`: the ECDS plugin bindings (plugin-host.ts), watched by wildcard beside the node's types
+ * (not part of being synced: a node proxy serves while its plugins load); the answer waits for the load.
+ */
+export function startXds(inputs: NodeProxyInputs & { setAliases(a: readonly string[]): void }, extraMetadata: Record<string, string> = {}, plugins?: { apply(u: XdsUpdate): string | undefined | Promise<string | undefined> }): XdsWiring {
   const { config, state } = inputs;
   const pending = new Set<string>(NODE_WATCHES);
   let markSynced!: () => void;
   const synced = new Promise<void>((r) => (markSynced = r));
 
-  const validate = (u: XdsUpdate): string | undefined => {
+  const validate = (u: XdsUpdate): string | undefined | Promise<string | undefined> => {
+    if (u.typeUrl === TYPE_URL.extensionConfig) return plugins?.apply(u);
     let error: string | undefined;
     if (u.typeUrl === TYPE_URL.meshConfig) {
       error = applyMesh(inputs, u);
@@ -49,7 +54,7 @@ export function startXds(inputs: NodeProxyInputs & { setAliases(a: readonly stri
     tls: { rootCert: config.rootCertPem, serverIdentity: controlPlaneIdentity(config.trustDomain) },
     token: config.token,
     node: { id: `node~${config.nodeName}`, metadata: { NODE_NAME: config.nodeName, ...extraMetadata } },
-    subscriptions: NODE_WATCHES.map((typeUrl) => ({ typeUrl })),
+    subscriptions: [...NODE_WATCHES, ...(plugins ? [TYPE_URL.extensionConfig] : [])].map((typeUrl) => ({ typeUrl })),
     decode: false,
     validate,
     backoff: { initialMs: 100, maxMs: 5000 },

@@ -45,8 +45,12 @@ export interface DeltaClientOptions {
   subscriptions: readonly { typeUrl: string; names?: readonly string[] }[];
   /** Decode resources (DeltaXdsClient: with core/xds codecs; default true); false keeps bytes only (the proxies, benchmarks). */
   decode?: boolean;
-  /** Returns an error message to NACK a response; the resources it carried are then not applied. */
-  validate?: (update: XdsUpdate) => string | undefined;
+  /**
+   * Returns an error message to NACK a response; the resources it carried are then not applied.
+   * A promise (plugins: the answer waits for their load) delays this response's ACK or NACK; the
+   * hook must settle its promises in the order it was called for one type.
+   */
+  validate?: (update: XdsUpdate) => string | undefined | Promise<string | undefined>;
   backoff?: { initialMs?: number; maxMs?: number };
   channelOptions?: ChannelOptions;
 }
@@ -259,7 +263,23 @@ export class DeltaXdsClientBase extends EventEmitter {
         }
       }
     }
-    error ??= this.#opts.validate?.(update);
+    if (!error && w) {
+      const v = this.#opts.validate?.(update);
+      if (typeof v === 'object') {
+        const stream = this.#stream;
+        void v.then(
+          (e) => this.#stream === stream && this.#answer(res, update, w, e),
+          (e: Error) => this.#stream === stream && this.#answer(res, update, w, e.message || String(e)),
+        );
+        return;
+      }
+      error = v;
+    }
+    this.#answer(res, update, w, error);
+  }
+
+  #answer(res: DeltaResponseView, update: XdsUpdate, w: Watch | undefined, error: string | undefined): void {
+    const typeUrl = update.typeUrl;
     if (error || !w) {
       this.#write({ typeUrl, responseNonce: res.nonce, errorDetail: { code: status.INVALID_ARGUMENT, message: error } });
       this.emit('nack', { typeUrl, nonce: res.nonce, version: res.systemVersionInfo, message: error } satisfies AnswerEvent);

@@ -1,0 +1,386 @@
+/**
+ * HTTP filter plugins on the L7 data path (design.md section 6): the HttpExchangeView the guests
+ * read and change (core/plugin/contract.ts), over the engine's request head and, in the response
+ * phase, the upstream's response head.
+ *
+ * Where they run (RouteHandler, HCM order): request-headers filters after the authorization
+ * filters and BEFORE the route table lookup, so a header or `:path` they change can select another
+ * route; response-headers filters in reverse order (Envoy's encoder order) on the upstream's head,
+ * after the route's response_headers_to_add. Request-body: when a filter wants it and the request
+ * has a body, the body is read whole (up to a limit, 413 over it) after the request-headers phase
+ * and each such filter is called once with end-of-stream; then the route is matched and the body
+ * forwarded as read. The response-body phase is not run (a filter asking for it gets its other
+ * phases only).
+ *
+ * Cost: one PluginRun and one view per request that has filters, nothing per request otherwise.
+ * The view copies the request's header list only on its first change (copy on write); reads scan
+ * the engine's flat list in place.
+ */
+import type { DirectResponse, FilterAction, HttpExchangeView, HttpFilterHandle, PluginSet } from '../../../core/plugin/contract.ts';
+import type { DownstreamPeer, HeadMutation, RequestHeadView } from '../l7/index.ts';
+import { fieldOf } from '../l7/handler.ts';
+
+/** A response the response phase wants sent instead of the upstream's. */
+export interface ReplacedResponse {
+  status: number;
+  headers: readonly string[];
+  body: string;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The exchange as a guest sees it. */
+export class PluginExchangeView implements HttpExchangeView {
+  /** The changed field list; undefined until the first change (reads go to the engine's list). */
+  #fields: string[] | undefined;
+  #method: string | undefined;
+  #target: string | undefined;
+  #authority: string | undefined;
+  /** Names a filter set, appended or removed (they are replaced wholesale when forwarded). */
+  #touched: Set<string> | undefined;
+  #status = 0;
+  #response: string[] | undefined;
+  #body: Uint8Array = EMPTY;
+
+  constructor(readonly head: RequestHeadView) {}
+
+  /** The request body as read for the request-body phase. */
+  setRequestBody(body: Uint8Array): void {
+    this.#body = body;
+  }
+
+  /** Whether a filter changed the request (then routing reads `changedHead()`). */
+  get mutated(): boolean {
+    return this.#fields !== undefined || this.#method !== undefined || this.#target !== undefined || this.#authority !== undefined;
+  }
+
+  /** The request as the filters left it, as the engine's head view (what the route table matches). */
+  changedHead(): RequestHeadView {
+    return new ChangedHead(this, this.head);
+  }
+
+  get currentFields(): readonly string[] {
+    return this.#fields ?? this.head.headers;
+  }
+  field(name: string): string | undefined {
+    return this.#fields === undefined ? this.head.header(name) : fieldOf(this.#fields, name);
+  }
+
+  method(): string {
+    return this.#method ?? this.head.method;
+  }
+  scheme(): string {
+    return this.head.scheme;
+  }
+  authority(): string {
+    return this.#authority ?? this.head.authority;
+  }
+
+  // ---- HttpExchangeView: request
+  path(): string {
+    return this.#target ?? this.head.target;
+  }
+  requestHeader(name: string): string | undefined {
+    const n = lower(name);
+    if (n.charCodeAt(0) === 58 /* : */) return this.#pseudo(n);
+    return this.field(n);
+  }
+  setRequestHeader(name: string, value: string): void {
+    const n = lower(name);
+    if (n.charCodeAt(0) === 58) return this.#setPseudo(n, value);
+    const f = this.#writable(n);
+    removeField(f, n);
+    f.push(n, value);
+  }
+  appendRequestHeader(name: string, value: string): void {
+    const n = lower(name);
+    if (n.charCodeAt(0) === 58) return this.#setPseudo(n, value);
+    this.#writable(n).push(n, value);
+  }
+  removeRequestHeader(name: string): void {
+    const n = lower(name);
+    if (n.charCodeAt(0) === 58) return;
+    if (this.#fields === undefined && this.head.header(n) === undefined) return;
+    removeField(this.#writable(n), n);
+  }
+  requestBody(): Uint8Array {
+    return this.#body;
+  }
+
+  // ---- HttpExchangeView: response (set for the response-headers phase)
+  responseStatus(): number {
+    return this.#status;
+  }
+  responseHeader(name: string): string | undefined {
+    const f = this.#response;
+    return f === undefined ? undefined : fieldOf(f, lower(name));
+  }
+  setResponseHeader(name: string, value: string): void {
+    const f = this.#response;
+    if (f === undefined) return;
+    const n = lower(name);
+    removeField(f, n);
+    f.push(n, value);
+  }
+  appendResponseHeader(name: string, value: string): void {
+    this.#response?.push(lower(name), value);
+  }
+  removeResponseHeader(name: string): void {
+    const f = this.#response;
+    if (f !== undefined) removeField(f, lower(name));
+  }
+  responseBody(): Uint8Array {
+    return EMPTY;
+  }
+  sourcePrincipal(): string {
+    return this.head.peerPrincipal ?? '';
+  }
+  sourceAddress(): string {
+    const h = this.head;
+    return h.remoteAddress.includes(':') ? `[${h.remoteAddress}]:${h.remotePort}` : `${h.remoteAddress}:${h.remotePort}`;
+  }
+
+  /** The response head the response phase reads and changes in place (the engine's list). */
+  setResponse(status: number, fields: string[]): void {
+    this.#status = status;
+    this.#response = fields;
+  }
+
+  /**
+   * The filters' request changes as the engine's mutation, merged into the route's: every touched
+   * name is removed and its present values added back (order of set/append/remove calls kept), unless
+   * the route sets that name itself (its request_headers_to_add apply after the filters, as Envoy's
+   * router does after them). Method, path and authority changes go on unless the route rewrites them.
+   */
+  mergeInto(o: HeadMutation & { set?: readonly string[] }): void {
+    const touched = this.#touched;
+    if (touched !== undefined) {
+      const f = this.#fields!;
+      const routeSet = o.set;
+      const remove = o.remove === undefined ? [] : [...o.remove];
+      const add = o.add === undefined ? [] : [...o.add];
+      for (const name of touched) {
+        if (routeSet !== undefined && setsName(routeSet, name)) continue;
+        remove.push(name);
+        for (let i = 0; i < f.length; i += 2) if (f[i] === name) add.push(name, f[i + 1]!);
+      }
+      if (remove.length) o.remove = remove;
+      if (add.length) o.add = add;
+    }
+    if (this.#method !== undefined && o.method === undefined) o.method = this.#method;
+    if (this.#target !== undefined && o.target === undefined) o.target = this.#target;
+    if (this.#authority !== undefined && o.authority === undefined) o.authority = this.#authority;
+  }
+
+  #writable(name: string): string[] {
+    (this.#touched ??= new Set()).add(name);
+    return (this.#fields ??= this.head.headers.slice());
+  }
+
+  #pseudo(n: string): string | undefined {
+    switch (n) {
+      case ':method':
+        return this.method();
+      case ':path':
+        return this.path();
+      case ':authority':
+        return this.authority();
+      case ':scheme':
+        return this.head.scheme;
+      case ':status':
+        return this.#status === 0 ? undefined : String(this.#status);
+      default:
+        return undefined;
+    }
+  }
+
+  #setPseudo(n: string, value: string): void {
+    if (n === ':path') this.#target = value;
+    else if (n === ':authority') this.#authority = value;
+    else if (n === ':method') this.#method = value;
+  }
+}
+
+/** The engine's head view over a changed request: every read but method, target, authority and fields goes to the head. */
+class ChangedHead implements RequestHeadView {
+  constructor(
+    private readonly v: PluginExchangeView,
+    private readonly h: RequestHeadView,
+  ) {}
+  get method(): string {
+    return this.v.method();
+  }
+  get target(): string {
+    return this.v.path();
+  }
+  get authority(): string {
+    return this.v.authority();
+  }
+  get scheme(): 'http' | 'https' {
+    return this.h.scheme;
+  }
+  get protocol(): RequestHeadView['protocol'] {
+    return this.h.protocol;
+  }
+  get headers(): readonly string[] {
+    return this.v.currentFields;
+  }
+  header(name: string): string | undefined {
+    return this.v.field(name);
+  }
+  get hasBody(): boolean {
+    return this.h.hasBody;
+  }
+  get grpc(): boolean {
+    return this.h.grpc;
+  }
+  get upgrade(): string {
+    return this.h.upgrade;
+  }
+  get remoteAddress(): string {
+    return this.h.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.h.remotePort;
+  }
+  get peerPrincipal(): string | undefined {
+    return this.h.peerPrincipal;
+  }
+  get localAddress(): string | undefined {
+    return this.h.localAddress;
+  }
+  get peer(): DownstreamPeer | undefined {
+    return this.h.peer;
+  }
+}
+
+/**
+ * One request's plugin state: the snapshot it started with (kept to its end), its filters, the
+ * view, what the request phase decided, and the response-phase hook the engine calls.
+ */
+export class PluginRun {
+  /** Whether the request-headers phase ran (it runs once, after the authorization filters). */
+  requestDone = false;
+  /** A filter's `route` choice (the first one wins). */
+  routeName: string | undefined;
+  /** A filter's `cluster` choice (the first one wins). */
+  cluster: string | undefined;
+  /** The filter that answered, chose the route or the cluster (access log, errors). */
+  decidedBy: string | undefined;
+  /** Whether a filter of this request wants the response-headers phase. */
+  readonly wantsResponse: boolean;
+  /** Whether a filter of this request wants the request-body phase (the body is then read whole first). */
+  readonly wantsRequestBody: boolean;
+  /** The endpoint the picker path counted as active (released at the end). */
+  countedEndpoint: string | undefined;
+
+  constructor(
+    readonly set: PluginSet,
+    readonly filters: readonly HttpFilterHandle[],
+    readonly view: PluginExchangeView,
+  ) {
+    let r = false;
+    let b = false;
+    for (const f of filters) {
+      if (f.phases.responseHeaders) r = true;
+      if (f.phases.requestBody) b = true;
+    }
+    this.wantsResponse = r;
+    this.wantsRequestBody = b;
+  }
+
+  /** Request-headers phase in order; a `respond` stops it and is returned. */
+  requestHeaders(): DirectResponse | undefined {
+    this.requestDone = true;
+    const view = this.view;
+    for (const f of this.filters) {
+      if (!f.phases.requestHeaders) continue;
+      const answer = this.#decide(f, f.onRequestHeaders(view));
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
+  }
+
+  /**
+   * Request-body phase, in order, once with the whole body (end of stream): what Envoy's filters see
+   * of a buffered body. A `respond` stops it; a route or cluster choice counts if none was made.
+   */
+  requestBody(body: Uint8Array): DirectResponse | undefined {
+    const view = this.view;
+    view.setRequestBody(body);
+    for (const f of this.filters) {
+      if (!f.phases.requestBody) continue;
+      const answer = this.#decide(f, f.onRequestBody(view, true));
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
+  }
+
+  #decide(f: HttpFilterHandle, a: FilterAction): DirectResponse | undefined {
+    switch (a.tag) {
+      case 'continue':
+        return undefined;
+      case 'respond':
+        this.decidedBy = f.name;
+        return a.val;
+      case 'route':
+      case 'cluster':
+        if (this.routeName === undefined && this.cluster === undefined) {
+          if (a.tag === 'route') this.routeName = a.val;
+          else this.cluster = a.val;
+          this.decidedBy = f.name;
+        }
+        return undefined;
+    }
+  }
+
+  /**
+   * ForwardOptions.responseHead (the engine, before the head goes downstream): response-headers
+   * filters in reverse order, changing `fields` in place; a `respond` replaces the response.
+   */
+  onResponseHead(status: number, fields: string[]): ReplacedResponse | undefined {
+    const view = this.view;
+    view.setResponse(status, fields);
+    const filters = this.filters;
+    for (let i = filters.length - 1; i >= 0; i--) {
+      const f = filters[i]!;
+      if (!f.phases.responseHeaders) continue;
+      const a = f.onResponseHeaders(view);
+      if (a.tag === 'respond') {
+        this.decidedBy = f.name;
+        return { status: a.val.status, headers: flatHeaders(a.val), body: a.val.body };
+      }
+    }
+    return undefined;
+  }
+}
+
+/** A direct response's headers as the engine's flat list. */
+export function flatHeaders(r: DirectResponse): string[] {
+  const out: string[] = [];
+  for (const h of r.headers) out.push(lower(h.name), h.value);
+  return out;
+}
+
+function lower(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) return name.toLowerCase();
+  }
+  return name;
+}
+
+function setsName(set: readonly string[], name: string): boolean {
+  for (let i = 0; i < set.length; i += 2) if (set[i] === name) return true;
+  return false;
+}
+
+function removeField(fields: string[], name: string): void {
+  let w = 0;
+  for (let r = 0; r < fields.length; r += 2) {
+    if (fields[r] === name) continue;
+    fields[w++] = fields[r]!;
+    fields[w++] = fields[r + 1]!;
+  }
+  fields.length = w;
+}
