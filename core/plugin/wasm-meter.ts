@@ -50,6 +50,8 @@
  * stale; the name section stays correct (no index changes).
  */
 
+import { concatBytes } from '../util/bytes.ts';
+
 export interface MeterOptions {
   /** cap every defined memory's maximum (64 KiB pages); a module whose min exceeds it is refused */
   memoryMaxPages?: number;
@@ -209,22 +211,10 @@ function encodeU(v: number): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 function section(id: number, content: Uint8Array[]): Uint8Array {
   let n = 0;
   for (const c of content) n += c.length;
-  return concat([Uint8Array.of(id), encodeU(n), ...content]);
+  return concatBytes([Uint8Array.of(id), encodeU(n), ...content]);
 }
 
 function readSections(bytes: Uint8Array): Section[] {
@@ -667,7 +657,7 @@ function meterCode(bytes: Uint8Array, s: Section, check: Uint8Array): CodeWriter
 /** The check: burn one unit of fuel, trap when none is left. */
 function fuelCheck(global: number): Uint8Array {
   const g = encodeU(global);
-  return concat([
+  return concatBytes([
     Uint8Array.of(0x23), g, Uint8Array.of(0x41, 0x01, 0x6b, 0x24), g, // global.get F; i32.const 1; i32.sub; global.set F
     Uint8Array.of(0x23), g, Uint8Array.of(0x41, 0x00, 0x4c, 0x04, 0x40, 0x00, 0x0b), // global.get F; i32.const 0; i32.le_s; if unreachable end
   ]);
@@ -713,7 +703,7 @@ export function meterModule(bytes: Uint8Array, opts: MeterOptions = {}): Metered
     }
 
     const name = new TextEncoder().encode(FUEL_EXPORT);
-    const entry = concat([encodeU(name.length), name, Uint8Array.of(0x03), encodeU(fuel)]);
+    const entry = concatBytes([encodeU(name.length), name, Uint8Array.of(0x03), encodeU(fuel)]);
     if (exports) {
       const er = new Reader(bytes, exports.body, exports.end);
       const n = er.u32();
