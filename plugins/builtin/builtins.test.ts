@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPluginForTest } from '../../hosts/node/plugins/loader.ts';
-import { checkHttpFilterCase, checkL4Case, checkPickerCase } from '../../hosts/node/plugins/build/run-cases.ts';
+import { checkHttpFilterCase, checkL4Case, checkPickerCase } from '../../core/plugin/run-cases.ts';
 import type { EndpointPickerCase, HttpFilterCase, L4PolicyCase, PluginTests } from '../sdk/testing.ts';
 
 const here = resolve(import.meta.dirname);

@@ -45,7 +45,7 @@ interface Spawned {
   done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
 }
 
-function start(cmd: string, args: string[], opts: { cwd: string; env?: Record<string, string>; timeoutMs: number }): Spawned {
+export function start(cmd: string, args: string[], opts: { cwd: string; env?: Record<string, string>; timeoutMs: number }): Spawned {
   const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let stdout = '';
@@ -90,7 +90,7 @@ export async function runInDeno(timeoutMs = 20_000): Promise<RuntimeRun> {
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

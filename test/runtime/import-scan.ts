@@ -192,6 +192,8 @@ export function scanSource(file: string, src: string, opts: ScanOptions): Violat
   for (const ref of findImports(src, views)) {
     const spec = ref.specifier;
     if (spec === null || spec === '') {
+      // a unit test may load what it built at run time (a plugin's generated glue); it runs under vitest only
+      if (opts.isTest) continue;
       push(ref.index, 'computed-import', `${ref.kind === 'require' ? 'require' : 'import'}() of a computed specifier cannot be checked; core imports only string literals`);
       continue;
     }

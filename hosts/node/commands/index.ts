@@ -14,6 +14,7 @@ import { register as version } from './version.ts';
 import { register as waypoint } from './waypoint.ts';
 import { register as gateway } from './gateway.ts';
 import { register as plugin } from './plugin.ts';
+import { register as up } from './up.ts';
 
 export function registerCommands(program: Command): void {
   control(program);
@@ -26,5 +27,6 @@ export function registerCommands(program: Command): void {
   gateway(program);
   waypoint(program);
   plugin(program);
+  up(program);
   version(program);
 }

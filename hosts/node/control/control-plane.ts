@@ -3,16 +3,19 @@
  * ADS server on 15010 (plaintext, loopback by default) and 15012 (TLS, join token required), plus
  * the HTTP API on 15014. One snapshot feeds everything: a change is validated, swapped in, pushed.
  */
-import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import { ConfigStore, formatIssue, type ConfigSource, type MeshSnapshot } from '../../../core/config/index.ts';
 import { SAMPLE_FILES } from '../../../core/config/sample/index.ts';
-import { openControlPlaneState, createCaService, issueControlPlaneCertificate, authenticate, CaRefusal } from '../ca/index.ts';
+import type { SourceFile } from '../../../core/ports/index.ts';
+import { openControlPlaneState, createCaService, issueControlPlaneCertificate, authenticate, CaRefusal, impersonationMetadata } from '../ca/index.ts';
 import type { Caller } from '../../../core/identity/index.ts';
-import { AdsServer, type XdsCaller } from '../xds/index.ts';
+import { AdsServer, type AdsAccess, type XdsCaller } from '../xds/index.ts';
+import { inMemoryDeltaStream } from '../xds/in-memory.ts';
+import type { DeltaClientStream } from '../xds/delta-client-base.ts';
 import { DirectorySource } from '../config/index.ts';
 import { ControlMetrics } from './metrics.ts';
 import { createHttpApi } from './http-api.ts';
@@ -21,6 +24,8 @@ import { StaticSource } from './static-source.ts';
 export interface ControlOptions {
   /** Directory of YAML; the embedded sample mesh when absent. */
   configDir?: string;
+  /** In-memory YAML instead of the sample when there is no directory (`weft up --port-offset`: the sample with its ports moved). */
+  files?: readonly SourceFile[];
   meshFile?: string;
   cacertsDir?: string;
   stateDir?: string;
@@ -75,7 +80,7 @@ export class ControlPlane {
     });
     const source: ConfigSource = opts.configDir
       ? new DirectorySource(opts.configDir, { debounceMs: opts.debounceMs ?? 100 })
-      : new StaticSource('sample', SAMPLE_FILES);
+      : new StaticSource('sample', opts.files ?? SAMPLE_FILES);
     const cp = new ControlPlane(opts, store, source);
     await cp.#start();
     return cp;
@@ -113,7 +118,7 @@ export class ControlPlane {
       ipAddresses: servingAddresses(this.opts.listen),
     });
     const secure = new Server();
-    this.#ads.addTo(secure, {
+    this.#ads.addTo(secure, (this.#secureAccess = {
       authenticate: (call) => this.#authenticate(call),
       admitNode: (node, caller) => {
         // A node proxy names its node in metadata (NODE_NAME, as Istio's proxies do); it must be the token's.
@@ -132,9 +137,10 @@ export class ControlPlane {
         }
         return undefined;
       },
-    });
+    }));
     const caService = createCaService({ ca: state.ca, tokens: state.tokens, snapshot: () => this.#store.snapshot, metrics: this.metrics, log: this.#log });
     secure.addService(caService.definition, caService.implementation);
+    this.#caService = caService.implementation;
     const creds = ServerCredentials.createSsl(Buffer.from(state.ca.rootCertPem), [
       { private_key: Buffer.from(cert.keyPem), cert_chain: Buffer.from(cert.chainPem) },
     ], false);
@@ -159,7 +165,42 @@ export class ControlPlane {
     this.#ready = true;
   }
 
-  #tokens?: { verify(token: string, now?: number): Caller };
+  #tokens?: { verify(token: string, now?: number): Caller; create(caller: Caller): string };
+  #secureAccess?: AdsAccess;
+  #caService?: ReturnType<typeof createCaService>['implementation'];
+
+  /** A join token minted with this control plane's key (`weft up`'s in-process proxies). */
+  createToken(caller: Caller): string {
+    if (!this.#tokens) throw new Error('control plane is starting');
+    return this.#tokens.create(caller);
+  }
+
+  /**
+   * `weft up`: a delta ADS stream from a proxy in this process, with 15012's checks (join token, node
+   * admission, Secrets) and no gRPC, HTTP/2 or TLS in between (xds/in-memory.ts).
+   */
+  openLocalAdsStream(metadata: Metadata): DeltaClientStream {
+    if (!this.#secureAccess) throw new Error('control plane is starting');
+    const { client, server } = inMemoryDeltaStream(metadata);
+    this.#ads.acceptDelta(server, this.#secureAccess);
+    return client;
+  }
+
+  /** `weft up`: the CA's CreateCertificate called in-process (same token and authorization checks, metrics, refusal log). */
+  signLocally(token: string, req: { identity: string; csrPem: string; validitySeconds: number }): Promise<string[]> {
+    const handler = this.#caService?.['CreateCertificate'] as ((call: unknown, cb: (err: Partial<ServiceError> | null, res?: { certChain?: string[] }) => void) => void) | undefined;
+    if (!handler) return Promise.reject(new Error('control plane is starting'));
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    const call = { metadata, getPeer: () => 'in-process', request: { csr: req.csrPem, validityDuration: req.validitySeconds, metadata: impersonationMetadata(req.identity) } };
+    return new Promise((resolve, reject) =>
+      handler(call as unknown as ServerUnaryCall<unknown, unknown>, (err, res) => {
+        if (err) reject(new Error(`CA refused the CSR for ${req.identity}: ${err.details ?? err.message}`));
+        else if (!res?.certChain?.length) reject(new Error(`CA returned an empty chain for ${req.identity}`));
+        else resolve(res.certChain);
+      }),
+    );
+  }
 
   #authenticate(call: ServerDuplexStream<unknown, unknown>): XdsCaller | Error {
     if (!this.#tokens) return new Error('control plane is starting');

@@ -18,7 +18,8 @@ import { HttpMetrics } from '../../../core/telemetry/index.ts';
 import { TYPE_URL } from '../../../core/xds/type-urls.ts';
 import { protoToJson } from '../../../core/xds/proto-json.ts';
 import type { envoy } from '../../../core/xds/pb.ts';
-import { CertificateManager, createCaSigner } from '../certs/index.ts';
+import { CertificateManager, createCaSigner, type CertificateSigner } from '../certs/index.ts';
+import type { DeltaTransport } from '../xds/delta-client-base.ts';
 import { HboneClient } from '../hbone/index.ts';
 import { L7Server } from '../l7/index.ts';
 import { AccessLogWriter, AdminServer, ReadyServer, StatsServer } from '../servers/index.ts';
@@ -56,6 +57,13 @@ export interface L7ProxyConfig {
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
   /** The plugin runtime's factory (tests); default the Node runtime, imported with the first plugin. */
   pluginRuntime?: RuntimeFactory;
+  /**
+   * `weft up` (control plane in this process): CSRs signed and xDS served in-process, and one
+   * admin/stats/ready set for the process at `adminAddress` (none of this proxy's own; reported as its admin).
+   */
+  signer?: CertificateSigner;
+  xdsTransport?: DeltaTransport;
+  adminAddress?: string;
 }
 
 type ClusterProto = envoy.config.cluster.v3.Cluster.$Properties;
@@ -121,7 +129,7 @@ export class L7Proxy {
     this.store = new EnvoyConfigStore(config.role === 'waypoint' ? (t, name, m) => compile(t, name, t === TYPE_URL.route ? anyAuthority(m) : m) : compile);
     this.identity = `spiffe://${config.trustDomain}/ns/${config.namespace}/sa/${config.serviceAccount ?? config.name}`;
     this.certificates = new CertificateManager({
-      signer: createCaSigner({ address: config.control, rootCert: config.rootCertPem, token: config.token, trustDomain: config.trustDomain }),
+      signer: config.signer ?? createCaSigner({ address: config.control, rootCert: config.rootCertPem, token: config.token, trustDomain: config.trustDomain }),
       rootPems: config.rootCertPem,
       ...(config.certTtlSeconds ? { validitySeconds: config.certTtlSeconds } : {}),
     });
@@ -167,13 +175,15 @@ export class L7Proxy {
       this.#accessLog = new AccessLogWriter(config.accessLog === '-' ? {} : { path: config.accessLog });
       await this.#accessLog.start();
     }
-    const admin = new AdminServer({ host, port: config.ports.admin, configDump: () => this.configDump() });
-    const stats = new StatsServer({ host, port: config.ports.stats, metrics: [this.metrics, this.plugins.metrics] });
-    const ready = new ReadyServer({ host, port: config.ports.ready, ready: () => this.ready() });
-    this.#side = [admin, stats, ready];
-    this.ports.admin = (await admin.start()).port;
-    this.ports.stats = (await stats.start()).port;
-    this.ports.ready = (await ready.start()).port;
+    if (!config.adminAddress) {
+      const admin = new AdminServer({ host, port: config.ports.admin, configDump: () => this.configDump() });
+      const stats = new StatsServer({ host, port: config.ports.stats, metrics: [this.metrics, this.plugins.metrics] });
+      const ready = new ReadyServer({ host, port: config.ports.ready, ready: () => this.ready() });
+      this.#side = [admin, stats, ready];
+      this.ports.admin = (await admin.start()).port;
+      this.ports.stats = (await stats.start()).port;
+      this.ports.ready = (await ready.start()).port;
+    }
     if (this.waypoint) {
       await this.waypoint.start();
       this.ports.hbone = this.waypoint.port;
@@ -189,7 +199,8 @@ export class L7Proxy {
       rootCertPem: config.rootCertPem,
       token: config.token,
       trustDomain: config.trustDomain,
-      identity: { role: config.role, namespace: config.namespace, name: config.name, labels: config.labels, ip: host, adminAddress: `${host}:${this.ports.admin}` },
+      identity: { role: config.role, namespace: config.namespace, name: config.name, labels: config.labels, ip: host, adminAddress: config.adminAddress ?? `${host}:${this.ports.admin}` },
+      ...(config.xdsTransport ? { transport: config.xdsTransport } : {}),
       store: this.store,
       plugins: this.plugins,
       log: config.log,

@@ -10,6 +10,7 @@
 import { controlPlaneIdentity } from '../ca/control-plane-cert.ts';
 import { DeltaXdsClient } from '../xds/index.ts';
 import type { XdsUpdate } from '../xds/index.ts';
+import type { DeltaTransport } from '../xds/delta-client-base.ts';
 import type { CompiledListener } from '../../../core/route/listener-chains.ts';
 import { TYPE_URL } from '../../../core/xds/type-urls.ts';
 import type { envoy } from '../../../core/xds/pb.ts';
@@ -62,6 +63,8 @@ export interface L7XdsOptions {
   /** ECDS plugin bindings (plugin-host.ts): watched by wildcard; the answer waits for their load. */
   plugins?: { apply(u: XdsUpdate): string | undefined | Promise<string | undefined> };
   log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  /** In-process xDS (`weft up`) instead of gRPC to `control`. */
+  transport?: DeltaTransport;
 }
 
 /** Istio's proxy id for a router (gateways and waypoints). */
@@ -120,6 +123,7 @@ export function startL7Xds(o: L7XdsOptions): { client: DeltaXdsClient; isSynced(
     decode: false,
     validate,
     backoff: { initialMs: 100, maxMs: 5000 },
+    ...(o.transport ? { transport: o.transport } : {}),
   });
   client.on('connected', () => o.log('info', `connected to the control plane at ${o.control}`));
   client.on('disconnected', (err: Error) => o.log('warn', `control plane at ${o.control} lost (${err.message}); serving the last config, reconnecting`));

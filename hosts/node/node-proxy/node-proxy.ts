@@ -7,7 +7,8 @@
  */
 import { resolveMeshName } from '../../../core/node/index.ts';
 import { TYPE_URL } from '../../../core/xds/type-urls.ts';
-import { CertificateManager, createCaSigner } from '../certs/index.ts';
+import { CertificateManager, createCaSigner, type CertificateSigner } from '../certs/index.ts';
+import type { DeltaTransport } from '../xds/delta-client-base.ts';
 import type { CniServer } from '../cni/index.ts';
 import type { PodCapture } from '../capture/index.ts';
 import { HboneClient, HboneServer } from '../hbone/index.ts';
@@ -25,6 +26,17 @@ import { startCapture } from './pod-wiring.ts';
 import { startXds } from './xds-wiring.ts';
 import type { XdsWiring } from './xds-wiring.ts';
 import { PluginHost, type RuntimeFactory } from '../l7-proxy/plugin-host.ts';
+
+/**
+ * Set by `weft up`, where the control plane runs in the same process: certificates signed and xDS
+ * served in-process, and one admin/stats/ready set for the whole process at `adminAddress` (this
+ * proxy then starts none of its own and reports that address to the control plane).
+ */
+export interface InProcessControl {
+  signer?: CertificateSigner;
+  xdsTransport?: DeltaTransport;
+  adminAddress?: string;
+}
 
 export class NodeProxy {
   readonly inputs: NodeProxyInputs & { setAliases(a: readonly string[]): void };
@@ -44,9 +56,9 @@ export class NodeProxy {
   /** l4-policy WasmPlugins from ECDS (runtime imported with the first one). */
   readonly plugins: PluginHost;
 
-  constructor(readonly config: NodeProxyConfig & { pluginRuntime?: RuntimeFactory }) {
+  constructor(readonly config: NodeProxyConfig & { pluginRuntime?: RuntimeFactory } & InProcessControl) {
     const certificates = new CertificateManager({
-      signer: createCaSigner({ address: config.control, rootCert: config.rootCertPem, token: config.token, trustDomain: config.trustDomain }),
+      signer: config.signer ?? createCaSigner({ address: config.control, rootCert: config.rootCertPem, token: config.token, trustDomain: config.trustDomain }),
       rootPems: config.rootCertPem,
       ...(config.certTtlSeconds ? { validitySeconds: config.certTtlSeconds } : {}),
     });
@@ -87,19 +99,21 @@ export class NodeProxy {
       log: (l, m) => config.log(l, m),
     });
     this.ports.dns = (await this.#dns.start()).port;
-    const admin = new AdminServer({ host, port: config.ports.admin, configDump: () => this.configDump() });
-    const stats = new StatsServer({ host, port: config.ports.stats, metrics: [inputs.metrics, this.plugins.metrics] });
-    const ready = new ReadyServer({ host, port: config.ports.ready, ready: () => this.ready() });
-    this.#side = [admin, stats, ready];
-    this.ports.admin = (await admin.start()).port;
-    this.ports.stats = (await stats.start()).port;
-    this.ports.ready = (await ready.start()).port;
+    if (!config.adminAddress) {
+      const admin = new AdminServer({ host, port: config.ports.admin, configDump: () => this.configDump() });
+      const stats = new StatsServer({ host, port: config.ports.stats, metrics: [inputs.metrics, this.plugins.metrics] });
+      const ready = new ReadyServer({ host, port: config.ports.ready, ready: () => this.ready() });
+      this.#side = [admin, stats, ready];
+      this.ports.admin = (await admin.start()).port;
+      this.ports.stats = (await stats.start()).port;
+      this.ports.ready = (await ready.start()).port;
+    }
     if (config.capture === 'iptables' || config.socket) this.#capture = await startCapture(this);
     inputs.state.on('state', () => {
       this.#keeper.reconcile(inputs.state.current);
       void this.#capture?.enrolment.reconcile();
     });
-    this.#xds = startXds(inputs, { ADMIN_ADDRESS: `${host}:${this.ports.admin}` }, this.plugins);
+    this.#xds = startXds(inputs, { ADMIN_ADDRESS: config.adminAddress ?? `${host}:${this.ports.admin}` }, this.plugins, config.xdsTransport);
   }
 
   /** True when ready, else why not (15021's body). */

@@ -11,7 +11,7 @@ import { meshSettingsFromProto } from '../../../core/xds/mesh-config.ts';
 import { istio } from '../../../core/xds/pb-workload.ts';
 import { controlPlaneIdentity } from '../ca/control-plane-cert.ts';
 import { DeltaXdsClientBase as DeltaXdsClient } from '../xds/delta-client-base.ts';
-import type { XdsUpdate } from '../xds/delta-client-base.ts';
+import type { DeltaTransport, XdsUpdate } from '../xds/delta-client-base.ts';
 import type { NodeProxyInputs } from './inputs.ts';
 
 /** Watched in this order: mesh settings before the policies, policies before the workloads naming them. */
@@ -28,7 +28,7 @@ export interface XdsWiring {
  * `plugins`: the ECDS plugin bindings (plugin-host.ts), watched by wildcard beside the node's types
  * (not part of being synced: a node proxy serves while its plugins load); the answer waits for the load.
  */
-export function startXds(inputs: NodeProxyInputs & { setAliases(a: readonly string[]): void }, extraMetadata: Record<string, string> = {}, plugins?: { apply(u: XdsUpdate): string | undefined | Promise<string | undefined> }): XdsWiring {
+export function startXds(inputs: NodeProxyInputs & { setAliases(a: readonly string[]): void }, extraMetadata: Record<string, string> = {}, plugins?: { apply(u: XdsUpdate): string | undefined | Promise<string | undefined> }, transport?: DeltaTransport): XdsWiring {
   const { config, state } = inputs;
   const pending = new Set<string>(NODE_WATCHES);
   let markSynced!: () => void;
@@ -58,6 +58,7 @@ export function startXds(inputs: NodeProxyInputs & { setAliases(a: readonly stri
     decode: false,
     validate,
     backoff: { initialMs: 100, maxMs: 5000 },
+    ...(transport ? { transport } : {}),
   });
   client.on('connected', () => config.log('info', `connected to the control plane at ${config.control}`));
   client.on('disconnected', (err: Error) => config.log('warn', `control plane at ${config.control} lost (${err.message}); serving the last state, reconnecting`));

@@ -4,12 +4,16 @@
  * core/plugin/runtime.ts, which pools, swaps and calls it.
  */
 import { fileURLToPath } from 'node:url';
-import type { EndpointPickerHandle, HttpFilterHandle, L4PolicyHandle, PluginBinding } from '../../../core/plugin/contract.ts';
+import type { PluginBinding } from '../../../core/plugin/contract.ts';
 import type { CompiledPlugin, PluginLoader } from '../../../core/plugin/compiled-plugin.ts';
-import type { PluginMetricsSink, SharedKv } from '../../../core/plugin/host-imports.ts';
+import type { PluginMetricsSink } from '../../../core/plugin/host-imports.ts';
+import { loadCompiledForTest, type PluginUnderTest } from '../../../core/plugin/plugin-under-test.ts';
 import { createPluginRuntime, type PluginRuntimeWithKv } from '../../../core/plugin/runtime.ts';
 import { checkComponentHeader, checkSha256, fetchComponentBytes } from './runtime/fetch-component.ts';
 import { compileComponent } from './runtime/compile-component.ts';
+import { isNativePluginUrl, loadNativePlugin } from './runtime/native-plugin.ts';
+
+export type { PluginUnderTest };
 
 export interface NodePluginLoaderOptions {
   /** where file:///builtin/<name>.wasm is read from (default: `plugins/` beside the bundle) */
@@ -62,6 +66,8 @@ export function createNodePluginLoader(o: NodePluginLoaderOptions = {}): NodePlu
 
   return {
     async load(b: PluginBinding): Promise<CompiledPlugin> {
+      // a trusted native module (benchmarks, development): refused unless the process opts in
+      if (isNativePluginUrl(b.url)) return loadNativePlugin(b.url, b.sha256, { builtinDir, fetchTimeoutMs: o.fetchTimeoutMs });
       const bytes = await fetchComponentBytes(b.url, { builtinDir, fetchTimeoutMs: o.fetchTimeoutMs });
       return compileBytes(bytes, b.url, b.sha256);
     },
@@ -91,19 +97,6 @@ export function createNodePluginRuntime(opts: NodePluginRuntimeOptions = {}): Pl
   });
 }
 
-export interface PluginUnderTest {
-  filter?: HttpFilterHandle;
-  l4?: L4PolicyHandle;
-  picker?: EndpointPickerHandle;
-  kv: SharedKv;
-  /** `level: message` per guest log call */
-  logs: string[];
-  /** counter name -> total */
-  counters: Map<string, number>;
-  /** histogram name -> recorded values */
-  histograms: Map<string, number[]>;
-}
-
 let testLoader: NodePluginLoader | undefined;
 
 /**
@@ -115,50 +108,12 @@ export async function loadPluginForTest(
   binding: Partial<PluginBinding> = {},
   opts: { budgetMs?: number; memoryMaxMiB?: number } = {},
 ): Promise<PluginUnderTest> {
+  const compiled = await compileForTest(bytes, binding, opts);
+  return loadCompiledForTest(compiled, binding, opts);
+}
+
+/** bytes -> CompiledPlugin through the test loader (cached by sha256) */
+export function compileForTest(bytes: Uint8Array, binding: Partial<PluginBinding> = {}, opts: { memoryMaxMiB?: number } = {}): Promise<CompiledPlugin> {
   const loader = opts.memoryMaxMiB !== undefined ? createNodePluginLoader({ memoryMaxMiB: opts.memoryMaxMiB }) : (testLoader ??= createNodePluginLoader());
-  const compiled = await loader.compileBytes(bytes, binding.url ?? 'memory:', binding.sha256);
-  const b: PluginBinding = {
-    name: 'test.plugin',
-    kind: compiled.kind ?? 'http-filter',
-    url: 'memory:',
-    phase: 'UNSPECIFIED_PHASE',
-    priority: 0,
-    failStrategy: 'FAIL_CLOSE',
-    config: '{}',
-    ports: [],
-    workloads: [],
-    ...binding,
-  };
-  const logs: string[] = [];
-  const counters = new Map<string, number>();
-  const histograms = new Map<string, number[]>();
-  const runtime = createPluginRuntime(
-    { load: async () => compiled },
-    {
-      budgetMs: opts.budgetMs,
-      syncRebuild: true,
-      log: (_p, level, message) => logs.push(`${level}: ${message}`),
-      metrics: {
-        counterAdd: (_p, name, delta) => counters.set(name, (counters.get(name) ?? 0) + delta),
-        histogramRecord: (_p, name, value) => {
-          const list = histograms.get(name) ?? [];
-          list.push(value);
-          histograms.set(name, list);
-        },
-      },
-    },
-  );
-  await runtime.update([b]);
-  const st = runtime.status()[0];
-  if (!st || st.state !== 'ready') throw new Error(`plugin did not load: ${st?.error ?? 'unknown error'}`);
-  const set = runtime.plugins();
-  return {
-    filter: set.httpFilters[0],
-    l4: set.l4Policies[0],
-    picker: set.endpointPicker,
-    kv: runtime.kv(b.name)!,
-    logs,
-    counters,
-    histograms,
-  };
+  return loader.compileBytes(bytes, binding.url ?? 'memory:', binding.sha256);
 }

@@ -84,6 +84,14 @@ export class AdsServer {
     server.addService(adsServiceDefinition, impl);
   }
 
+  /**
+   * Serves one delta stream that came some other way than a gRPC server (`weft up`'s in-process
+   * proxies, in-memory.ts), with a listener's checks: the same connection, views, ACKs and syncz.
+   */
+  acceptDelta(call: ServerDuplexStream<DeltaDiscoveryRequest, Uint8Array>, access: AdsAccess): void {
+    void this.#open(call, 'delta', access);
+  }
+
   /** A new snapshot: translated and pushed once the debounce settles. */
   update(snapshot: MeshSnapshot): void {
     if (this.#closed) return;

@@ -53,7 +53,22 @@ export interface DeltaClientOptions {
   validate?: (update: XdsUpdate) => string | undefined | Promise<string | undefined>;
   backoff?: { initialMs?: number; maxMs?: number };
   channelOptions?: ChannelOptions;
+  /**
+   * Opens the stream without gRPC (`weft up`: the control plane in the same process, in-memory.ts);
+   * `address` and `tls` are then unused. Everything else (ACK/NACK, reconnects) is the same.
+   */
+  transport?: DeltaTransport;
 }
+
+/** The client side of a delta ADS stream: encoded requests out, wire-read responses in. */
+export interface DeltaClientStream {
+  write(bytes: Uint8Array): boolean;
+  cancel(): void;
+  /** 'data' (DeltaResponseView), 'error' (Error), 'status' ({ code, details }). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  on(event: string, listener: (...args: any[]) => void): unknown;
+}
+export type DeltaTransport = (metadata: Metadata) => DeltaClientStream;
 
 /**
  * A resource the client holds: name, version, bytes (a view into the response it came in) and, when
@@ -95,7 +110,7 @@ export class DeltaXdsClientBase extends EventEmitter {
   readonly #decoder: ResourceDecoder | undefined;
   readonly #watches = new Map<string, Watch>();
   #client?: Client;
-  #stream?: ClientDuplexStream<Uint8Array, DeltaResponseView>;
+  #stream?: DeltaClientStream;
   #timer?: NodeJS.Timeout;
   #delay: number;
   #closed = false;
@@ -126,7 +141,7 @@ export class DeltaXdsClientBase extends EventEmitter {
   }
 
   start(): this {
-    if (!this.#client) {
+    if (!this.#client && !this.#opts.transport) {
       // A full push of a large mesh is one message of several MB; gRPC's default cap is 4 MB.
       const options: ChannelOptions = { 'grpc.max_receive_message_length': -1, ...this.#opts.channelOptions };
       // Verified by SPIFFE id, not by name: give TLS a name so it does not send the address as SNI.
@@ -179,12 +194,12 @@ export class DeltaXdsClientBase extends EventEmitter {
   }
 
   #connect(): void {
-    if (this.#closed || !this.#client) return;
+    if (this.#closed || (!this.#client && !this.#opts.transport)) return;
     const md = new Metadata();
     const token = typeof this.#opts.token === 'function' ? this.#opts.token() : this.#opts.token;
     if (token) md.set('authorization', `Bearer ${token}`);
     // A hand reader: one pass, views into the message, no object per Resource (core/xds/wire-reader.ts).
-    const stream = this.#client.makeBidiStreamRequest(DELTA_PATH, asBuffer, (b: Buffer) => readDeltaDiscoveryResponse(b), md);
+    const stream = this.#opts.transport ? this.#opts.transport(md) : this.#client!.makeBidiStreamRequest(DELTA_PATH, asBuffer, (b: Buffer) => readDeltaDiscoveryResponse(b), md);
     this.#stream = stream;
     let first = true;
     for (const [typeUrl, w] of this.#watches) {

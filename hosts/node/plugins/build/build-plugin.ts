@@ -15,10 +15,12 @@ import { componentizeModule, type PluginBackend } from './componentize.ts';
 import { readManifest, type PluginKindName } from './manifest.ts';
 import { pluginWitDir } from './paths.ts';
 import { checkWorldImports } from './world-imports.ts';
+import { bundleNative } from './native.ts';
 
 export interface BuildPluginOptions {
   dir: string;
-  backend?: PluginBackend;
+  /** 'native': a plain ES module, no sandbox (native.ts; benchmarks and development only) */
+  backend?: PluginBackend | 'native';
   outFile?: string;
   /** a JSON file remembering what the last build was made from; absent: always build */
   cacheFile?: string;
@@ -52,7 +54,7 @@ export async function buildPlugin({ dir, backend = 'quickjs', outFile, cacheFile
   const root = resolve(dir);
   const manifest = await readManifest(root);
   const progress = onProgress ?? (() => {});
-  const out = resolve(outFile ?? join(root, 'dist', `${manifest.name}.wasm`));
+  const out = resolve(outFile ?? join(root, 'dist', `${manifest.name}.${backend === 'native' ? 'mjs' : 'wasm'}`));
   progress(`bundling ${join(root, 'plugin.ts')}...`);
   const js = await bundlePlugin({ entry: join(root, 'plugin.ts') });
   const wrongImports = checkWorldImports(js, manifest.kind);
@@ -77,8 +79,14 @@ export async function buildPlugin({ dir, backend = 'quickjs', outFile, cacheFile
       return done(hit.bytes, hit.sha256, true);
     }
   }
-  progress(`componentizing (${backend}, world ${manifest.kind})...`);
-  const bytes = await componentizeModule(js, manifest.kind, backend);
+  let bytes: Uint8Array;
+  if (backend === 'native') {
+    progress('bundling as a native module (no sandbox)...');
+    bytes = new TextEncoder().encode(await bundleNative(join(root, 'plugin.ts')));
+  } else {
+    progress(`componentizing (${backend}, world ${manifest.kind})...`);
+    bytes = await componentizeModule(js, manifest.kind, backend);
+  }
   const sha256 = sha256Hex(bytes);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, bytes);

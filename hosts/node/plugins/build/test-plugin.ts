@@ -8,13 +8,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { EndpointPickerCase, HttpFilterCase, L4PolicyCase, PluginTests } from '../../../../plugins/sdk/testing.ts';
-import { loadPluginForTest, type PluginUnderTest } from '../loader.ts';
+import type { CompiledPlugin } from '../../../../core/plugin/compiled-plugin.ts';
+import { runPluginTests, type CaseResult } from '../../../../core/plugin/plugin-under-test.ts';
+import type { PluginTests } from '../../../../plugins/sdk/testing.ts';
+import { compileForTest } from '../loader.ts';
 import { buildPlugin, defaultCacheFile } from './build-plugin.ts';
 import { bundlePlugin } from './bundle.ts';
 import type { PluginBackend } from './componentize.ts';
 import { formatSize } from './format.ts';
-import { checkHttpFilterCase, checkL4Case, checkPickerCase, type Differences } from './run-cases.ts';
 
 export interface TestPluginOptions {
   dir: string;
@@ -35,52 +36,30 @@ export async function testPlugin({ dir, backend = 'quickjs', out }: TestPluginOp
   let passed = 0;
   let failed = 0;
   const started = performance.now();
-  for (const c of tests.cases) {
-    const config = JSON.stringify(('config' in c && c.config !== undefined ? c.config : tests.config) ?? {});
-    let diffs: Differences;
-    const logs: string[] = [];
-    try {
-      diffs = await runCase(built.world, built.bytes, config, c, logs);
-    } catch (e) {
-      diffs = [`error: ${(e as Error).message ?? String(e)}`];
-    }
-    if (diffs.length === 0) {
+  const report = (r: CaseResult) => {
+    if (r.diffs.length === 0) {
       passed++;
-      out(`ok   ${c.name}`);
-    } else {
-      failed++;
-      out(`FAIL ${c.name}`);
-      for (const d of diffs) out(`       ${d}`);
-      // what the guest logged, and the runtime's "plugin call failed (trap): ..." lines
-      for (const l of logs) out(`       log ${l}`);
+      out(`ok   ${r.name}`);
+      return;
     }
+    failed++;
+    out(`FAIL ${r.name}`);
+    for (const d of r.diffs) out(`       ${d}`);
+    // what the guest logged, and the runtime's "plugin call failed (trap): ..." lines
+    for (const l of r.logs) out(`       log ${l}`);
+  };
+  // compiled once (cached by sha256); each case then gets a fresh instance
+  let compiled: CompiledPlugin | undefined;
+  try {
+    compiled = await compileForTest(built.bytes);
+  } catch (e) {
+    // every case fails with the load error, as a case that cannot load does
+    for (const c of tests.cases) report({ name: c.name, diffs: [`error: ${(e as Error).message ?? String(e)}`], logs: [] });
   }
+  if (compiled) await runPluginTests(compiled, built.world, tests, { onResult: report });
   const ms = Math.round(performance.now() - started);
   out(`${failed === 0 ? 'passed' : 'FAILED'}: ${passed} passed, ${failed} failed (${tests.cases.length} cases, ${ms} ms)`);
   return { passed, failed };
-}
-
-async function runCase(world: string, bytes: Uint8Array, config: string, c: PluginTests['cases'][number], logs: string[]): Promise<Differences> {
-  const loaded = await loadPluginForTest(bytes, { config });
-  const diffs = checkCase(world, loaded, c);
-  logs.push(...loaded.logs);
-  return diffs;
-}
-
-function checkCase(world: string, loaded: PluginUnderTest, c: PluginTests['cases'][number]): Differences {
-  if (world === 'http-filter') {
-    if (!('request' in c) || !('expect' in c) || 'candidates' in c) return ['not an http-filter case (needs request and expect)'];
-    if (!loaded.filter) return ['the component exports no filter'];
-    return checkHttpFilterCase(loaded.filter, c as HttpFilterCase);
-  }
-  if (world === 'l4-policy') {
-    if (!('connection' in c)) return ['not an l4-policy case (needs connection)'];
-    if (!loaded.l4) return ['the component exports no connection-policy'];
-    return checkL4Case(loaded.l4, c as L4PolicyCase);
-  }
-  if (!('candidates' in c)) return ['not an endpoint-picker case (needs candidates)'];
-  if (!loaded.picker) return ['the component exports no picker'];
-  return checkPickerCase(loaded.picker, c as EndpointPickerCase);
 }
 
 /** plugin.test.ts -> its default export, bundled (it may import the SDK or helpers of its own) */

@@ -39,8 +39,21 @@ function kindOf(exports: [string, string][]): PluginKind | undefined {
   return undefined;
 }
 
-export async function compileComponent(bytes: Uint8Array, sha256: string, o: CompileOptions): Promise<CompiledPlugin> {
-  enableWasmFeatures();
+/** What a component becomes before compiling: jco's glue (debug check removed) and metered core modules. */
+export interface PreparedComponent {
+  kind: PluginKind | undefined;
+  glue: string;
+  /** core module name (as the glue asks for it) -> metered bytes */
+  modules: Map<string, Uint8Array>;
+  fuelExport: string;
+  memoryMaxBytes: number;
+}
+
+/**
+ * Transpile and meter, no compiling: the part a host that cannot compile at run time (workerd) has
+ * done for it ahead of time (test/runtime/plugins-parity.test.ts does it so for Deno and workerd).
+ */
+export async function prepareComponent(bytes: Uint8Array, o: Pick<CompileOptions, 'memoryMaxMiB'>): Promise<PreparedComponent> {
   let r;
   try {
     r = await transpileComponent(bytes);
@@ -54,29 +67,35 @@ export async function compileComponent(bytes: Uint8Array, sha256: string, o: Com
   const glue = Buffer.from(glueBytes).toString('utf8').replace(DEBUG_CHECK, 'return;');
 
   const memoryMaxPages = Math.floor(o.memoryMaxMiB * 16);
-  const names = Object.keys(files).filter((n) => n.endsWith('.wasm') && !n.includes('/'));
+  const modules = new Map<string, Uint8Array>();
   let fuelExport = '';
-  const compiled = await Promise.all(
-    names.map(async (n) => {
-      const m = meterModule(files[n]!, { memoryMaxPages });
-      if (m.fuelExport) fuelExport = FUEL_EXPORT;
-      return [n, await WebAssembly.compile(m.bytes as Uint8Array<ArrayBuffer>)] as const;
-    }),
-  );
+  for (const n of Object.keys(files)) {
+    if (!n.endsWith('.wasm') || n.includes('/')) continue;
+    const m = meterModule(files[n]!, { memoryMaxPages });
+    if (m.fuelExport) fuelExport = FUEL_EXPORT;
+    modules.set(n, m.bytes);
+  }
+  return { kind: kindOf(r.exports), glue, modules, fuelExport, memoryMaxBytes: memoryMaxPages * 65536 };
+}
+
+export async function compileComponent(bytes: Uint8Array, sha256: string, o: CompileOptions): Promise<CompiledPlugin> {
+  enableWasmFeatures();
+  const p = await prepareComponent(bytes, o);
+  const compiled = await Promise.all([...p.modules].map(async ([n, b]) => [n, await WebAssembly.compile(b as Uint8Array<ArrayBuffer>)] as const));
   const modules = new Map<string, WebAssembly.Module>(compiled);
-  const glueModule = (await importGlue(glue, sha256, o.cacheDir)) as { instantiate?: GlueInstantiate };
+  const glueModule = (await importGlue(p.glue, sha256, o.cacheDir)) as { instantiate?: GlueInstantiate };
   if (typeof glueModule.instantiate !== 'function') throw new Error('jco glue has no instantiate export');
   return {
     sha256,
-    kind: kindOf(r.exports),
+    kind: p.kind,
     instantiate: glueModule.instantiate,
     getCoreModule(name) {
       const m = modules.get(name);
       if (!m) throw new Error(`jco glue asked for an unknown core module ${name}`);
       return m;
     },
-    fuelExport,
-    memoryMaxBytes: memoryMaxPages * 65536,
+    fuelExport: p.fuelExport,
+    memoryMaxBytes: p.memoryMaxBytes,
   };
 }
 

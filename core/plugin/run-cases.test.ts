@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EndpointPickerHandle, HttpExchangeView, HttpFilterHandle, L4PolicyHandle } from '../../../../core/plugin/contract.ts';
+import type { EndpointPickerHandle, HttpExchangeView, HttpFilterHandle, L4PolicyHandle } from './contract.ts';
 import { checkHttpFilterCase, checkL4Case, checkPickerCase } from './run-cases.ts';
 
 // a filter written in plain TS over the same handle interface the runtime gives

@@ -1,0 +1,101 @@
+/**
+ * `weft up [--config DIR] [--mesh FILE] [--capture iptables|none] [--state DIR]` (design.md 1): the
+ * control plane, the node proxy of one node and an ingress gateway in one process, on the embedded
+ * sample mesh (with echo backends) unless `--config` is given. Prints where to look once ready.
+ */
+import type { Command } from 'commander';
+import { port, stderrLog } from './flags.ts';
+
+interface UpFlags {
+  config?: string;
+  mesh?: string;
+  capture?: string | boolean;
+  state?: string;
+  listen: string;
+  controlListen: string;
+  nodeName: string;
+  gateway?: string;
+  xdsPort: string;
+  securePort: string;
+  httpPort: string;
+  adminPort: string;
+  statsPort: string;
+  readyPort: string;
+  socksPort: string;
+  dnsPort: string;
+  portOffset: string;
+  accessLog?: string;
+  verbose?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('up')
+    .description('run the whole mesh in one process: control plane, node proxy and ingress gateway (the embedded sample mesh by default)')
+    .option('--config <dir>', 'directory of YAML; the embedded sample mesh (with in-process echo backends) when left out')
+    .option('--mesh <file>', 'a MeshConfig YAML file')
+    .option('--capture [mode]', 'iptables capture of local workloads: not yet (off; use SOCKS5/CONNECT on 15080)')
+    .option('--state <dir>', 'state directory: self-signed CA and token key (default /var/lib/weft as root, else ~/.local/state/weft)')
+    .option('--listen <host>', "the proxies' listeners (HBONE, SOCKS5, DNS, gateway listeners) and admin/stats/ready", '127.0.0.1')
+    .option('--control-listen <host>', "the control plane's TLS xDS/CA port and HTTP port (0.0.0.0 for node proxies on other machines)", '127.0.0.1')
+    .option('--node-name <name>', 'the node this process serves (the sample: local)', 'local')
+    .option('--gateway <ns/name>', 'the gateway it runs (default demo/istio-ingressgateway on the sample, else istio-system/istio-ingressgateway); labels istio=ingressgateway')
+    .option('--xds-port <port>', 'plaintext xDS', '15010')
+    .option('--secure-port <port>', 'xDS + CA over TLS', '15012')
+    .option('--http-port <port>', "the control plane's metrics, debug and readiness", '15014')
+    .option('--admin-port <port>', 'admin (/config_dump)', '15000')
+    .option('--stats-port <port>', 'Prometheus stats', '15020')
+    .option('--ready-port <port>', 'readiness', '15021')
+    .option('--socks-port <port>', 'SOCKS5 and HTTP CONNECT', '15080')
+    .option('--dns-port <port>', 'DNS proxy', '15053')
+    .option('--port-offset <n>', "moves the sample's ingress (8080, 8081) and backend (18080, 18081) ports, e.g. to run beside another weft up", '0')
+    .option('--access-log <file>', "the node proxy's JSON access log (default stdout)")
+    .option('-v, --verbose', 'debug logs on stderr')
+    .action(async (f: UpFlags) => {
+      if (f.capture !== undefined && f.capture !== 'none') {
+        process.stderr.write(`weft up: --capture ${f.capture === true ? 'iptables' : f.capture} is not yet supported; running without capture (apps use SOCKS5/CONNECT on ${f.socksPort})\n`);
+      }
+      const offset = Number(f.portOffset);
+      if (!Number.isInteger(offset) || offset < 0 || offset + 18081 > 65535) throw new Error(`--port-offset is a small non-negative integer, not ${f.portOffset}`);
+      const gw = f.gateway ?? (f.config ? 'istio-system/istio-ingressgateway' : 'demo/istio-ingressgateway');
+      const [namespace, name, extra] = gw.split('/');
+      if (!namespace || !name || extra !== undefined) throw new Error(`--gateway is NAMESPACE/NAME, not ${gw}`);
+      const { startUp } = await import('../up/run.ts');
+      const { banner } = await import('../up/banner.ts');
+      const log = stderrLog(f.verbose);
+      const up = await startUp({
+        ...(f.config ? { configDir: f.config } : {}),
+        ...(f.mesh ? { meshFile: f.mesh } : {}),
+        ...(f.state ? { stateDir: f.state } : {}),
+        listen: f.listen,
+        controlListen: f.controlListen,
+        nodeName: f.nodeName,
+        gateway: { namespace, name, labels: { istio: 'ingressgateway' } },
+        ports: {
+          xds: port(f.xdsPort),
+          secure: port(f.securePort),
+          http: port(f.httpPort),
+          admin: port(f.adminPort),
+          stats: port(f.statsPort),
+          ready: port(f.readyPort),
+          socks: port(f.socksPort),
+          dns: port(f.dnsPort),
+        },
+        portOffset: offset,
+        ...(f.accessLog ? { accessLog: f.accessLog } : {}),
+        log: (level, message) => (level === 'info' && !f.verbose ? undefined : log(level, message)),
+      });
+      let stopping = false;
+      const stop = async (): Promise<void> => {
+        if (stopping) return;
+        stopping = true;
+        await up.stop(2000);
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+      await up.ready;
+      const readyMs = performance.now(); // since the process started (performance.timeOrigin)
+      process.stdout.write(banner({ up, listen: f.listen, controlListen: f.controlListen, ...(f.config ? { configDir: f.config } : {}), gateway: gw, readyMs, rssBytes: process.memoryUsage.rss(), weft: 'weft' }));
+    });
+}
