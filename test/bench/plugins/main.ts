@@ -1,0 +1,212 @@
+/**
+ * The plugins benchmark (design.md 6; the plugins issue's cost goals). Two parts:
+ *
+ * 1. Through a real `weft gateway` (WEFT_DIST) to the L7 bench's nginx origin (a 20-byte body), wrk
+ *    at 1 and 64 connections, contenders alternating within each repeat (order rotated), medians
+ *    over repeats: `none` (no plugin), `one` (the built-in header-rewrite, both header phases),
+ *    `chain3` (rate-limit that never denies + header-rewrite + ab-router), `native` (header-rewrite
+ *    built with backend 'native': the same TypeScript as a plain module in the gateway, no sandbox;
+ *    its gateway alone runs with WEFT_PLUGINS_TRUSTED_NATIVE=1). req/s, p50/p99, the latency added
+ *    over `none` at 1 connection, the gateway's CPU ms per 1,000 requests (/proc), RSS after the run.
+ * 2. In process on Node, each in a fresh child process: per-call and per-request cost through the
+ *    runtime's handle (createNodePluginRuntime, a RecordedExchange) for each built-in as a component
+ *    and as a native build; memory per instance; cold load of the first plugin; warm swap times.
+ *
+ * Usage: WEFT_DIST=DIR node test/bench/run.mjs plugins [--repeats 3] [--seconds 5] [--calls 100000]
+ *          [--only none,one,chain3,native] [--skip gateway|micro]
+ * Needs nginx and wrk (apt-get install -y nginx wrk), and a build (the built-ins in DIR/plugins).
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildPlugin } from '../../../hosts/node/plugins/build/build-plugin.ts';
+import { median } from '../lib/load.ts';
+import { WEFT_BIN } from '../../support/weft-child.ts';
+import { CONTENDERS, measureGateway, startGateway, startOrigin, type Contender, type GatewaySample, type Running } from './gateway.ts';
+import { BUILTINS, childRole, runColdRole, runMicroRole, runSwapRole, type Builtin, type MicroResult } from './micro.ts';
+
+const argv = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1]! : dflt;
+};
+const BUILTIN_DIR = join(dirname(WEFT_BIN), 'plugins');
+// run.mjs runs from the repository's root
+const builtinSource = (name: string) => join(process.cwd(), 'plugins', 'builtin', name);
+
+const f0 = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '-');
+const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
+const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '-');
+const k = (v: number) => (Number.isFinite(v) ? `${(v / 1000).toFixed(2)}k` : '-');
+const goal = (ok: boolean) => (ok ? 'met' : 'NOT met');
+
+async function gatewayPart(dir: string, o: { repeats: number; seconds: number; only: Contender[]; native: { url: string; sha256: string } }): Promise<string> {
+  const conns = [1, 64];
+  const stopOrigin = await startOrigin(join(dir, 'origin'));
+  const results = new Map<Contender, GatewaySample[]>(o.only.map((c) => [c, []]));
+  let current: Running | undefined;
+  const onSignal = () => {
+    void (current?.stop() ?? Promise.resolve()).then(stopOrigin).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    for (let rep = 0; rep < o.repeats; rep++) {
+      const order = o.only.slice(rep % o.only.length).concat(o.only.slice(0, rep % o.only.length));
+      for (const c of order) {
+        process.stderr.write(`repeat ${rep + 1}/${o.repeats}: gateway ${c}\n`);
+        current = await startGateway(mkdtempSync(join(dir, `gw-${c}-`)), c, o.native);
+        try {
+          results.get(c)!.push(await measureGateway(current, o.seconds, conns));
+        } finally {
+          await current.stop();
+          current = undefined;
+        }
+      }
+    }
+  } finally {
+    await stopOrigin();
+  }
+  const med = (c: Contender, get: (s: GatewaySample) => number) => median((results.get(c) ?? []).map(get));
+  const names = [...results.keys()];
+  const none50 = med('none', (s) => s.p50[1]!);
+  const none99 = med('none', (s) => s.p99[1]!);
+  const rows: [string, (c: Contender) => string][] = [
+    ['req/s, 1 conn', (c) => k(med(c, (s) => s.rps[1]!))],
+    ['req/s, 64 conn', (c) => k(med(c, (s) => s.rps[64]!))],
+    ['req/s, 64 conn, vs none', (c) => f2(med(c, (s) => s.rps[64]!) / med('none', (s) => s.rps[64]!)) + 'x'],
+    ['p50 us, 1 conn', (c) => f0(med(c, (s) => s.p50[1]!))],
+    ['p99 us, 1 conn', (c) => f0(med(c, (s) => s.p99[1]!))],
+    ['p50 added over none, 1 conn (us)', (c) => (c === 'none' ? '' : f0(med(c, (s) => s.p50[1]!) - none50))],
+    ['p99 added over none, 1 conn (us)', (c) => (c === 'none' ? '' : f0(med(c, (s) => s.p99[1]!) - none99))],
+    ['CPU ms / 1k req, 1 conn', (c) => f1(med(c, (s) => s.cpuPer1k[1]!))],
+    ['CPU ms / 1k req, 64 conn', (c) => f1(med(c, (s) => s.cpuPer1k[64]!))],
+    ['gateway RSS MB after the run', (c) => f1(med(c, (s) => s.rss))],
+    ['failed requests (all repeats)', (c) => String((results.get(c) ?? []).reduce((a, s) => a + s.failed, 0))],
+    ['failed plugin calls (all repeats)', (c) => String((results.get(c) ?? []).reduce((a, s) => a + s.pluginFailures, 0))],
+  ];
+  const out = [
+    `Through weft gateway (medians of ${o.repeats} repeats, ${o.seconds} s per wrk run, wrk -t1):`,
+    '',
+    `| metric |${names.map((n) => ` ${n} |`).join('')}`,
+    `| --- |${names.map(() => ' ---: |').join('')}`,
+    ...rows.map(([label, cell]) => `| ${label} |${names.map((n) => ` ${cell(n)} |`).join('')}`),
+  ];
+  const added = (c: Contender) => med(c, (s) => s.p50[1]!) - none50;
+  const goals: string[] = [];
+  if (results.has('one') && results.has('none')) goals.push(`one plugin adds ${f0(added('one'))} us at p50 (<= 10: ${goal(added('one') <= 10)})`);
+  if (results.has('chain3') && results.has('none')) goals.push(`chain of three ${f0(added('chain3'))} us (<= 25: ${goal(added('chain3') <= 25)})`);
+  if (goals.length) out.push('', `goals (gateway, 1 conn): ${goals.join('; ')}`);
+  const spread = (xs: number[]) => {
+    const m = median(xs);
+    return m ? `${(((Math.max(...xs) - Math.min(...xs)) / m) * 100).toFixed(0)}%` : '-';
+  };
+  out.push(
+    `noise (spread across repeats, (max-min)/median): p50 at 1 conn ${names.map((n) => `${n} ${spread(results.get(n)!.map((s) => s.p50[1]!))}`).join(', ')}; req/s at 64 conns ${names.map((n) => `${n} ${spread(results.get(n)!.map((s) => s.rps[64]!))}`).join(', ')}`,
+  );
+  return out.join('\n');
+}
+
+async function microPart(dir: string, o: { calls: number; natives: Map<Builtin, string> }): Promise<string> {
+  const rows: MicroResult[] = [];
+  for (const variant of ['wasm', 'native'] as const) {
+    for (const plugin of BUILTINS) {
+      const url = variant === 'wasm' ? `file:///builtin/${plugin}.wasm` : o.natives.get(plugin)!;
+      process.stderr.write(`micro: ${plugin} (${variant})\n`);
+      const args = ['--role', 'micro', '--plugin', plugin, '--variant', variant, '--url', url, '--calls', String(o.calls), '--builtin-dir', BUILTIN_DIR];
+      const timed = await childRole<MicroResult>([...args, '--mode', 'time']);
+      const mem = await childRole<{ instMb: number }>([...args, '--mode', 'memory']);
+      rows.push({ ...timed, instMb: mem.instMb });
+    }
+  }
+  process.stderr.write('micro: cold loads\n');
+  const cold: number[] = [];
+  const coldShipped: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    cold.push((await childRole<{ ms: number }>(['--role', 'cold', '--builtin-dir', BUILTIN_DIR, '--tmp', dir])).ms);
+    coldShipped.push((await childRole<{ ms: number }>(['--role', 'cold', '--shipped', '1', '--builtin-dir', BUILTIN_DIR, '--tmp', dir])).ms);
+  }
+  process.stderr.write('micro: swaps\n');
+  const swaps = await childRole<{ configMs: number[]; componentMs: number[] }>(['--role', 'swap', '--builtin-dir', BUILTIN_DIR, '--tmp', dir]);
+  const out = [
+    `In process on Node ${process.version} (${o.calls / 1000}k calls after warm-up, each plugin in a fresh process; createNodePluginRuntime -> PluginSet handle -> a RecordedExchange):`,
+    '',
+    '| plugin | build | phases called | first phase p50 us | first phase p99 us | per request p50 us | per request p99 us | MB per instance (RSS delta / 40) | failures |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.plugin} | ${r.variant} | ${r.phases} | ${f2(r.callP50)} | ${f2(r.callP99)} | ${f2(r.reqP50)} | ${f2(r.reqP99)} | ${f2(r.instMb)} | ${r.failures} |`),
+    '',
+    `cold load (the first plugin of a fresh process, update() until its PluginSet serves), median of 5: a component never seen (header-rewrite under a new sha256, empty cache) ${f0(median(cold))} ms (${cold.map(f0).join(', ')}); the built-in header-rewrite as shipped (default caches) ${f0(median(coldShipped))} ms (${coldShipped.map(f0).join(', ')})`,
+    `warm swap, new config (same component), median of ${swaps.configMs.length}: ${f1(median(swaps.configMs))} ms (${swaps.configMs.map(f1).join(', ')})`,
+    `warm swap, new component (a sha256 never seen: fetch, transpile, meter, compile, 2 instances), median of ${swaps.componentMs.length}: ${f0(median(swaps.componentMs))} ms (${swaps.componentMs.map(f0).join(', ')})`,
+  ];
+  const wasmRow = (p: string) => rows.find((r) => r.variant === 'wasm' && r.plugin === p);
+  const one = wasmRow('header-rewrite')?.reqP50 ?? NaN;
+  const worst = rows.filter((r) => r.variant === 'wasm' && r.plugin !== 'l4-allow-list').sort((a, b) => b.reqP50 - a.reqP50)[0];
+  const sum3 = ['header-rewrite', 'rate-limit', 'ab-router'].reduce((s, p) => s + (wasmRow(p)?.reqP50 ?? NaN), 0);
+  const maxMb = Math.max(...rows.filter((r) => r.variant === 'wasm').map((r) => r.instMb));
+  const cfgSwap = median(swaps.configMs);
+  const compSwap = median(swaps.componentMs);
+  out.push(
+    '',
+    `goals (Node, in process, per request at p50): one plugin (header-rewrite, as in the gateway's \`one\`) ${f2(one)} us (<= 10: ${goal(one <= 10)}; the slowest built-in, ${worst?.plugin}, ${f2(worst?.reqP50 ?? NaN)} us); ` +
+      `chain of three (header-rewrite + rate-limit + ab-router, sum of p50s) ${f2(sum3)} us (<= 25: ${goal(sum3 <= 25)}); ` +
+      `<= 1 MB per instance: worst ${f2(maxMb)} MB (${goal(maxMb <= 1)}); swap < 200 ms: config ${f1(cfgSwap)} ms (${goal(cfgSwap < 200)}), component ${f0(compSwap)} ms (${goal(compSwap < 200)})`,
+    'Deno and workerd: not measured (the edge host does not exist yet); Node only.',
+  );
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const repeats = Number(opt('repeats', '3'));
+  const seconds = Number(opt('seconds', '5'));
+  const calls = Number(opt('calls', '100000'));
+  const only = opt('only', CONTENDERS.join(',')).split(',') as Contender[];
+  for (const c of only) if (!(CONTENDERS as readonly string[]).includes(c)) throw new Error(`--only: no contender ${c} (${CONTENDERS.join(', ')})`);
+  if (!only.includes('none')) only.unshift('none');
+  const skip = opt('skip', '');
+  if (!existsSync(WEFT_BIN) || !existsSync(join(BUILTIN_DIR, 'header-rewrite.wasm'))) throw new Error(`${WEFT_BIN} or its plugins/ is missing: WEFT_DIST=DIR node build.mjs`);
+  const dir = mkdtempSync(join(tmpdir(), 'weft-plugins-bench-'));
+  try {
+    // the native builds: the built-ins' TypeScript as plain modules (build/native.ts)
+    mkdirSync(join(dir, 'native'), { recursive: true });
+    const natives = new Map<Builtin, string>();
+    let nativeRewrite = { url: '', sha256: '' };
+    for (const name of BUILTINS) {
+      const r = await buildPlugin({ dir: builtinSource(name), backend: 'native', outFile: join(dir, 'native', `${name}.mjs`) });
+      natives.set(name, pathToFileURL(r.outFile).href);
+      if (name === 'header-rewrite') nativeRewrite = { url: pathToFileURL(r.outFile).href, sha256: r.sha256 };
+    }
+    console.log('The machine is shared with other work and noisy: compare contenders within one run, not across runs.\n');
+    if (skip !== 'gateway') console.log(`${await gatewayPart(dir, { repeats, seconds, only, native: nativeRewrite })}\n`);
+    if (skip !== 'micro') console.log(await microPart(dir, { calls, natives }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function role(name: string): Promise<void> {
+  let r: unknown;
+  if (name === 'micro') {
+    r = await runMicroRole({
+      plugin: opt('plugin', '') as Builtin,
+      variant: opt('variant', 'wasm') as 'wasm' | 'native',
+      url: opt('url', ''),
+      builtinDir: opt('builtin-dir', BUILTIN_DIR),
+      calls: Number(opt('calls', '100000')),
+      extraInstances: 40,
+      mode: opt('mode', 'time') as 'time' | 'memory',
+    });
+  } else if (name === 'cold') r = await runColdRole({ builtinDir: opt('builtin-dir', BUILTIN_DIR), tmp: opt('tmp', tmpdir()), shipped: opt('shipped', '') === '1' });
+  else if (name === 'swap') r = await runSwapRole({ builtinDir: opt('builtin-dir', BUILTIN_DIR), tmp: opt('tmp', tmpdir()), times: 5 });
+  else throw new Error(`unknown role ${name}`);
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+  // the transpiler worker idles for a while: do not wait for it
+  process.exit(0);
+}
+
+const roleName = opt('role', '');
+(roleName ? role(roleName) : main().then(() => process.exit(0))).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

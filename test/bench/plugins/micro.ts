@@ -1,0 +1,247 @@
+/**
+ * The plugins bench's in-process side, each measurement in a fresh child process (no JIT or heap
+ * left over from another plugin): calls through the handle a proxy uses (createNodePluginRuntime ->
+ * PluginSet -> HttpFilterHandle / L4PolicyHandle) on a RecordedExchange, per call and per request;
+ * memory per instance (RSS delta over extra instances); cold load (the first plugin of a process);
+ * warm swaps (update() with a new config, and with a component never seen, until the new PluginSet
+ * serves).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { HttpFilterHandle, L4Connection, PluginBinding, PluginKind, PluginSet } from '../../../core/plugin/contract.ts';
+import { RecordedExchange } from '../../../core/plugin/recorded-exchange.ts';
+import { createNodePluginRuntime } from '../../../hosts/node/plugins/loader.ts';
+import { AB_ROUTER_CONFIG, RATE_LIMIT_CONFIG, REWRITE_CONFIG } from './gateway.ts';
+
+export const BUILTINS = ['header-rewrite', 'rate-limit', 'ab-router', 'jwt-claims', 'l4-allow-list'] as const;
+export type Builtin = (typeof BUILTINS)[number];
+
+const b64url = (s: string) => Buffer.from(s).toString('base64url');
+/** an (unsigned: jwt-claims does not verify) token, as a client would send it on every request */
+const JWT = `${b64url('{"alg":"RS256","typ":"JWT"}')}.${b64url(JSON.stringify({ sub: 'ada', email: 'ada@example.com', realm_access: { roles: ['dev'] } }))}.c2ln`;
+
+export const SPECS: Record<Builtin, { kind: PluginKind; config: unknown }> = {
+  'header-rewrite': { kind: 'http-filter', config: REWRITE_CONFIG },
+  'rate-limit': { kind: 'http-filter', config: RATE_LIMIT_CONFIG },
+  'ab-router': { kind: 'http-filter', config: AB_ROUTER_CONFIG },
+  'jwt-claims': { kind: 'http-filter', config: { claims: { sub: 'x-user', email: 'x-user-email', 'realm_access.roles': 'x-user-roles' } } },
+  'l4-allow-list': { kind: 'l4-policy', config: { principals: ['spiffe://cluster.local/ns/demo/sa/api', 'spiffe://cluster.local/ns/batch/*'], cidrs: ['10.20.0.0/16'] } },
+};
+
+/** a request as wrk's arrives, plus a token for jwt-claims */
+const REQUEST = {
+  method: 'GET',
+  path: '/api/items?id=1',
+  authority: 'bench.local',
+  headers: { 'user-agent': 'wrk', accept: '*/*', authorization: `Bearer ${JWT}` },
+  sourcePrincipal: 'spiffe://cluster.local/ns/demo/sa/api',
+  sourceAddress: '10.20.1.7:40000',
+};
+const RESPONSE = { status: 200, headers: { 'content-type': 'text/plain', 'content-length': '20' } };
+const CONN: L4Connection = {
+  sourcePrincipal: 'spiffe://cluster.local/ns/batch/sa/etl',
+  destinationPrincipal: 'spiffe://cluster.local/ns/demo/sa/db',
+  sourceAddress: '10.20.1.7',
+  sourcePort: 40000,
+  destinationAddress: '10.20.2.9',
+  destinationPort: 5432,
+};
+
+export function binding(name: string, url: string, kind: PluginKind, config: unknown): PluginBinding {
+  return { name, kind, url, phase: 'UNSPECIFIED_PHASE', priority: 0, failStrategy: 'FAIL_CLOSE', config: JSON.stringify(config), ports: [], workloads: [] };
+}
+
+export interface MicroResult {
+  plugin: string;
+  variant: 'wasm' | 'native';
+  phases: string;
+  /** the first call of a request (onRequestHeaders; check() for l4), us */
+  callP50: number;
+  callP99: number;
+  /** every phase the plugin wants, per request, us */
+  reqP50: number;
+  reqP99: number;
+  /** RSS delta per instance, MB */
+  instMb: number;
+  failures: number;
+}
+
+function pct(xs: Float64Array, p: number): number {
+  const s = Float64Array.from(xs).sort();
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+const rss = () => process.memoryUsage().rss;
+
+/** --role micro: one plugin, one variant */
+/**
+ * --role micro: one plugin, one variant. `memory` measures only memory per instance, `time` only
+ * the calls: each in its own process, as 40 more instances in the heap measurably slow the calls
+ * of the one being timed (seen here: 14 -> 36 us per request for header-rewrite).
+ */
+export async function runMicroRole(o: { plugin: Builtin; variant: 'wasm' | 'native'; url: string; builtinDir: string; calls: number; extraInstances: number; mode: 'time' | 'memory' }): Promise<Partial<MicroResult>> {
+  if (o.variant === 'native') process.env.WEFT_PLUGINS_TRUSTED_NATIVE = '1';
+  const spec = SPECS[o.plugin];
+  const runtime = createNodePluginRuntime({ builtinDir: o.builtinDir });
+  const base = binding('bench.p', o.url, spec.kind, spec.config);
+  await runtime.update([base]);
+  const st = runtime.status()[0]!;
+  if (st.state !== 'ready') throw new Error(`${o.plugin} (${o.variant}) did not load: ${st.error}`);
+  if (o.mode === 'time') return timeCalls(o, runtime);
+  // memory first, before the timing loop's garbage can hide or inflate it: more bindings of the
+  // same version (compiled once, cached by sha256), two instances each (serving + spare), each
+  // binding called once so that lazily built state exists (in its serving instance)
+  const call = (s: PluginSet) => {
+    const mx = new RecordedExchange(REQUEST, RESPONSE);
+    for (const f of s.httpFilters) f.onRequestHeaders(mx);
+    for (const l of s.l4Policies) l.check(CONN);
+  };
+  call(runtime.plugins());
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  gc();
+  const before = rss();
+  const extra = Array.from({ length: o.extraInstances / 2 }, (_, i) => binding(`bench.extra-${i}`, o.url, spec.kind, spec.config));
+  await runtime.update([base, ...extra]);
+  call(runtime.plugins());
+  // warm() built each binding's serving and spare instance; let deferred work settle
+  await new Promise((r) => setTimeout(r, 100));
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  gc();
+  const instMb = (rss() - before) / extra.length / 2 / (1024 * 1024);
+  return { instMb };
+}
+
+async function timeCalls(o: { plugin: Builtin; variant: 'wasm' | 'native'; calls: number }, runtime: ReturnType<typeof createNodePluginRuntime>): Promise<Partial<MicroResult>> {
+  const spec = SPECS[o.plugin];
+  const set = runtime.plugins();
+  const warm = Math.min(20_000, o.calls);
+  const first = new Float64Array(o.calls);
+  const whole = new Float64Array(o.calls);
+  let phases: string;
+  if (spec.kind === 'l4-policy') {
+    const h = set.l4Policies[0]!;
+    phases = 'check';
+    if (h.check(CONN).tag !== 'allow') throw new Error('l4-allow-list denied the bench connection');
+    for (let i = -warm; i < o.calls; i++) {
+      const t0 = performance.now();
+      h.check(CONN);
+      const d = (performance.now() - t0) * 1000;
+      if (i >= 0) first[i] = whole[i] = d;
+    }
+  } else {
+    const h: HttpFilterHandle = set.httpFilters[0]!;
+    const p = h.phases;
+    phases = [p.requestHeaders && 'req', p.requestBody && 'req body', p.responseHeaders && 'resp', p.responseBody && 'resp body'].filter(Boolean).join('+');
+    // one exchange for every call: the filters here only set headers to the same values again
+    const x = new RecordedExchange(REQUEST, RESPONSE);
+    const a = h.onRequestHeaders(x);
+    if (a.tag !== 'continue') throw new Error(`${o.plugin}: the bench request was not let through: ${JSON.stringify(a)}`);
+    for (let i = -warm; i < o.calls; i++) {
+      const t0 = performance.now();
+      if (p.requestHeaders) h.onRequestHeaders(x);
+      const t1 = performance.now();
+      if (p.responseHeaders) h.onResponseHeaders(x);
+      const t2 = performance.now();
+      if (i >= 0) {
+        first[i] = (t1 - t0) * 1000;
+        whole[i] = (t2 - t0) * 1000;
+      }
+    }
+  }
+  const failures = Object.values(runtime.status()[0]!.failures).reduce((s, n) => s + n, 0);
+  return { plugin: o.plugin, variant: o.variant, phases, callP50: pct(first, 50), callP99: pct(first, 99), reqP50: pct(whole, 50), reqP99: pct(whole, 99), failures };
+}
+
+/**
+ * --role cold: the first plugin of a fresh process, from update() to its PluginSet serving, ms.
+ * `shipped`: the built-in header-rewrite with the loader's default caches (what a proxy starting
+ * with a built-in pays); otherwise a copy under a sha256 never seen, with an empty cache dir of its
+ * own (what the first custom plugin of a proxy pays).
+ */
+export async function runColdRole(o: { builtinDir: string; tmp: string; shipped: boolean }): Promise<{ ms: number }> {
+  let url = 'file:///builtin/header-rewrite.wasm';
+  let cacheDir: string | undefined;
+  if (!o.shipped) {
+    const dir = mkdtempSync(join(o.tmp, 'cold-'));
+    const file = join(dir, 'header-rewrite-cold.wasm');
+    writeFileSync(file, variantOf(readFileSync(join(o.builtinDir, 'header-rewrite.wasm')), `cold-${process.pid}-${Date.now()}`));
+    url = pathToFileURL(file).href;
+    cacheDir = join(dir, 'cache');
+  }
+  const t0 = performance.now();
+  const runtime = createNodePluginRuntime({ builtinDir: o.builtinDir, ...(cacheDir ? { cacheDir } : {}) });
+  await runtime.update([binding('bench.p', url, 'http-filter', REWRITE_CONFIG)]);
+  const ms = performance.now() - t0;
+  if (runtime.status()[0]!.state !== 'ready') throw new Error(`cold load failed: ${runtime.status()[0]!.error}`);
+  return { ms };
+}
+
+/**
+ * A copy of a component with a custom section appended (ignored by every tool, allowed anywhere in
+ * a component): the same plugin under a sha256 never seen, so the loader's cache cannot answer.
+ */
+function variantOf(bytes: Uint8Array, tag: string): Uint8Array {
+  const name = Buffer.from('weft-bench');
+  const payload = Buffer.from(tag);
+  const body = Buffer.concat([Buffer.from([name.length]), name, payload]);
+  if (body.length > 127) throw new Error('tag too long');
+  return Buffer.concat([bytes, Buffer.from([0, body.length]), body]);
+}
+
+/** --role swap: in a warm process, update() to a new config, then to a new component, until the new set serves (ms each) */
+export async function runSwapRole(o: { builtinDir: string; tmp: string; times: number }): Promise<{ configMs: number[]; componentMs: number[] }> {
+  // a cache dir of its own: the bench leaves nothing in the default one
+  const runtime = createNodePluginRuntime({ builtinDir: o.builtinDir, cacheDir: mkdtempSync(join(o.tmp, 'swap-cache-')) });
+  const cfg = (v: string) => ({ request: { set: { 'x-version': v } } });
+  const check = (v: string) => {
+    const x = new RecordedExchange(REQUEST);
+    runtime.plugins().httpFilters[0]!.onRequestHeaders(x);
+    if (x.requestHeaders.get('x-version') !== v) throw new Error(`swap to ${v} not serving (got ${x.requestHeaders.get('x-version')})`);
+  };
+  // warm: a first plugin loaded and serving (the transpiler worker, the runtime's code)
+  await runtime.update([binding('bench.p', 'file:///builtin/header-rewrite.wasm', 'http-filter', cfg('0'))]);
+  check('0');
+  const configMs: number[] = [];
+  for (let i = 1; i <= o.times; i++) {
+    const t0 = performance.now();
+    await runtime.update([binding('bench.p', 'file:///builtin/header-rewrite.wasm', 'http-filter', cfg(`c${i}`))]);
+    configMs.push(performance.now() - t0);
+    check(`c${i}`);
+  }
+  const original = readFileSync(join(o.builtinDir, 'header-rewrite.wasm'));
+  const componentMs: number[] = [];
+  for (let i = 1; i <= o.times; i++) {
+    const file = join(o.tmp, `header-rewrite-${i}.wasm`);
+    writeFileSync(file, variantOf(original, `${process.pid}-${i}`));
+    const t0 = performance.now();
+    await runtime.update([binding('bench.p', pathToFileURL(file).href, 'http-filter', cfg(`n${i}`))]);
+    componentMs.push(performance.now() - t0);
+    const st = runtime.status()[0]!;
+    if (st.error) throw new Error(`component swap ${i} failed: ${st.error}`);
+    check(`n${i}`);
+  }
+  return { configMs, componentMs };
+}
+
+/** runs this bench script again with a role; its last stdout line is the JSON result */
+export function childRole<T>(args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', process.argv[1]!, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.once('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0) return reject(new Error(`role ${args.join(' ')} exited with ${code}: ${out.slice(-500)}`));
+      try {
+        resolve(JSON.parse(last) as T);
+      } catch {
+        reject(new Error(`role ${args.join(' ')} printed no result: ${out.slice(-500)}`));
+      }
+    });
+  });
+}
