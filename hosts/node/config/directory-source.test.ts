@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, mkdir, rm, writeFile, symlink, unlink, utimes } from 'node:fs/promises';
+import { mkdtemp, mkdir, rename, rm, writeFile, symlink, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigStore, type MeshSnapshot } from '../../../core/config/index.ts';
@@ -121,6 +121,21 @@ describe('DirectorySource', () => {
       expect(s4.services.map((s) => s.name)).toEqual(['b']);
     });
   }
+
+  it('sees every save of a file that is replaced by a rename (as editors save), not only the first', async () => {
+    const d = await tempDir();
+    await writeFile(join(d, 'a.yaml'), svc('a', 80));
+    const store = new ConfigStore();
+    const source = new DirectorySource(d, { debounceMs: 30, log: () => {} });
+    sources.push(source);
+    await store.addSource(source);
+    const staging = await tempDir(); // written elsewhere, then renamed in: only the rename happens in d
+    for (const port of [81, 82, 83, 84]) {
+      await writeFile(join(staging, 'a.yaml'), svc('a', port));
+      await rename(join(staging, 'a.yaml'), join(d, 'a.yaml'));
+      await waitFor(store, (s) => ports(s, 'a')?.[0] === port);
+    }
+  });
 
   it('keeps serving the last good config when a file breaks, with the error in the snapshot', async () => {
     const d = await tempDir();

@@ -97,6 +97,10 @@ export class DirectorySource implements ConfigSource {
     if (this.#debounce) clearTimeout(this.#debounce);
     this.#debounce = setTimeout(() => {
       this.#debounce = undefined;
+      // Node 20's recursive watch on Linux follows inodes: a file replaced by a rename (how editors
+      // and `kubectl`-style tools save) is seen once, then never again. Watching afresh after each
+      // change picks up the new inodes.
+      if (this.#watcher) this.#rewatch();
       this.rescan().catch((err) => this.#opts.log(`config: rescan of ${this.dir} failed: ${(err as Error).message}`));
     }, this.#opts.debounceMs);
   };
@@ -117,6 +121,12 @@ export class DirectorySource implements ConfigSource {
       }
     }
     this.#startPolling();
+  }
+
+  #rewatch(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    if (!this.#stopped) this.#watch();
   }
 
   #startPolling(): void {
