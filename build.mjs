@@ -99,4 +99,10 @@ if (!process.argv.includes('--skip-plugins')) {
   // a built-in removed from the source tree goes from dist too
   const keep = new Set(built.map((p) => `${p.name}.wasm`));
   for (const f of await readdir(`${DIST}/plugins`)) if (f.endsWith('.wasm') && !keep.has(f)) await rm(`${DIST}/plugins/${f}`);
+  // each built-in's prepared form (glue, core modules, metered for the default cap): a proxy that
+  // loads a built-in then runs neither jco nor the meter (hosts/node/plugins/runtime/prepared-store.ts)
+  const preparer = `${cacheDir}/prepare-builtins.mjs`;
+  await build({ ...common, banner: undefined, entryPoints: ['hosts/node/plugins/runtime/prepare-builtins.ts'], outfile: preparer, sourcemap: false });
+  const { prepareBuiltins } = await import(new URL(preparer, import.meta.url).href);
+  await prepareBuiltins(`${DIST}/plugins`, console.log);
 }

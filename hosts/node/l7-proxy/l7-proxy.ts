@@ -57,6 +57,8 @@ export interface L7ProxyConfig {
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
   /** The plugin runtime's factory (tests); default the Node runtime, imported with the first plugin. */
   pluginRuntime?: RuntimeFactory;
+  /** Prepared plugin components are cached here (`<state dir>/plugin-cache`; default a dir in the tmpdir). */
+  pluginCacheDir?: string;
   /**
    * `weft up` (control plane in this process): CSRs signed and xDS served in-process, and one
    * admin/stats/ready set for the process at `adminAddress` (none of this proxy's own; reported as its admin).
@@ -125,7 +127,7 @@ export class L7Proxy {
   readonly plugins: PluginHost;
 
   constructor(readonly config: L7ProxyConfig) {
-    this.plugins = new PluginHost({ log: config.log, ...(config.pluginRuntime ? { createRuntime: config.pluginRuntime } : {}) });
+    this.plugins = new PluginHost({ log: config.log, ...(config.pluginRuntime ? { createRuntime: config.pluginRuntime } : {}), ...(config.pluginCacheDir ? { pluginCacheDir: config.pluginCacheDir } : {}) });
     this.store = new EnvoyConfigStore(config.role === 'waypoint' ? (t, name, m) => compile(t, name, t === TYPE_URL.route ? anyAuthority(m) : m) : compile);
     this.identity = `spiffe://${config.trustDomain}/ns/${config.namespace}/sa/${config.serviceAccount ?? config.name}`;
     this.certificates = new CertificateManager({

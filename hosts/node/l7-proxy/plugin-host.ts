@@ -21,6 +21,8 @@ export interface RuntimeDeps {
   /** plugin log lines, already prefixed with the plugin's name */
   log: (line: string) => void;
   metrics: PluginMetricsSinkLike;
+  /** where prepared components are cached (`<state dir>/plugin-cache`); the loader's default (a tmpdir) when absent */
+  cacheDir?: string;
 }
 
 /** Makes the runtime (the seam tests fill with a fake). */
@@ -48,6 +50,8 @@ function bundledBuiltins(): string | undefined {
 export interface PluginHostOptions {
   log: Log;
   createRuntime?: RuntimeFactory;
+  /** the plugin cache of a proxy that has a state dir (`<state>/plugin-cache`) */
+  pluginCacheDir?: string;
 }
 
 export class PluginHost {
@@ -129,6 +133,7 @@ export class PluginHost {
       const deps: RuntimeDeps = {
         log: (line) => this.o.log('info', line),
         metrics: this.metrics,
+        ...(this.o.pluginCacheDir ? { cacheDir: this.o.pluginCacheDir } : {}),
       };
       const r = await (this.o.createRuntime ?? nodeRuntime)(deps);
       this.#runtime = r;

@@ -56,7 +56,7 @@ export class NodeProxy {
   /** l4-policy WasmPlugins from ECDS (runtime imported with the first one). */
   readonly plugins: PluginHost;
 
-  constructor(readonly config: NodeProxyConfig & { pluginRuntime?: RuntimeFactory } & InProcessControl) {
+  constructor(readonly config: NodeProxyConfig & { pluginRuntime?: RuntimeFactory; pluginCacheDir?: string } & InProcessControl) {
     const certificates = new CertificateManager({
       signer: config.signer ?? createCaSigner({ address: config.control, rootCert: config.rootCertPem, token: config.token, trustDomain: config.trustDomain }),
       rootPems: config.rootCertPem,
@@ -64,7 +64,7 @@ export class NodeProxy {
     });
     this.inputs = makeInputs(config, certificates);
     const inputs = this.inputs;
-    const plugins = (this.plugins = new PluginHost({ log: (level, message) => config.log(level === 'error' ? 'warn' : level, message), ...(config.pluginRuntime ? { createRuntime: config.pluginRuntime } : {}) }));
+    const plugins = (this.plugins = new PluginHost({ log: (level, message) => config.log(level === 'error' ? 'warn' : level, message), ...(config.pluginRuntime ? { createRuntime: config.pluginRuntime } : {}), ...(config.pluginCacheDir ? { pluginCacheDir: config.pluginCacheDir } : {}) }));
     inputs.plugins = { plugins: () => plugins.plugins(), denied: (name) => plugins.metrics.counterAdd(name, 'connections_denied', 1) };
     this.hboneClient = new HboneClient({ certificates, trustDomains: [config.trustDomain] });
     this.inbound = new InboundHandler(inputs);

@@ -1,8 +1,10 @@
 /**
  * The Node plugin loader and runtime: fetches a binding's component (file://, built-in, http(s)),
- * checks its sha256 and header, transpiles, meters and compiles it once per sha256, and hands it to
- * core/plugin/runtime.ts, which pools, swaps and calls it.
+ * checks its sha256 and header, finds its prepared form on disk or has a child process prepare it
+ * (jco never runs in a proxy: runtime/compile-component.ts), meters and compiles it once per
+ * sha256, and hands it to core/plugin/runtime.ts, which pools, swaps and calls it.
  */
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PluginBinding } from '../../../core/plugin/contract.ts';
 import type { CompiledPlugin, PluginLoader } from '../../../core/plugin/compiled-plugin.ts';
@@ -10,7 +12,9 @@ import type { PluginMetricsSink } from '../../../core/plugin/host-imports.ts';
 import { loadCompiledForTest, type PluginUnderTest } from '../../../core/plugin/plugin-under-test.ts';
 import { createPluginRuntime, type PluginRuntimeWithKv } from '../../../core/plugin/runtime.ts';
 import { checkComponentHeader, checkSha256, fetchComponentBytes } from './runtime/fetch-component.ts';
-import { compileComponent } from './runtime/compile-component.ts';
+import { compileComponent, DEFAULT_MEMORY_MAX_MIB } from './runtime/compile-component.ts';
+import type { Spawner } from './runtime/child-transpile.ts';
+import { defaultPluginCacheDir } from './runtime/prepared-store.ts';
 import { isNativePluginUrl, loadNativePlugin } from './runtime/native-plugin.ts';
 
 export type { PluginUnderTest };
@@ -18,11 +22,20 @@ export type { PluginUnderTest };
 export interface NodePluginLoaderOptions {
   /** where file:///builtin/<name>.wasm is read from (default: `plugins/` beside the bundle) */
   builtinDir?: string;
-  /** write transpiled glue here (`<sha256>/glue.mjs`) instead of importing it from a data: URL */
-  cacheDir?: string;
+  /**
+   * the writable cache of prepared components (`<cacheDir>/<sha256>/`; default
+   * `<tmpdir>/weft-plugin-cache-<uid>`); `false`: none, jco then runs in this process
+   */
+  cacheDir?: string | false;
+  /** read-only roots of prepared components looked in first (default: `<builtinDir>/prepared`, written by build.mjs) */
+  preparedDirs?: string[];
   /** per-instance memory cap (default 64 MiB) */
   memoryMaxMiB?: number;
   fetchTimeoutMs?: number;
+  /** starts the transpiler's child process (tests count them) */
+  spawn?: Spawner;
+  /** told how a component that was not prepared got prepared (tests, logs) */
+  onPrepare?: (how: 'child' | 'in-process' | 'memory', sha256: string, why?: string) => void;
 }
 
 export interface NodePluginLoader extends PluginLoader {
@@ -41,7 +54,9 @@ export function defaultBuiltinDir(): string {
 
 export function createNodePluginLoader(o: NodePluginLoaderOptions = {}): NodePluginLoader {
   const builtinDir = o.builtinDir ?? defaultBuiltinDir();
-  const memoryMaxMiB = o.memoryMaxMiB ?? 64;
+  const memoryMaxMiB = o.memoryMaxMiB ?? DEFAULT_MEMORY_MAX_MIB;
+  const cacheDir = o.cacheDir === false ? undefined : (o.cacheDir ?? defaultPluginCacheDir());
+  const preparedDirs = o.preparedDirs ?? [join(builtinDir, 'prepared')];
   // an unchanged plugin (same bytes) is never transpiled or compiled twice
   const cache = new Map<string, Promise<CompiledPlugin>>();
 
@@ -50,7 +65,14 @@ export function createNodePluginLoader(o: NodePluginLoaderOptions = {}): NodePlu
     let p = cache.get(actual);
     if (p === undefined) {
       checkComponentHeader(bytes, url);
-      p = compileComponent(bytes, actual, { memoryMaxMiB, cacheDir: o.cacheDir });
+      const onPrepare = o.onPrepare;
+      p = compileComponent(bytes, actual, {
+        memoryMaxMiB,
+        cacheDir,
+        preparedDirs,
+        spawn: o.spawn,
+        onPrepare: onPrepare ? (how, why) => onPrepare(how, actual, why) : undefined,
+      });
       cache.set(actual, p);
       p.catch(() => cache.delete(actual));
       // the serving versions and a few recent ones (a flip back is then instant); older ones go
@@ -77,7 +99,11 @@ export function createNodePluginLoader(o: NodePluginLoaderOptions = {}): NodePlu
 
 export interface NodePluginRuntimeOptions {
   builtinDir?: string;
-  cacheDir?: string;
+  /** see NodePluginLoaderOptions.cacheDir (a proxy with a state dir passes `<state>/plugin-cache`) */
+  cacheDir?: string | false;
+  preparedDirs?: string[];
+  spawn?: Spawner;
+  onPrepare?: NodePluginLoaderOptions['onPrepare'];
   /** plugin log lines (`[plugin ns.name] level: message`) */
   log?: (line: string) => void;
   metrics?: PluginMetricsSink;
@@ -88,7 +114,21 @@ export interface NodePluginRuntimeOptions {
 }
 
 export function createNodePluginRuntime(opts: NodePluginRuntimeOptions = {}): PluginRuntimeWithKv {
-  const loader = createNodePluginLoader({ builtinDir: opts.builtinDir, cacheDir: opts.cacheDir, memoryMaxMiB: opts.memoryMaxMiB });
+  const loader = createNodePluginLoader({
+    builtinDir: opts.builtinDir,
+    cacheDir: opts.cacheDir,
+    preparedDirs: opts.preparedDirs,
+    spawn: opts.spawn,
+    // jco running in the proxy after all (no child process, no cache dir) is worth a line: it costs RSS
+    onPrepare:
+      opts.onPrepare ??
+      (opts.log
+        ? (how, sha256, why) => {
+            if (why) opts.log!(`[plugins] component ${sha256.slice(0, 12)} transpiled ${how === 'memory' ? 'in this process, not cached' : 'in this process'}: ${why}`);
+          }
+        : undefined),
+    memoryMaxMiB: opts.memoryMaxMiB,
+  });
   const log = opts.log;
   return createPluginRuntime(loader, {
     budgetMs: opts.budgetMs,

@@ -6,6 +6,7 @@
  * The control plane keeps its ports, so `weft proxy-config` and external node proxies work as usual.
  */
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { Caller } from '../../../core/identity/index.ts';
 import { ControlPlane } from '../control/control-plane.ts';
 import type { CertificateSigner } from '../certs/index.ts';
@@ -96,6 +97,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
     throw e;
   });
   const adminAddress = `${o.listen}:${side.ports.admin}`;
+  // plugins prepared by one run (jco in a child process) are reused by the next
+  const pluginCache = { pluginCacheDir: join(control.stateDir, 'plugin-cache') };
   node = new NodeProxy({
     control: 'in-process',
     rootCertPem: control.rootCertPem,
@@ -109,6 +112,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     log: o.log,
     ...inProcess({ kind: 'node', node: o.nodeName }),
     adminAddress,
+    ...pluginCache,
   });
   gateway = new L7Proxy({
     role: 'gateway',
@@ -121,6 +125,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     log: o.log,
     ...inProcess({ kind: 'gateway', namespace: o.gateway.namespace, name: o.gateway.name }),
     adminAddress: `http://${adminAddress}${GATEWAY_ADMIN_PREFIX}`,
+    ...pluginCache,
   });
   const n = node;
   const g = gateway;

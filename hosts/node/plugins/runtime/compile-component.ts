@@ -1,16 +1,19 @@
 /**
- * Component bytes -> CompiledPlugin: jco transpiles the component into glue JS and core modules,
- * every core module is metered (fuel counter, memory cap: core/plugin/wasm-meter.ts) and compiled,
- * and the glue is imported as a module. jco's transpiler runs in a worker (transpile.ts), started
- * only when a plugin is loaded.
+ * Component bytes -> CompiledPlugin. The component's prepared form (prepared-store.ts: jco's glue
+ * and unmetered core modules) is looked up on disk by sha256, first among the prepared built-ins
+ * shipped with the bundle, then in the writable cache; a component not prepared yet is prepared
+ * by a child process (child-transpile.ts), so jco never runs in the proxy. Then every core module
+ * is metered (fuel counter, memory cap: core/plugin/wasm-meter.ts) and compiled, and the glue is
+ * imported from its file. Without a cache dir (or when it cannot be created), jco runs in this
+ * process (transpile.ts) and the glue is imported from a data: URL.
  */
 import v8 from 'node:v8';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PluginKind } from '../../../../core/plugin/contract.ts';
 import type { CompiledPlugin, GlueInstantiate } from '../../../../core/plugin/compiled-plugin.ts';
 import { FUEL_EXPORT, meterModule } from '../../../../core/plugin/wasm-meter.ts';
+import { ChildUnavailableError, prepareInChild, prepareInProcess, type Spawner } from './child-transpile.ts';
+import { ensureCacheDir, pruneCache, readPrepared, removePrepared, touchPrepared, writeMetered, type PreparedFiles } from './prepared-store.ts';
 import { transpileComponent } from './transpile.ts';
 
 let flagsSet = false;
@@ -21,16 +24,25 @@ export function enableWasmFeatures(): void {
   v8.setFlagsFromString('--experimental-wasm-extended-const');
 }
 
+/** the loader's default per-instance memory cap (MiB): the built-ins ship metered for it */
+export const DEFAULT_MEMORY_MAX_MIB = 64;
+
 export interface CompileOptions {
   /** cap each instance memory (MiB) */
   memoryMaxMiB: number;
-  /** when set, the glue is written to `<cacheDir>/<sha256>/glue.mjs` and imported from there; else from a data: URL */
+  /** read-only roots of prepared components, looked in first (the built-ins' `<dist>/plugins/prepared/`) */
+  preparedDirs?: readonly string[];
+  /** the writable root: prepared components are read from and written to `<cacheDir>/<sha256>/` */
   cacheDir?: string;
+  /** how a child is started (tests count them) */
+  spawn?: Spawner;
+  /** told how a component that was not prepared got prepared */
+  onPrepare?: (how: 'child' | 'in-process' | 'memory', why?: string) => void;
 }
 
 const DEBUG_CHECK = 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
 
-function kindOf(exports: [string, string][]): PluginKind | undefined {
+export function kindOf(exports: [string, string][]): PluginKind | undefined {
   for (const [name] of exports) {
     if (name === 'filter' || name.startsWith('weft:plugin/filter')) return 'http-filter';
     if (name === 'connectionPolicy' || name === 'connection-policy' || name.startsWith('weft:plugin/connection-policy')) return 'l4-policy';
@@ -54,40 +66,118 @@ export interface PreparedComponent {
  * done for it ahead of time (test/runtime/plugins-parity.test.ts does it so for Deno and workerd).
  */
 export async function prepareComponent(bytes: Uint8Array, o: Pick<CompileOptions, 'memoryMaxMiB'>): Promise<PreparedComponent> {
+  const t = await transpileInMemory(bytes);
+  return { kind: kindOf(t.exports), glue: t.glue, ...meterAll(t.modules, o.memoryMaxMiB) };
+}
+
+function memoryMaxPagesOf(memoryMaxMiB: number): number {
+  return Math.floor(memoryMaxMiB * 16);
+}
+
+/** every core module metered for the cap (export: build.mjs keeps the built-ins metered for the default cap) */
+export function meterAll(unmetered: Map<string, Uint8Array>, memoryMaxMiB: number): Pick<PreparedComponent, 'modules' | 'fuelExport' | 'memoryMaxBytes'> {
+  const memoryMaxPages = memoryMaxPagesOf(memoryMaxMiB);
+  const modules = new Map<string, Uint8Array>();
+  let fuelExport = '';
+  for (const [n, b] of unmetered) {
+    const m = meterModule(b, { memoryMaxPages });
+    if (m.fuelExport) fuelExport = FUEL_EXPORT;
+    modules.set(n, m.bytes);
+  }
+  return { modules, fuelExport, memoryMaxBytes: memoryMaxPages * 65536 };
+}
+
+/** jco in this process (transpile.ts: a worker thread, else this thread), nothing written */
+async function transpileInMemory(bytes: Uint8Array): Promise<{ exports: [string, string][]; glue: string; modules: Map<string, Uint8Array> }> {
   let r;
   try {
     r = await transpileComponent(bytes);
   } catch (e) {
     throw new Error(`cannot transpile the component: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const files = r.files as Record<string, Uint8Array>;
+  const files = r.files;
   const glueBytes = files['p.js'];
   if (!glueBytes) throw new Error('jco produced no glue (p.js)');
   // the glue reads process.env.JCO_DEBUG on every call (2-3 us on Node): a debug switch, removed
   const glue = Buffer.from(glueBytes).toString('utf8').replace(DEBUG_CHECK, 'return;');
-
-  const memoryMaxPages = Math.floor(o.memoryMaxMiB * 16);
   const modules = new Map<string, Uint8Array>();
-  let fuelExport = '';
-  for (const n of Object.keys(files)) {
-    if (!n.endsWith('.wasm') || n.includes('/')) continue;
-    const m = meterModule(files[n]!, { memoryMaxPages });
-    if (m.fuelExport) fuelExport = FUEL_EXPORT;
-    modules.set(n, m.bytes);
+  for (const n of Object.keys(files)) if (n.endsWith('.wasm') && !n.includes('/')) modules.set(n, files[n]!);
+  return { exports: r.exports, glue, modules };
+}
+
+/** the prepared entry of `sha256`, prepared now when no root has a sound one; undefined: no usable cache */
+async function findOrPrepare(bytes: Uint8Array, sha256: string, o: CompileOptions, pages: number): Promise<(PreparedFiles & { writable?: boolean }) | undefined> {
+  for (const root of o.preparedDirs ?? []) {
+    const r = await readPrepared(root, sha256, pages);
+    if (r.ok) return r.files;
   }
-  return { kind: kindOf(r.exports), glue, modules, fuelExport, memoryMaxBytes: memoryMaxPages * 65536 };
+  const root = o.cacheDir;
+  if (!root) return undefined;
+  try {
+    await ensureCacheDir(root);
+  } catch (e) {
+    o.onPrepare?.('memory', (e as Error).message);
+    return undefined;
+  }
+  const r = await readPrepared(root, sha256, pages);
+  if (r.ok) {
+    touchPrepared(r.files.dir).catch(() => undefined);
+    return { ...r.files, writable: true };
+  }
+  if (!r.absent) await removePrepared(root, sha256);
+  let how: 'child' | 'in-process' = 'child';
+  let why: string | undefined;
+  try {
+    await prepareInChild(bytes, sha256, root, o.spawn);
+  } catch (e) {
+    if (!(e instanceof ChildUnavailableError)) throw new Error(`cannot transpile the component: ${(e as Error).message}`);
+    how = 'in-process';
+    why = e.message;
+    try {
+      await prepareInProcess(bytes, sha256, root);
+    } catch (e2) {
+      throw new Error(`cannot transpile the component: ${e2 instanceof Error ? e2.message : String(e2)}`);
+    }
+  }
+  o.onPrepare?.(how, why);
+  pruneCache(root).catch(() => undefined);
+  const again = await readPrepared(root, sha256, pages);
+  if (!again.ok) throw new Error(`the prepared component in ${root} is unusable: ${again.reason}`);
+  return { ...again.files, writable: true };
 }
 
 export async function compileComponent(bytes: Uint8Array, sha256: string, o: CompileOptions): Promise<CompiledPlugin> {
   enableWasmFeatures();
-  const p = await prepareComponent(bytes, o);
+  const pages = memoryMaxPagesOf(o.memoryMaxMiB);
+  const files = await findOrPrepare(bytes, sha256, o, pages);
+  let kind: PluginKind | undefined;
+  let glueUrl: string;
+  let unmetered: Map<string, Uint8Array>;
+  let p: Pick<PreparedComponent, 'modules' | 'fuelExport' | 'memoryMaxBytes'> | undefined;
+  if (files) {
+    kind = kindOf(files.exports);
+    glueUrl = pathToFileURL(files.glueFile).href;
+    unmetered = files.modules;
+    if (files.metered) p = { ...files.metered, memoryMaxBytes: pages * 65536 };
+  } else {
+    const t = await transpileInMemory(bytes);
+    if (!o.cacheDir) o.onPrepare?.('memory');
+    kind = kindOf(t.exports);
+    glueUrl = `data:text/javascript;base64,${Buffer.from(t.glue).toString('base64')}`;
+    unmetered = t.modules;
+  }
+  if (!p) {
+    p = meterAll(unmetered, o.memoryMaxMiB);
+    // the next load with this cap skips the meter (only in the writable cache; a failure costs nothing)
+    if (files?.writable) writeMetered(files.dir, pages, p.modules, p.fuelExport).catch(() => undefined);
+  }
   const compiled = await Promise.all([...p.modules].map(async ([n, b]) => [n, await WebAssembly.compile(b as Uint8Array<ArrayBuffer>)] as const));
   const modules = new Map<string, WebAssembly.Module>(compiled);
-  const glueModule = (await importGlue(p.glue, sha256, o.cacheDir)) as { instantiate?: GlueInstantiate };
+  const glueModule = (await import(/* @vite-ignore */ glueUrl)) as { instantiate?: GlueInstantiate };
   if (typeof glueModule.instantiate !== 'function') throw new Error('jco glue has no instantiate export');
   return {
     sha256,
-    kind: p.kind,
+    kind,
     instantiate: glueModule.instantiate,
     getCoreModule(name) {
       const m = modules.get(name);
@@ -97,16 +187,4 @@ export async function compileComponent(bytes: Uint8Array, sha256: string, o: Com
     fuelExport: p.fuelExport,
     memoryMaxBytes: p.memoryMaxBytes,
   };
-}
-
-async function importGlue(glue: string, sha256: string, cacheDir: string | undefined): Promise<unknown> {
-  if (cacheDir) {
-    const dir = join(cacheDir, sha256);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
-    const file = join(dir, 'glue.mjs');
-    await writeFile(file, glue);
-    return import(/* @vite-ignore */ pathToFileURL(file).href);
-  }
-  return import(/* @vite-ignore */ `data:text/javascript;base64,${Buffer.from(glue).toString('base64')}`);
 }

@@ -1,19 +1,21 @@
 /**
- * jco's transpiler, run in a worker thread: it works synchronously for ~0.3-0.6 s per component,
- * which on the main thread would stall every connection of the proxy during a plugin change
+ * jco's transpiler in this process: the fallback when no child process can prepare a component
+ * (child-transpile.ts; its memory then stays in this process), `prepareComponent` (the edge parity
+ * test) and build.mjs. It runs in a worker thread: it works synchronously for ~0.3-0.6 s per
+ * component, which on the main thread would stall every connection of the proxy during a plugin change
  * (measured: a 419 ms event-loop stall per new component). The worker is started on demand and
  * ends after a short idle time (plugin changes are rare; the transpiler holds tens of MB). When a
  * worker cannot be started (no resolvable transpiler path, e.g. under a test transformer) it runs
  * in this thread instead.
  */
 import { Worker } from 'node:worker_threads';
+import { TRANSPILE_OPTIONS as OPTIONS } from './prepared-store.ts';
 
 export interface Transpiled {
   files: Record<string, Uint8Array>;
   exports: [string, string][];
 }
 
-const OPTIONS = { name: 'p', instantiation: 'async', nodejsCompat: false, emitTypescriptDeclarations: false } as const;
 const IDLE_MS = 30_000;
 
 async function inThread(bytes: Uint8Array): Promise<Transpiled> {
