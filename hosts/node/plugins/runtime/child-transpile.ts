@@ -2,9 +2,9 @@
  * Prepares a component (prepared-store.ts) in a child process: jco's transpiler is a large Wasm
  * bindgen whose isolate, compiled code and malloc arenas stayed in a proxy's RSS after its worker
  * thread ended (one plugin: 44 -> 211 MB, 167 MB after the worker's exit, measured). In a child
- * all of it leaves with the child. They talk through files: the component goes to a temporary file
- * in the cache, the child writes the entry (temporary directory, then rename), or an error file
- * when jco refuses the component, and exits.
+ * all of it leaves with the child. The component goes to a temporary file in the cache, a job line
+ * to the child's stdin; the child writes the entry (temporary directory, then rename), or an error
+ * file when jco refuses the component, and answers with the job's id. It stays warm for 30 s.
  *
  * When no child can be run (spawn fails, or the child cannot load the transpiler) the caller falls
  * back to this process (`prepareInProcess`); a component jco refuses is an error either way.
@@ -48,7 +48,8 @@ export function transpilerModule(): { url: string; version: string } | undefined
 
 const CHILD_MAIN = `
 import * as fsp from 'node:fs/promises';
-const { transpiler, jco, options, jobs } = JSON.parse(process.env.WEFT_PLUGIN_PREPARE);
+import { createInterface } from 'node:readline';
+const { transpiler, jco, options } = JSON.parse(process.env.WEFT_PLUGIN_PREPARE);
 let transpileBytes;
 try {
   ({ transpileBytes } = await import(transpiler));
@@ -56,113 +57,162 @@ try {
   process.stderr.write('cannot load the transpiler: ' + (e && e.message ? e.message : String(e)));
   process.exit(2);
 }
-for (const j of jobs) {
+// one job per line on stdin; one line with its id on stdout when its entry (or error file) is written
+for await (const line of createInterface({ input: process.stdin })) {
+  const j = JSON.parse(line);
   try {
     await writePrepared((b) => transpileBytes(b, options), jco, await fsp.readFile(j.input), j.root, j.sha256);
   } catch (e) {
     await fsp.writeFile(j.error, e && e.message ? e.message : String(e));
   }
+  process.stdout.write(JSON.stringify({ id: j.id }) + '\\n');
 }
 process.exit(0);
 `;
 
-interface Job {
-  bytes: Uint8Array;
-  sha256: string;
+/**
+ * The child stays for IDLE_MS after its last job: a fresh jco pays 1-2 s to start (compiling its
+ * own Wasm) before its first component, a warm one a few hundred ms per component, and hot reloads
+ * come in runs. Idle, it is unref'd (it never keeps a process alive) and then told to end.
+ */
+const IDLE_MS = 30_000;
+
+interface Pending {
+  input: string;
+  error: string;
   root: string;
-  spawn: Spawner;
-  resolve: () => void;
-  reject: (e: Error) => void;
+  sha256: string;
+  settle: (e?: Error) => void;
 }
 
-/**
- * Components asked for within BATCH_MS of each other go to one child: a fresh jco pays about 1 s
- * to start (compiling its own Wasm) before its first component, and a proxy's first config may
- * name several plugins at once.
- */
-const BATCH_MS = 30;
-let queue: Job[] = [];
-let timer: ReturnType<typeof setTimeout> | undefined;
+interface Helper {
+  child: ChildProcess;
+  pending: Map<number, Pending>;
+  idle?: ReturnType<typeof setTimeout>;
+  stderr: string;
+  /** when the oldest unanswered job was sent (or the last answer came) */
+  busySince: number;
+}
+
+const helpers = new Map<Spawner, Helper>();
+/** the same component asked for again while it is being prepared waits on the first request */
+const inFlight = new Map<string, Promise<void>>();
+let nextId = 1;
 
 /** writes `<root>/<sha256>/` from a child process; `root` must exist and be writable */
 export function prepareInChild(bytes: Uint8Array, sha256: string, root: string, spawn: Spawner = nodeSpawn): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    queue.push({ bytes, sha256, root, spawn, resolve, reject });
-    timer ??= setTimeout(flush, BATCH_MS);
-  });
+  const key = `${root}\0${sha256}`;
+  let p = inFlight.get(key);
+  if (p === undefined) {
+    p = runJob(bytes, sha256, root, spawn).finally(() => inFlight.delete(key));
+    inFlight.set(key, p);
+  }
+  return p;
 }
 
-function flush(): void {
-  timer = undefined;
-  const jobs = queue;
-  queue = [];
-  // one child per spawner (tests bring their own); a duplicate sha256 waits on the first
-  const bySpawner = new Map<Spawner, Job[]>();
-  for (const j of jobs) bySpawner.set(j.spawn, [...(bySpawner.get(j.spawn) ?? []), j]);
-  for (const [spawn, group] of bySpawner) void runBatch(spawn, group);
-}
-
-async function runBatch(spawn: Spawner, all: Job[]): Promise<void> {
+async function runJob(bytes: Uint8Array, sha256: string, root: string, spawn: Spawner): Promise<void> {
   const t = transpilerModule();
-  if (!t) {
-    for (const j of all) j.reject(new ChildUnavailableError('the transpiler cannot be resolved from this module'));
-    return;
-  }
-  const jobs: (Job & { input: string; error: string; twins: Job[] })[] = [];
-  for (const j of all) {
-    const first = jobs.find((x) => x.sha256 === j.sha256 && x.root === j.root);
-    if (first) {
-      first.twins.push(j);
-      continue;
-    }
-    const input = join(j.root, `.in-${j.sha256}-${process.pid}-${randomBytes(4).toString('hex')}.wasm`);
-    jobs.push({ ...j, input, error: `${input}.error`, twins: [] });
-  }
-  const settle = (j: (typeof jobs)[number], e?: Error) => {
-    for (const x of [j, ...j.twins]) e ? x.reject(e) : x.resolve();
-  };
+  if (!t) throw new ChildUnavailableError('the transpiler cannot be resolved from this module');
+  const input = join(root, `.in-${sha256}-${process.pid}-${randomBytes(4).toString('hex')}.wasm`);
+  const error = `${input}.error`;
   try {
-    await Promise.all(jobs.map((j) => writeFile(j.input, j.bytes, { mode: 0o600 })));
-    const env = {
-      ...process.env,
-      WEFT_PLUGIN_PREPARE: JSON.stringify({ transpiler: t.url, jco: t.version, options: TRANSPILE_OPTIONS, jobs: jobs.map((j) => ({ input: j.input, error: j.error, root: j.root, sha256: j.sha256 })) }),
-    };
-    const ended = await new Promise<string | undefined>((resolve) => {
-      let child: ChildProcess;
-      try {
-        child = spawn(process.execPath, ['--input-type=module', '-e', WRITER_SOURCE + CHILD_MAIN], { env });
-      } catch (e) {
-        resolve(`cannot start the transpiler process: ${(e as Error).message}`);
-        return;
-      }
-      let stderr = '';
-      child.stderr?.setEncoding('utf8');
-      child.stderr?.on('data', (d: string) => {
-        if (stderr.length < 4096) stderr += d;
-      });
-      const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
-      timer.unref();
-      let failed: string | undefined;
-      child.on('error', (e) => (failed = `cannot start the transpiler process: ${e.message}`));
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        if (failed !== undefined) resolve(failed);
-        else if (code === 0) resolve(undefined);
-        else resolve(`the transpiler process ended with ${signal ?? `code ${code}`}${stderr ? `: ${stderr.trim().slice(0, 500)}` : ''}`);
-      });
-    });
-    for (const j of jobs) {
-      const message = await readFile(j.error, 'utf8').catch(() => undefined);
-      if (message !== undefined) settle(j, new Error(message || 'the transpiler failed'));
-      else if (ended === undefined || existsSync(join(j.root, j.sha256, MANIFEST_FILE))) settle(j);
-      else settle(j, new ChildUnavailableError(ended));
+    try {
+      await writeFile(input, bytes, { mode: 0o600 });
+    } catch (e) {
+      // the input could not be written: this process may still manage
+      throw new ChildUnavailableError((e as Error).message);
     }
-  } catch (e) {
-    // the inputs could not be written: this process may still manage
-    for (const j of jobs) settle(j, new ChildUnavailableError((e as Error).message));
+    const ended = await new Promise<Error | undefined>((resolve) => {
+      const h = helperFor(spawn, t);
+      if (h instanceof Error) return resolve(h);
+      const id = nextId++;
+      if (h.pending.size === 0) h.busySince = Date.now();
+      h.pending.set(id, { input, error, root, sha256, settle: resolve });
+      if (h.idle) clearTimeout(h.idle);
+      h.idle = undefined;
+      setRef(h, true);
+      h.child.stdin?.write(`${JSON.stringify({ id, input, error, root, sha256 })}\n`);
+    });
+    const message = await readFile(error, 'utf8').catch(() => undefined);
+    if (message !== undefined) throw new Error(message || 'the transpiler failed');
+    if (existsSync(join(root, sha256, MANIFEST_FILE))) return;
+    throw ended ?? new ChildUnavailableError('the transpiler process wrote no entry');
   } finally {
-    await Promise.all(jobs.flatMap((j) => [rm(j.input, { force: true }), rm(j.error, { force: true })]));
+    await Promise.all([rm(input, { force: true }), rm(error, { force: true })]);
   }
+}
+
+function setRef(h: Helper, on: boolean): void {
+  const m = on ? 'ref' : 'unref';
+  h.child[m]();
+  for (const s of [h.child.stdin, h.child.stdout, h.child.stderr] as unknown as ({ ref?: () => void; unref?: () => void } | null)[]) s?.[m]?.();
+}
+
+function helperFor(spawn: Spawner, t: { url: string; version: string }): Helper | Error {
+  const have = helpers.get(spawn);
+  if (have) return have;
+  const env = { ...process.env, WEFT_PLUGIN_PREPARE: JSON.stringify({ transpiler: t.url, jco: t.version, options: TRANSPILE_OPTIONS }) };
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, ['--input-type=module', '-e', WRITER_SOURCE + CHILD_MAIN], { env });
+  } catch (e) {
+    return new ChildUnavailableError(`cannot start the transpiler process: ${(e as Error).message}`);
+  }
+  const h: Helper = { child, pending: new Map(), stderr: '', busySince: Date.now() };
+  helpers.set(spawn, h);
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (d: string) => {
+    if (h.stderr.length < 4096) h.stderr += d;
+  });
+  let buffered = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (d: string) => {
+    buffered += d;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      let id: number | undefined;
+      try {
+        id = (JSON.parse(line) as { id?: number }).id;
+      } catch {
+        continue;
+      }
+      const job = id === undefined ? undefined : h.pending.get(id);
+      if (!job) continue;
+      h.pending.delete(id!);
+      h.busySince = Date.now();
+      job.settle();
+      if (h.pending.size === 0) {
+        setRef(h, false);
+        h.idle = setTimeout(() => h.child.stdin?.end(), IDLE_MS);
+        h.idle.unref();
+      }
+    }
+  });
+  // a job that never answers (a hung transpile) ends the child
+  const watchdog = setInterval(() => {
+    if (h.pending.size > 0 && Date.now() - h.busySince > TIMEOUT_MS) child.kill('SIGKILL');
+  }, 5_000);
+  watchdog.unref();
+  let failed: string | undefined;
+  const end = (why: string) => {
+    clearInterval(watchdog);
+    if (h.idle) clearTimeout(h.idle);
+    if (helpers.get(spawn) === h) helpers.delete(spawn);
+    for (const job of h.pending.values()) job.settle(new ChildUnavailableError(why));
+    h.pending.clear();
+  };
+  child.on('error', (e) => {
+    failed = `cannot start the transpiler process: ${e.message}`;
+    end(failed);
+  });
+  child.on('close', (code, signal) => {
+    end(failed ?? `the transpiler process ended with ${signal ?? `code ${code}`}${h.stderr ? `: ${h.stderr.trim().slice(0, 500)}` : ''}`);
+  });
+  // a write to a child that is gone must not throw out of the proxy
+  child.stdin?.on('error', () => {});
+  return h;
 }
 
 let writer: Promise<{ writePrepared: (t: (b: Uint8Array) => Promise<unknown>, jco: string, bytes: Uint8Array, root: string, sha256: string) => Promise<void> }> | undefined;
