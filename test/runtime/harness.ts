@@ -126,31 +126,38 @@ export async function runInWorkerd(timeoutMs = 20_000): Promise<RuntimeRun> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-workerd-'));
   try {
     const configFor = await prepareWorker(dir);
-    for (let attempt = 1; ; attempt++) {
-      const address = `127.0.0.1:${await freePort()}`;
-      const config = await configFor(address);
-      const proc = start(join(BIN, 'workerd'), ['serve', config], { cwd: dir, timeoutMs: Math.max(1, deadline - Date.now()) });
-      let exited: { code: number | null; signal: string | null; stderr: string } | undefined;
-      void proc.done.then((r) => (exited = r));
-      try {
-        while (Date.now() < deadline && !exited) {
-          const res = await fetch(`http://${address}/`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) }).catch(() => undefined);
-          if (res) {
-            const body = await res.text();
-            if (!res.ok) throw new Error(`workerd answered ${res.status}:\n${body}\nworkerd stderr:\n${proc.stderr()}`);
-            return JSON.parse(body) as RuntimeRun;
-          }
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      } finally {
-        proc.child.kill('SIGKILL');
-        await proc.done;
-      }
-      // Another process may have taken the port between freePort() and workerd's bind: try again.
-      if (exited && /address already in use/i.test(exited.stderr) && attempt < 3 && Date.now() < deadline) continue;
-      throw new Error(`workerd did not serve the scenario (${exited ? `exited with ${exited.code ?? exited.signal}` : 'timed out'}); stderr:\n${proc.stderr()}`);
-    }
+    return await fetchFromWorkerd<RuntimeRun>(dir, configFor, deadline, 'the scenario');
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs workerd with the config `configFor(address)` makes for a free port, fetches `/` once and
+ * returns its JSON; tries again (up to 3 times) when another process took the port first.
+ */
+export async function fetchFromWorkerd<T>(dir: string, configFor: (address: string) => Promise<string>, deadline: number, what: string): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const address = `127.0.0.1:${await freePort()}`;
+    const config = await configFor(address);
+    const proc = start(join(BIN, 'workerd'), ['serve', config], { cwd: dir, timeoutMs: Math.max(1, deadline - Date.now()) });
+    let exited: { code: number | null; signal: string | null; stderr: string } | undefined;
+    void proc.done.then((r) => (exited = r));
+    try {
+      while (Date.now() < deadline && !exited) {
+        const res = await fetch(`http://${address}/`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) }).catch(() => undefined);
+        if (res) {
+          const body = await res.text();
+          if (!res.ok) throw new Error(`workerd answered ${res.status}:\n${body}\nworkerd stderr:\n${proc.stderr()}`);
+          return JSON.parse(body) as T;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      proc.child.kill('SIGKILL');
+      await proc.done;
+    }
+    if (exited && /address already in use/i.test(exited.stderr) && attempt < 3 && Date.now() < deadline) continue;
+    throw new Error(`workerd did not serve ${what} (${exited ? `exited with ${exited.code ?? exited.signal}` : 'timed out'}); stderr:\n${proc.stderr()}`);
   }
 }

@@ -10,7 +10,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { ROOT, WORKERD_COMPAT_DATE, freePort, start } from '../harness.ts';
+import { ROOT, WORKERD_COMPAT_DATE, fetchFromWorkerd, start } from '../harness.ts';
 import type { ParityRun, PreparedPlugin } from './driver.ts';
 
 const HERE = join(ROOT, 'test/runtime/plugins');
@@ -89,28 +89,5 @@ ${wasmModules.join('\n')}
 export async function runPluginsInWorkerd(dir: string, plugins: readonly PreparedPlugin[], timeoutMs: number): Promise<ParityRun> {
   const deadline = Date.now() + timeoutMs;
   const configFor = await prepareWorkerd(dir, plugins);
-  for (let attempt = 1; ; attempt++) {
-    const address = `127.0.0.1:${await freePort()}`;
-    const config = await configFor(address);
-    const proc = start(join(BIN, 'workerd'), ['serve', config], { cwd: dir, timeoutMs: Math.max(1, deadline - Date.now()) });
-    let exited: { code: number | null; signal: string | null; stderr: string } | undefined;
-    void proc.done.then((r) => (exited = r));
-    try {
-      while (Date.now() < deadline && !exited) {
-        const res = await fetch(`http://${address}/`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) }).catch(() => undefined);
-        if (res) {
-          const body = await res.text();
-          if (!res.ok) throw new Error(`workerd answered ${res.status}:\n${body}\nworkerd stderr:\n${proc.stderr()}`);
-          return JSON.parse(body) as ParityRun;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    } finally {
-      proc.child.kill('SIGKILL');
-      await proc.done;
-    }
-    // another process may have taken the port between freePort() and workerd's bind: try again
-    if (exited && /address already in use/i.test(exited.stderr) && attempt < 3 && Date.now() < deadline) continue;
-    throw new Error(`workerd did not serve the decisions (${exited ? `exited with ${exited.code ?? exited.signal}` : 'timed out'}); stderr:\n${proc.stderr()}`);
-  }
+  return fetchFromWorkerd<ParityRun>(dir, configFor, deadline, 'the decisions');
 }
