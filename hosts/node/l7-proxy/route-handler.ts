@@ -16,8 +16,7 @@
 import { applyHeaderOps, HeaderOpKind, Preflight } from '../../../core/route/index.ts';
 import { normalizePath } from '../../../core/route/path-normalize.ts';
 import type { ClusterChoice, CompiledRoute, ForwardAction, HeaderOps, MutableHeaders, RouteRequest, RouteTable, UpstreamCluster, UpstreamEndpoint } from '../../../core/route/index.ts';
-import type { HttpMetrics, RequestSeriesGroup } from '../../../core/telemetry/index.ts';
-import { tcpLabels } from '../../../core/telemetry/index.ts';
+import type { HttpMetrics } from '../../../core/telemetry/index.ts';
 import type { DownstreamPeer, ExchangeSummary, ForwardOptions, HeadMutation, L7Exchange, L7Handler, RequestHeadView, UpstreamFailure, UpstreamOutcome } from '../l7/index.ts';
 import { MirrorRequest, mirroredFields, shadowAuthority } from './mirror.ts';
 import type { PoolSource } from './upstreams.ts';
@@ -27,7 +26,9 @@ import { defaultTracing, type RequestTrace, type Tracing } from './tracing.ts';
 import type { PluginSet } from '../../../core/plugin/contract.ts';
 import { flatHeaders, PluginExchangeView, PluginRun } from './plugin-filters.ts';
 import { ActiveRequests, pickEndpoint } from './plugin-picker.ts';
-import { ForwardAction as ForwardActionClass } from '../../../core/route/actions.ts';
+import { PLAIN_FORWARD, PLUGIN_BODY_LIMIT, pluginChoice, routeNamed } from './plugin-routing.ts';
+import { accessLogLine, requestLogFields } from './access-log.ts';
+import { grpcOf, RequestSeriesIndex } from './request-series.ts';
 
 /** What a request reads of the current config. */
 export interface Routing {
@@ -179,7 +180,7 @@ export class RouteHandler implements L7Handler {
   readonly #now: () => number;
   readonly #tracing: Tracing;
   readonly #choiceMutations = new WeakMap<ClusterChoice, ChoiceMutations>();
-  readonly #groups = new Map<string, RequestSeriesGroup>();
+  readonly #series: RequestSeriesIndex;
   /** Requests in flight per endpoint, for the endpoint picker's `active-requests` (plugin-picker.ts). */
   readonly #active = new ActiveRequests();
 
@@ -188,6 +189,7 @@ export class RouteHandler implements L7Handler {
     this.#random = o.random ?? Math.random;
     this.#now = o.now ?? Date.now;
     this.#tracing = o.tracing ?? defaultTracing();
+    this.#series = new RequestSeriesIndex(o.metrics, o.self);
   }
 
   request(ex: L7Exchange): void | Promise<void> {
@@ -455,75 +457,18 @@ export class RouteHandler implements L7Handler {
     if (counted !== undefined) this.#active.dec(counted);
     const durationMs = this.#now() - st.start;
     const flag = s.failure === 'downstream-reset' ? 'DC' : st.attempts > 1 && s.status >= 500 ? 'URX' : st.flag;
-    this.#group(st).record({ status: s.status, ...(ex.request.grpc ? { grpcStatus: grpcOf(s.status) } : {}), durationMs, requestBytes: s.requestBytes, responseBytes: s.responseBytes, flag });
+    this.#series.group(st.cluster, st.endpoint, st.source).record({ status: s.status, ...(ex.request.grpc ? { grpcStatus: grpcOf(s.status) } : {}), durationMs, requestBytes: s.requestBytes, responseBytes: s.responseBytes, flag });
     if (st.log !== undefined) {
       // the plugin that answered, replaced the response, or chose the route or cluster
       const by = st.plugin?.decidedBy;
       if (by !== undefined) st.log.plugin = by;
-      this.#o.accessLog?.(accessLogLine(st, s, durationMs, flag));
+      this.#o.accessLog?.(accessLogLine(st.start, st.log, s, durationMs, flag, st.cluster?.name, st.endpoint?.key, st.route?.name));
     }
     if (st.trace.span !== undefined) this.#tracing.end(st.trace, s, flag, st.cluster?.name, st.endpoint?.key);
-  }
-
-  #group(st: Pending): RequestSeriesGroup {
-    const ep = st.endpoint;
-    const src = st.source;
-    const key = src === undefined ? `${st.cluster?.name ?? ''}|${ep?.key ?? ''}` : `${st.cluster?.name ?? ''}|${ep?.key ?? ''}|${src.peerPrincipal ?? ''}|${src.workload ?? ''}|${src.namespace ?? ''}`;
-    let g = this.#groups.get(key);
-    if (g === undefined) {
-      const self = this.#o.self;
-      // a waypoint: the downstream is the source (Istio's waypoint metrics); a gateway: itself
-      const source = self.reporter === 'waypoint' ? { workload: src?.workload ?? 'unknown', namespace: src?.namespace ?? '', principal: src?.peerPrincipal ?? 'unknown' } : { workload: self.workload, namespace: self.namespace, principal: self.principal };
-      const w = ep?.workload;
-      const host = st.cluster?.name.split('|')[3];
-      const { response_flags: _f, ...labels } = tcpLabels({
-        reporter: 'source',
-        source,
-        ...(w ? { destination: { workload: w.name, namespace: w.namespace, canonicalService: w.canonicalName, canonicalRevision: w.revision, cluster: w.cluster, ...(ep?.identity ? { principal: ep.identity } : {}) } } : {}),
-        ...(host ? { service: { hostname: host, name: host.split('.')[0]!, namespace: host.split('.')[1] ?? '' } } : {}),
-        securityPolicy: ep?.tunnel === 'HBONE' ? 'mutual_tls' : 'unknown',
-        protocol: 'http',
-      });
-      g = this.#o.metrics.group({ ...labels, reporter: self.reporter as 'source' });
-      this.#groups.set(key, g);
-    }
-    return g;
   }
 }
 
 const NO_HEADERS: readonly string[] = [];
-
-/** Request bodies read for the plugins' request-body phase: at most 1 MiB (more is answered 413). */
-const PLUGIN_BODY_LIMIT = 1024 * 1024;
-
-/** A plugin's `cluster` choice when no forward route matched: the cluster with Envoy's defaults (no timeout, no retries). */
-const PLAIN_FORWARD = new ForwardActionClass([], new Float64Array(0), 0, undefined, undefined, undefined, undefined as never, [], undefined, new Map());
-
-/** A plugin's `cluster` choice as a route's cluster choice (no header ops of its own), one object per name. */
-const pluginChoices = new Map<string, ClusterChoice>();
-
-function pluginChoice(name: string): ClusterChoice {
-  let c = pluginChoices.get(name);
-  if (c === undefined) {
-    if (pluginChoices.size >= 1024) pluginChoices.clear(); // a guest naming endless clusters must not grow this
-    c = { name, invalid: false, requestHeaders: [], responseHeaders: [], hostRewrite: undefined };
-    pluginChoices.set(name, c);
-  }
-  return c;
-}
-
-/** Routes by name (a plugin's `route` choice), indexed once per compiled table. */
-const routesByName = new WeakMap<RouteTable, Map<string, CompiledRoute>>();
-
-function routeNamed(table: RouteTable, name: string): CompiledRoute | undefined {
-  let m = routesByName.get(table);
-  if (m === undefined) {
-    m = new Map();
-    for (const vh of table.virtualHosts) for (const r of vh.routes) if (r.name && !m.has(r.name)) m.set(r.name, r);
-    routesByName.set(table, m);
-  }
-  return m.get(name);
-}
 
 /** The downstream as a waypoint sees it: the peer the waypoint handed the engine, else the head's principal alone. */
 function sourceOf(head: RequestHeadView): DownstreamPeer | undefined {
@@ -533,37 +478,3 @@ function sourceOf(head: RequestHeadView): DownstreamPeer | undefined {
   return { address: head.remoteAddress, port: head.remotePort, peerPrincipal: principal, namespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '' };
 }
 
-function grpcOf(status: number): number {
-  return status === 200 ? 0 : status === 503 ? 14 : status === 504 ? 4 : 2;
-}
-
-/** The request's side of the access log line, read while the head is valid. */
-function requestLogFields(h: RequestHeadView): Record<string, unknown> {
-  return {
-    method: h.method,
-    path: h.target,
-    protocol: h.protocol,
-    authority: h.authority,
-    downstream_remote_address: `${h.remoteAddress}:${h.remotePort}`,
-    user_agent: h.header('user-agent') ?? null,
-    x_forwarded_for: h.header('x-forwarded-for') ?? null,
-    request_id: h.header('x-request-id') ?? null,
-  };
-}
-
-/** One JSON line per request, Envoy's default access log fields (as Istio's JSON encoding names them). */
-function accessLogLine(st: Pending, s: ExchangeSummary, durationMs: number, flag: string): string {
-  return `${JSON.stringify({
-    start_time: new Date(st.start).toISOString(),
-    ...st.log,
-    response_code: s.status,
-    response_flags: flag,
-    bytes_received: s.requestBytes,
-    bytes_sent: s.responseBytes,
-    duration: durationMs,
-    upstream_cluster: st.cluster?.name ?? null,
-    upstream_host: st.endpoint?.key ?? null,
-    route_name: st.route?.name || null,
-    attempts: s.attempts,
-  })}\n`;
-}
