@@ -140,9 +140,10 @@ async function findOrPrepare(bytes: Uint8Array, sha256: string, o: CompileOption
     }
   }
   o.onPrepare?.(how, why);
-  pruneCache(root).catch(() => undefined);
   const again = await readPrepared(root, sha256, pages);
   if (!again.ok) throw new Error(`the prepared component in ${root} is unusable: ${again.reason}`);
+  // after the read: the entry just written must not be pruned from under it
+  pruneCache(root).catch(() => undefined);
   return { ...again.files, writable: true };
 }
 

@@ -176,7 +176,9 @@ export async function pruneCache(root: string, keep = 32): Promise<void> {
     }
   }
   entries.sort((a, b) => b.mtime - a.mtime);
-  for (const e of entries.slice(keep)) await rm(join(root, e.name), { recursive: true, force: true });
+  // Several proxies (and test runs) share one cache and prune it at once: an entry used or written
+  // in the last ten minutes stays whatever the count, so no one's fresh entry goes from under it.
+  for (const e of entries.slice(keep)) if (now - e.mtime > 600_000) await rm(join(root, e.name), { recursive: true, force: true });
 }
 
 export function defaultPluginCacheDir(): string {
