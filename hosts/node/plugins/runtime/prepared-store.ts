@@ -149,7 +149,8 @@ export async function writeMetered(dir: string, pages: number, modules: Map<stri
 
 /** drops a bad entry from the writable cache, so it can be prepared again under its name */
 export async function removePrepared(root: string, sha256: string): Promise<void> {
-  await rm(join(root, sha256), { recursive: true, force: true });
+  // a metered copy being renamed into the entry meanwhile makes rmdir fail with ENOTEMPTY: retry
+  await rm(join(root, sha256), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
 }
 
 /** marks an entry used (its mtime), so pruning keeps the entries a proxy loads */
