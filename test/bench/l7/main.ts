@@ -23,6 +23,7 @@
  * when any is missing. Namespaces, iptables rules and processes are removed at the end, on an error and
  * on SIGINT/SIGTERM/SIGHUP.
  */
+import { gatewayMesh, ONE_RULE } from '../lib/gateway-mesh.ts';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,7 +136,7 @@ async function runEngineRole(): Promise<void> {
 function gatewayConfig(tenRoutes: boolean): string {
   const rules = tenRoutes
     ? [...Array(9).keys()].map((i) => `    - matches: [{ path: { type: PathPrefix, value: /r${i + 1} }, headers: [{ name: x-variant, value: v${i} }] }]\n      backendRefs: [{ name: origin, port: 80 }]`).join('\n') + '\n    - backendRefs: [{ name: origin, port: 80 }]'
-    : '    - backendRefs: [{ name: origin, port: 80 }]';
+    : ONE_RULE;
   const policy = tenRoutes
     ? `---
 apiVersion: security.istio.io/v1
@@ -147,33 +148,7 @@ spec:
   rules: [{ to: [{ operation: { paths: ["/blocked*"] } }] }]
 `
     : '';
-  return `apiVersion: v1
-kind: Namespace
-metadata: { name: bench }
----
-apiVersion: v1
-kind: Service
-metadata: { name: origin, namespace: bench }
-spec: { clusterIP: 240.240.9.1, selector: { app: origin }, ports: [{ name: http, port: 80, targetPort: ${P.origin} }] }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: origin, namespace: bench, labels: { app: origin, weft.io/node: bench } }
-spec: { address: 127.0.0.1, labels: { app: origin, weft.io/node: bench } }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: bench }
-spec: { gatewayClassName: weft, listeners: [{ name: http, port: ${P.gateway}, protocol: HTTP }] }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: origin, namespace: bench }
-spec:
-  parentRefs: [{ name: edge }]
-  rules:
-${rules}
-${policy}`;
+  return gatewayMesh(P.origin, P.gateway, rules, policy);
 }
 
 async function startGateway(dir: string, tenRoutes: boolean): Promise<Running> {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PluginStatus } from '../../../core/plugin/contract.ts';
 import { cpuMs, rssMb, waitPort, wrk } from '../lib/load.ts';
+import { gatewayMesh } from '../lib/gateway-mesh.ts';
 import { WEFT_BIN } from '../../support/weft-child.ts';
 import { nginxConf, originServer } from '../l7/origin.ts';
 
@@ -93,33 +94,8 @@ function pluginsOf(c: Contender, native: { url: string; sha256: string }): { yam
 }
 
 function meshConfig(): string {
-  return `apiVersion: v1
-kind: Namespace
-metadata: { name: bench }
----
-apiVersion: v1
-kind: Service
-metadata: { name: origin, namespace: bench }
-spec: { clusterIP: 240.240.9.1, selector: { app: origin }, ports: [{ name: http, port: 80, targetPort: ${P.origin} }] }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: origin, namespace: bench, labels: { app: origin, weft.io/node: bench } }
-spec: { address: 127.0.0.1, labels: { app: origin, weft.io/node: bench } }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: bench }
-spec: { gatewayClassName: weft, listeners: [{ name: http, port: ${P.gateway}, protocol: HTTP }] }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: origin, namespace: bench }
-spec:
-  parentRefs: [{ name: edge }]
-  rules:
-    - backendRefs: [{ name: origin, port: 80 }]
-`;
+  // the plugins' WasmPlugin documents follow (each starts with ---)
+  return gatewayMesh(P.origin, P.gateway);
 }
 
 /** control + gateway with the contender's plugins; resolves when they all serve (the rewrite's header is seen) */
