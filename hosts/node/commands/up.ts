@@ -9,7 +9,8 @@ import { port, stderrLog } from './flags.ts';
 interface UpFlags {
   config?: string;
   mesh?: string;
-  capture?: string | boolean;
+  capture: string | boolean;
+  outboundPort: string;
   state?: string;
   listen: string;
   controlListen: string;
@@ -34,8 +35,9 @@ export function register(program: Command): void {
     .description('run the whole mesh in one process: control plane, node proxy and ingress gateway (the embedded sample mesh by default)')
     .option('--config <dir>', 'directory of YAML; the embedded sample mesh (with in-process echo backends) when left out')
     .option('--mesh <file>', 'a MeshConfig YAML file')
-    .option('--capture [mode]', 'iptables capture of local workloads: not yet (off; use SOCKS5/CONNECT on 15080)')
-    .option('--state <dir>', 'state directory: self-signed CA and token key (default /var/lib/weft as root, else ~/.local/state/weft)')
+    .option('--capture [mode]', "transparent capture of this device's connections to mesh services: iptables (needs root) or none; --capture alone means iptables", 'none')
+    .option('--outbound-port <port>', 'with --capture: the node proxy port the captured connections are redirected to', '15001')
+    .option('--state <dir>', 'state directory: self-signed CA and token key (default $WEFT_STATE_DIR, else /var/lib/weft as root, else ~/.local/state/weft)')
     .option('--listen <host>', "the proxies' listeners (HBONE, SOCKS5, DNS, gateway listeners) and admin/stats/ready", '127.0.0.1')
     .option('--control-listen <host>', "the control plane's TLS xDS/CA port and HTTP port (0.0.0.0 for node proxies on other machines)", '127.0.0.1')
     .option('--node-name <name>', 'the node this process serves (the sample: local)', 'local')
@@ -52,9 +54,8 @@ export function register(program: Command): void {
     .option('--access-log <file>', "the node proxy's JSON access log (default stdout)")
     .option('-v, --verbose', 'debug logs on stderr')
     .action(async (f: UpFlags) => {
-      if (f.capture !== undefined && f.capture !== 'none') {
-        process.stderr.write(`weft up: --capture ${f.capture === true ? 'iptables' : f.capture} is not yet supported; running without capture (apps use SOCKS5/CONNECT on ${f.socksPort})\n`);
-      }
+      const capture = f.capture === true ? 'iptables' : f.capture;
+      if (capture !== 'iptables' && capture !== 'none') throw new Error(`--capture is iptables or none, not ${String(capture)}`);
       const offset = Number(f.portOffset);
       if (!Number.isInteger(offset) || offset < 0 || offset + 18081 > 65535) throw new Error(`--port-offset is a small non-negative integer, not ${f.portOffset}`);
       const gw = f.gateway ?? (f.config ? 'istio-system/istio-ingressgateway' : 'demo/istio-ingressgateway');
@@ -82,6 +83,7 @@ export function register(program: Command): void {
           dns: port(f.dnsPort),
         },
         portOffset: offset,
+        ...(capture === 'iptables' ? { capture: { outboundPort: port(f.outboundPort) } } : {}),
         ...(f.accessLog ? { accessLog: f.accessLog } : {}),
         log: (level, message) => (level === 'info' && !f.verbose ? undefined : log(level, message)),
       });

@@ -28,6 +28,9 @@ export function banner(b: BannerInput): string {
     `  control plane   xDS ${'127.0.0.1'}:${cp.ports.xds} (plaintext), ${ch}:${cp.ports.secure} (TLS + CA)   http://${ch}:${cp.ports.http}/debug/configz  /debug/syncz  /metrics`,
     `                  state ${cp.stateDir}, root certificate ${cp.rootCertPath}`,
     `  node proxy      node "${up.node.config.nodeName}": HBONE ${h}:${up.ports.hbone}, SOCKS5/CONNECT ${h}:${up.ports.socks}, DNS ${h}:${up.ports.dns}`,
+    up.captured
+      ? `  capture         iptables: connections to ${up.captured().length} service address(es) go to ${'127.0.0.1'}:${up.ports.outbound} (chain WEFT_UP_OUTPUT, removed on exit)`
+      : `  capture         off: local programs join by SOCKS5 or HTTP CONNECT on ${h}:${up.ports.socks} (or run with --capture, as root)`,
     `  gateway         ${b.gateway} (labels ${Object.entries(up.gateway.config.labels).map(([k, v]) => `${k}=${v}`).join(', ')}), identity ${up.gateway.identity}`,
   ];
   if (s) {
@@ -51,6 +54,9 @@ export function banner(b: BannerInput): string {
     const url = `http://${h}:${s.istioIngress}`;
     lines.push(
       `  curl -s ${url}/echo/hi                         # through the ingress, over mTLS, to the echo backend (it answers with what it saw)`,
+      up.captured
+        ? `  curl -s http://240.240.0.10/hi -H 'host: echo.demo.svc.cluster.local'   # captured: straight to the echo Service's address, over the mesh`
+        : `  curl -s -x socks5h://${h}:${up.ports.socks} http://echo.demo.svc.cluster.local/hi   # as a mesh client, by SOCKS5 (the node proxy resolves the name)`,
       `  curl -s ${h}:${up.ports.stats}/stats/prometheus | grep 'connection_security_policy="mutual_tls"'   # the hop to the backend was mTLS`,
       `  curl -s -Z --parallel-max 50 -o /dev/null -w '%{http_code}\\n' "${url}/echo/[1-400]" 2>/dev/null | sort | uniq -c   # rate-limit plugin: 429 past a burst of 200`,
       `  ${b.weft} proxy-config policy node/local${stateFlag}      # the AuthorizationPolicy the node proxy enforces (denies namespace quarantine)`,

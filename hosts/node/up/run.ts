@@ -16,6 +16,7 @@ import { L7Proxy } from '../l7-proxy/l7-proxy.ts';
 import { startEchoBackends } from './echo-backends.ts';
 import { SAMPLE_HOSTS, sampleWithOffset, type SamplePorts } from './sample.ts';
 import { GATEWAY_ADMIN_PREFIX, startSideServers } from './side-servers.ts';
+import { startHostCapture, type StartedCapture } from './capture-wiring.ts';
 
 export interface UpOptions {
   configDir?: string;
@@ -31,6 +32,8 @@ export interface UpOptions {
   /** Moves the embedded sample's ingress and backend ports (not with a config directory). */
   portOffset: number;
   accessLog?: string;
+  /** `--capture`: REDIRECT the device's connections to service addresses to this node proxy port (host-capture.ts). */
+  capture?: { outboundPort: number };
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
 }
 
@@ -38,7 +41,9 @@ export interface Up {
   control: ControlPlane;
   node: NodeProxy;
   gateway: L7Proxy;
-  ports: { admin: number; stats: number; ready: number; hbone: number; socks: number; dns: number };
+  ports: { admin: number; stats: number; ready: number; hbone: number; socks: number; dns: number; outbound?: number };
+  /** With `--capture`: the service addresses whose connections are captured now, as `ip:port`. */
+  captured?: () => readonly string[];
   /** Set when the embedded sample is served (backends started in-process). */
   sample?: SamplePorts;
   /** Resolves once both proxies are ready (config, certificates, listeners). */
@@ -130,12 +135,15 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const n = node;
   const g = gateway;
   let backends: Server[] = [];
+  let capture: StartedCapture | undefined;
   try {
     backends = await echoes;
     await Promise.all([n.start(), g.start()]);
     // HBONE on every other backend address too (the node proxy's own listener is on `listen`)
     if (sample && SAMPLE_HOSTS.hello !== o.listen) await n.hboneServer.listen(n.ports.hbone!, SAMPLE_HOSTS.hello);
+    if (o.capture) capture = await startHostCapture(control, n, o.capture.outboundPort, o.log);
   } catch (e) {
+    await capture?.stop();
     await Promise.allSettled([n.drain(), g.drain(0), side.drain(), control.stop()]);
     for (const b of backends) b.close();
     throw e;
@@ -148,10 +156,12 @@ export async function startUp(o: UpOptions): Promise<Up> {
     control,
     node: n,
     gateway: g,
-    ports: { ...side.ports, hbone: n.ports.hbone!, socks: n.ports.socks!, dns: n.ports.dns! },
+    ports: { ...side.ports, hbone: n.ports.hbone!, socks: n.ports.socks!, dns: n.ports.dns!, ...(capture ? { outbound: capture.port } : {}) },
+    ...(capture ? { captured: capture.captured } : {}),
     ...(sample ? { sample: sample.ports } : {}),
     ready,
     stop: async (graceMs = 5000) => {
+      await capture?.stop(); // first: the device's connections go direct again while the proxies drain
       await Promise.allSettled([n.drain(), g.drain(graceMs)]);
       await side.drain();
       for (const b of backends) b.close();
