@@ -15,6 +15,7 @@ import { register as waypoint } from './waypoint.ts';
 import { register as gateway } from './gateway.ts';
 import { register as plugin } from './plugin.ts';
 import { register as up } from './up.ts';
+import { register as install } from './install.ts';
 
 export function registerCommands(program: Command): void {
   control(program);
@@ -28,5 +29,6 @@ export function registerCommands(program: Command): void {
   waypoint(program);
   plugin(program);
   up(program);
+  install(program);
   version(program);
 }
