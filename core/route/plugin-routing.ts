@@ -1,10 +1,11 @@
 /**
- * What a plugin's `route` and `cluster` choices resolve to in RouteHandler (route-handler.ts):
+ * What a plugin's `route` and `cluster` choices resolve to in an L7 host (the Node RouteHandler,
+ * the edge app):
  * routes looked up by name, clusters as route cluster choices, and the forward action used when a
  * plugin names a cluster and no forward route matched.
  */
-import { ForwardAction as ForwardActionClass } from '../../../core/route/actions.ts';
-import type { ClusterChoice, CompiledRoute, RouteTable } from '../../../core/route/index.ts';
+import { ForwardAction as ForwardActionClass } from './actions.ts';
+import type { ClusterChoice, CompiledRoute, RouteTable } from './index.ts';
 
 /** Request bodies read for the plugins' request-body phase: at most 1 MiB (more is answered 413). */
 export const PLUGIN_BODY_LIMIT = 1024 * 1024;

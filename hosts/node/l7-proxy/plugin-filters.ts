@@ -16,16 +16,11 @@
  * The view copies the request's header list only on its first change (copy on write); reads scan
  * the engine's flat list in place.
  */
-import type { DirectResponse, FilterAction, HttpExchangeView, HttpFilterHandle, PluginSet } from '../../../core/plugin/contract.ts';
+import type { HttpExchangeView } from '../../../core/plugin/contract.ts';
+import { PluginRun as CorePluginRun } from '../../../core/plugin/plugin-run.ts';
+export { flatHeaders, type ReplacedResponse } from '../../../core/plugin/plugin-run.ts';
 import type { DownstreamPeer, HeadMutation, RequestHeadView } from '../l7/index.ts';
 import { fieldOf } from '../l7/handler.ts';
-
-/** A response the response phase wants sent instead of the upstream's. */
-export interface ReplacedResponse {
-  status: number;
-  headers: readonly string[];
-  body: string;
-}
 
 const EMPTY = new Uint8Array(0);
 
@@ -254,114 +249,6 @@ class ChangedHead implements RequestHeadView {
   }
 }
 
-/**
- * One request's plugin state: the snapshot it started with (kept to its end), its filters, the
- * view, what the request phase decided, and the response-phase hook the engine calls.
- */
-export class PluginRun {
-  /** Whether the request-headers phase ran (it runs once, after the authorization filters). */
-  requestDone = false;
-  /** A filter's `route` choice (the first one wins). */
-  routeName: string | undefined;
-  /** A filter's `cluster` choice (the first one wins). */
-  cluster: string | undefined;
-  /** The filter that answered, chose the route or the cluster (access log, errors). */
-  decidedBy: string | undefined;
-  /** Whether a filter of this request wants the response-headers phase. */
-  readonly wantsResponse: boolean;
-  /** Whether a filter of this request wants the request-body phase (the body is then read whole first). */
-  readonly wantsRequestBody: boolean;
-  /** The endpoint the picker path counted as active (released at the end). */
-  countedEndpoint: string | undefined;
-
-  constructor(
-    readonly set: PluginSet,
-    readonly filters: readonly HttpFilterHandle[],
-    readonly view: PluginExchangeView,
-  ) {
-    let r = false;
-    let b = false;
-    for (const f of filters) {
-      if (f.phases.responseHeaders) r = true;
-      if (f.phases.requestBody) b = true;
-    }
-    this.wantsResponse = r;
-    this.wantsRequestBody = b;
-  }
-
-  /** Request-headers phase in order; a `respond` stops it and is returned. */
-  requestHeaders(): DirectResponse | undefined {
-    this.requestDone = true;
-    const view = this.view;
-    for (const f of this.filters) {
-      if (!f.phases.requestHeaders) continue;
-      const answer = this.#decide(f, f.onRequestHeaders(view));
-      if (answer !== undefined) return answer;
-    }
-    return undefined;
-  }
-
-  /**
-   * Request-body phase, in order, once with the whole body (end of stream): what Envoy's filters see
-   * of a buffered body. A `respond` stops it; a route or cluster choice counts if none was made.
-   */
-  requestBody(body: Uint8Array): DirectResponse | undefined {
-    const view = this.view;
-    view.setRequestBody(body);
-    for (const f of this.filters) {
-      if (!f.phases.requestBody) continue;
-      const answer = this.#decide(f, f.onRequestBody(view, true));
-      if (answer !== undefined) return answer;
-    }
-    return undefined;
-  }
-
-  #decide(f: HttpFilterHandle, a: FilterAction): DirectResponse | undefined {
-    switch (a.tag) {
-      case 'continue':
-        return undefined;
-      case 'respond':
-        this.decidedBy = f.name;
-        return a.val;
-      case 'route':
-      case 'cluster':
-        if (this.routeName === undefined && this.cluster === undefined) {
-          if (a.tag === 'route') this.routeName = a.val;
-          else this.cluster = a.val;
-          this.decidedBy = f.name;
-        }
-        return undefined;
-    }
-  }
-
-  /**
-   * ForwardOptions.responseHead (the engine, before the head goes downstream): response-headers
-   * filters in reverse order, changing `fields` in place; a `respond` replaces the response.
-   */
-  onResponseHead(status: number, fields: string[]): ReplacedResponse | undefined {
-    const view = this.view;
-    view.setResponse(status, fields);
-    const filters = this.filters;
-    for (let i = filters.length - 1; i >= 0; i--) {
-      const f = filters[i]!;
-      if (!f.phases.responseHeaders) continue;
-      const a = f.onResponseHeaders(view);
-      if (a.tag === 'respond') {
-        this.decidedBy = f.name;
-        return { status: a.val.status, headers: flatHeaders(a.val), body: a.val.body };
-      }
-    }
-    return undefined;
-  }
-}
-
-/** A direct response's headers as the engine's flat list. */
-export function flatHeaders(r: DirectResponse): string[] {
-  const out: string[] = [];
-  for (const h of r.headers) out.push(lower(h.name), h.value);
-  return out;
-}
-
 function lower(name: string): string {
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
@@ -384,3 +271,6 @@ function removeField(fields: string[], name: string): void {
   }
   fields.length = w;
 }
+
+/** One request's plugin state over the engine's view (core/plugin/plugin-run.ts). */
+export class PluginRun extends CorePluginRun<PluginExchangeView> {}

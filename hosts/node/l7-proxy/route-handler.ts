@@ -26,7 +26,7 @@ import { defaultTracing, type RequestTrace, type Tracing } from './tracing.ts';
 import type { PluginSet } from '../../../core/plugin/contract.ts';
 import { flatHeaders, PluginExchangeView, PluginRun } from './plugin-filters.ts';
 import { ActiveRequests, pickEndpoint } from './plugin-picker.ts';
-import { PLAIN_FORWARD, PLUGIN_BODY_LIMIT, pluginChoice, routeNamed } from './plugin-routing.ts';
+import { PLAIN_FORWARD, PLUGIN_BODY_LIMIT, pluginChoice, routeNamed } from '../../../core/route/plugin-routing.ts';
 import { accessLogLine, requestLogFields } from './access-log.ts';
 import { grpcOf, RequestSeriesIndex } from './request-series.ts';
 

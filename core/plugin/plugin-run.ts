@@ -1,0 +1,140 @@
+/**
+ * One request's HTTP filter plugins, runtime-neutral (design.md section 6): the PluginSet snapshot
+ * the request started with (kept to its end), the filters for its listener port, the exchange view
+ * the guests read and change, and what the request phases decided (respond, route, cluster). The
+ * Node L7 proxy (hosts/node/l7-proxy/plugin-filters.ts) and the edge host (hosts/edge/) each give
+ * it a view over their own request objects; the phase order and the "first route or cluster choice
+ * wins" rule live here once.
+ */
+import type { DirectResponse, FilterAction, HttpExchangeView, HttpFilterHandle, PluginSet } from './contract.ts';
+
+/** A response the response phase wants sent instead of the upstream's. */
+export interface ReplacedResponse {
+  status: number;
+  headers: readonly string[];
+  body: string;
+}
+
+/** What a host's view offers beyond the guest's HttpExchangeView: the body and the response head it is given. */
+export interface PluginRunView extends HttpExchangeView {
+  /** The request body as read for the request-body phase. */
+  setRequestBody(body: Uint8Array): void;
+  /** The response head the response phase reads and changes in place (a flat `[name, value, ...]` list). */
+  setResponse(status: number, fields: string[]): void;
+}
+
+/**
+ * One request's plugin state: the snapshot it started with (kept to its end), its filters, the
+ * view, what the request phase decided, and the response-phase hook the engine calls.
+ */
+export class PluginRun<V extends PluginRunView = PluginRunView> {
+  /** Whether the request-headers phase ran (it runs once, after the authorization filters). */
+  requestDone = false;
+  /** A filter's `route` choice (the first one wins). */
+  routeName: string | undefined;
+  /** A filter's `cluster` choice (the first one wins). */
+  cluster: string | undefined;
+  /** The filter that answered, chose the route or the cluster (access log, errors). */
+  decidedBy: string | undefined;
+  /** Whether a filter of this request wants the response-headers phase. */
+  readonly wantsResponse: boolean;
+  /** Whether a filter of this request wants the request-body phase (the body is then read whole first). */
+  readonly wantsRequestBody: boolean;
+  /** The endpoint the picker path counted as active (released at the end). */
+  countedEndpoint: string | undefined;
+
+  constructor(
+    readonly set: PluginSet,
+    readonly filters: readonly HttpFilterHandle[],
+    readonly view: V,
+  ) {
+    let r = false;
+    let b = false;
+    for (const f of filters) {
+      if (f.phases.responseHeaders) r = true;
+      if (f.phases.requestBody) b = true;
+    }
+    this.wantsResponse = r;
+    this.wantsRequestBody = b;
+  }
+
+  /** Request-headers phase in order; a `respond` stops it and is returned. */
+  requestHeaders(): DirectResponse | undefined {
+    this.requestDone = true;
+    const view = this.view;
+    for (const f of this.filters) {
+      if (!f.phases.requestHeaders) continue;
+      const answer = this.#decide(f, f.onRequestHeaders(view));
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
+  }
+
+  /**
+   * Request-body phase, in order, once with the whole body (end of stream): what Envoy's filters see
+   * of a buffered body. A `respond` stops it; a route or cluster choice counts if none was made.
+   */
+  requestBody(body: Uint8Array): DirectResponse | undefined {
+    const view = this.view;
+    view.setRequestBody(body);
+    for (const f of this.filters) {
+      if (!f.phases.requestBody) continue;
+      const answer = this.#decide(f, f.onRequestBody(view, true));
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
+  }
+
+  #decide(f: HttpFilterHandle, a: FilterAction): DirectResponse | undefined {
+    switch (a.tag) {
+      case 'continue':
+        return undefined;
+      case 'respond':
+        this.decidedBy = f.name;
+        return a.val;
+      case 'route':
+      case 'cluster':
+        if (this.routeName === undefined && this.cluster === undefined) {
+          if (a.tag === 'route') this.routeName = a.val;
+          else this.cluster = a.val;
+          this.decidedBy = f.name;
+        }
+        return undefined;
+    }
+  }
+
+  /**
+   * The response head, before it goes downstream (the Node engine's ForwardOptions.responseHead): response-headers
+   * filters in reverse order, changing `fields` in place; a `respond` replaces the response.
+   */
+  onResponseHead(status: number, fields: string[]): ReplacedResponse | undefined {
+    const view = this.view;
+    view.setResponse(status, fields);
+    const filters = this.filters;
+    for (let i = filters.length - 1; i >= 0; i--) {
+      const f = filters[i]!;
+      if (!f.phases.responseHeaders) continue;
+      const a = f.onResponseHeaders(view);
+      if (a.tag === 'respond') {
+        this.decidedBy = f.name;
+        return { status: a.val.status, headers: flatHeaders(a.val), body: a.val.body };
+      }
+    }
+    return undefined;
+  }
+}
+
+/** A direct response's headers as the engine's flat list. */
+export function flatHeaders(r: DirectResponse): string[] {
+  const out: string[] = [];
+  for (const h of r.headers) out.push(lower(h.name), h.value);
+  return out;
+}
+
+function lower(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) return name.toLowerCase();
+  }
+  return name;
+}
