@@ -41,14 +41,17 @@ export interface ObjectRef {
   name: string;
 }
 
+/** What messages name an object's source by: one name for all, or one per object (`k8s:v1/Service/prod/web`). */
+export type ObjectOrigin = string | ((obj: unknown) => string);
+
 export interface SourceSink {
   /** The whole set of files this source holds now (a directory source); files left out are deleted. */
   replaceFiles(files: readonly SourceFile[], unreadable?: readonly UnreadableFile[]): void;
-  /** Objects added or changed (a watch source); `origin` names them in messages (e.g. `k8s`). */
-  upsertObjects(objects: readonly unknown[], origin?: string): void;
+  /** Objects added or changed (a watch source); `origin` names them in messages (e.g. `k8s`), or names each one. */
+  upsertObjects(objects: readonly unknown[], origin?: ObjectOrigin): void;
   deleteObjects(refs: readonly ObjectRef[]): void;
   /** The whole set of objects this source holds now (a watch source's initial list). */
-  replaceObjects(objects: readonly unknown[], origin?: string): void;
+  replaceObjects(objects: readonly unknown[], origin?: ObjectOrigin): void;
 }
 
 export interface ConfigSource {
@@ -129,12 +132,13 @@ export class ConfigStore {
     const fileKey = (path: string) => `${prefix}f\0${path}`;
     const objKey = (k: string) => `${prefix}o\0${k}`;
     const ownKeys = (kind: 'f' | 'o') => [...this.#units.keys()].filter((k) => k.startsWith(`${prefix}${kind}\0`));
-    const upsert = (objects: readonly unknown[], origin = sourceId) => {
+    const upsert = (objects: readonly unknown[], origin: ObjectOrigin = sourceId) => {
       for (const obj of objects) {
+        const file = typeof origin === 'function' ? origin(obj) : origin;
         const o = (obj ?? {}) as { apiVersion?: string; kind?: string; metadata?: { namespace?: string; name?: string } };
         const id = objectKey(String(o.apiVersion ?? ''), String(o.kind ?? ''), o.metadata?.namespace, String(o.metadata?.name ?? ''));
-        const entry = validateObject(obj, { file: origin, locator: NO_LINES });
-        this.#setUnit(objKey(id), { key: objKey(id), sourceId, file: origin, good: { entries: [entry], warnings: [] } });
+        const entry = validateObject(obj, { file, locator: NO_LINES });
+        this.#setUnit(objKey(id), { key: objKey(id), sourceId, file, good: { entries: [entry], warnings: [] } });
       }
     };
     return {

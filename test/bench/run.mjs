@@ -3,6 +3,7 @@
 // are passed to the bench, which cleans up (the L4 bench: namespaces, iptables, processes) and exits.
 // Usage: node test/bench/run.mjs control [--sizes 100,1000,10000] [--clients 10,100]
 //        node test/bench/run.mjs plugins [--repeats 3] [--seconds 5] [--calls 100000] (WasmPlugins: gateway + in process)
+//        node test/bench/run.mjs edge [--repeats 3] [--seconds 5] [--conns 1,64] (edge host on Node, Deno, workerd beside the Node gateway)
 // The environment passes through: WEFT_DIST=DIR makes the benches that start weft run DIR/weft.mjs
 // (a build of one's own: WEFT_DIST=DIR node build.mjs), e.g. WEFT_DIST=.tmp/dist-x node test/bench/run.mjs l7 --only waypoint,nginx
 import { build } from 'esbuild';

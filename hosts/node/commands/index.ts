@@ -16,6 +16,7 @@ import { register as gateway } from './gateway.ts';
 import { register as plugin } from './plugin.ts';
 import { register as up } from './up.ts';
 import { register as install } from './install.ts';
+import { register as edge } from './edge.ts';
 
 export function registerCommands(program: Command): void {
   control(program);
@@ -30,5 +31,6 @@ export function registerCommands(program: Command): void {
   plugin(program);
   up(program);
   install(program);
+  edge(program);
   version(program);
 }

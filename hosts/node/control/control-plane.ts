@@ -19,11 +19,15 @@ import type { DeltaClientStream } from '../xds/delta-client-base.ts';
 import { DirectorySource } from '../config/index.ts';
 import { ControlMetrics } from './metrics.ts';
 import { createHttpApi } from './http-api.ts';
+import { RestXds } from './rest-xds.ts';
+import type { NodeInfo } from '../../../core/xds/index.ts';
 import { StaticSource } from './static-source.ts';
 
 export interface ControlOptions {
   /** Directory of YAML; the embedded sample mesh when absent. */
   configDir?: string;
+  /** Read the Kubernetes API instead (`--kubernetes`): a kubeconfig file, or in-cluster / the default one. */
+  kubernetes?: { kubeconfig?: string };
   /** In-memory YAML instead of the sample when there is no directory (`weft up --port-offset`: the sample with its ports moved). */
   files?: readonly SourceFile[];
   meshFile?: string;
@@ -78,7 +82,10 @@ export class ControlPlane {
       ...(meshFile ? { meshFile } : {}),
       ...(opts.cacertsDir ? { rootCa: { source: 'cacerts', dir: opts.cacertsDir } } : {}),
     });
-    const source: ConfigSource = opts.configDir
+    // The Kubernetes client loads only when asked for: it is most of a megabyte of code.
+    const source: ConfigSource = opts.kubernetes
+      ? await kubernetes(store, opts.kubernetes, opts.log)
+      : opts.configDir
       ? new DirectorySource(opts.configDir, { debounceMs: opts.debounceMs ?? 100 })
       : new StaticSource('sample', opts.files ?? SAMPLE_FILES);
     const cp = new ControlPlane(opts, store, source);
@@ -90,9 +97,25 @@ export class ControlPlane {
     return this.#store.snapshot;
   }
 
-  syncz(): unknown[] {
-    return this.#ads.syncz();
+  /** The config source's id (`dir:<path>`, `k8s:<API server URL>`, `sample`). */
+  get sourceId(): string {
+    return this.#source.id;
   }
+
+  syncz(): unknown[] {
+    return [...this.#ads.syncz(), ...this.#rest.syncz()];
+  }
+
+  /** REST-JSON xDS for the edge host on 15014 (rest-xds.ts): the 15012 token and node checks, the ADS views, never Secrets. */
+  readonly #rest = new RestXds({
+    authenticate: (authorization) => {
+      const metadata = new Metadata();
+      if (authorization !== undefined) metadata.set('authorization', authorization);
+      return this.#authenticateMetadata(metadata);
+    },
+    admitNode,
+    view: (node, caller) => this.#ads.viewFor(node, caller, false),
+  });
 
   async #start(): Promise<void> {
     this.#store.subscribe((snap) => this.#onSnapshot(snap));
@@ -120,23 +143,7 @@ export class ControlPlane {
     const secure = new Server();
     this.#ads.addTo(secure, (this.#secureAccess = {
       authenticate: (call) => this.#authenticate(call),
-      admitNode: (node, caller) => {
-        // A node proxy names its node in metadata (NODE_NAME, as Istio's proxies do); it must be the token's.
-        const want = node.metadata['NODE_NAME'];
-        if (caller?.kind === 'node' && typeof want === 'string' && want !== caller.name) {
-          return new Error(`node name ${want} differs from the join token's node ${String(caller.name)}`);
-        }
-        // A gateway or waypoint is scoped by the NAMESPACE/NAME and WEFT_ROLE it sends: they must be its token's,
-        // or one gateway's token would read another's listeners and secrets; a node token may not claim an L7 role.
-        const role = node.metadata['WEFT_ROLE'];
-        if (role !== undefined) {
-          const claimed = `${String(node.metadata['NAMESPACE'])}/${String(node.metadata['NAME'])}`;
-          if (caller?.kind !== role || caller.name !== claimed) {
-            return new Error(`${String(role)} ${claimed} is not what the join token names (${caller ? `${caller.kind} ${caller.name}` : 'no token'})`);
-          }
-        }
-        return undefined;
-      },
+      admitNode,
     }));
     const caService = createCaService({ ca: state.ca, tokens: state.tokens, snapshot: () => this.#store.snapshot, metrics: this.metrics, log: this.#log });
     secure.addService(caService.definition, caService.implementation);
@@ -153,7 +160,8 @@ export class ControlPlane {
       syncz: () => this.syncz(),
       metrics: this.metrics,
       ready: () => this.#ready,
-      xdsWarnings: () => this.#ads.resources?.warnings ?? [],
+      xdsWarnings: () => [...(this.#ads.resources?.warnings ?? []), ...this.#rest.warnings()],
+      restXds: this.#rest,
     });
     this.ports.http = await new Promise<number>((resolve, reject) => {
       this.#http!.once('error', reject);
@@ -203,9 +211,13 @@ export class ControlPlane {
   }
 
   #authenticate(call: ServerDuplexStream<unknown, unknown>): XdsCaller | Error {
+    return this.#authenticateMetadata(call.metadata);
+  }
+
+  #authenticateMetadata(metadata: Metadata): XdsCaller | Error {
     if (!this.#tokens) return new Error('control plane is starting');
     try {
-      const caller = authenticate(call.metadata, this.#tokens);
+      const caller = authenticate(metadata, this.#tokens);
       return caller.kind === 'node' ? { kind: 'node', name: caller.node } : { kind: caller.kind, name: `${caller.namespace}/${caller.name}` };
     } catch (err) {
       return err instanceof CaRefusal ? new Error(err.message) : (err as Error);
@@ -239,6 +251,34 @@ export class ControlPlane {
     this.#grpcSecure?.forceShutdown();
     this.#http?.closeAllConnections();
   }
+}
+
+/**
+ * Checks a proxy's node against its join token (15012 streams and REST xDS): a node proxy names its
+ * node in metadata (NODE_NAME, as Istio's proxies do) and it must be the token's; a gateway or
+ * waypoint is scoped by the NAMESPACE/NAME and WEFT_ROLE it sends, and they must be its token's, or
+ * one gateway's token would read another's listeners and secrets; a node token may not claim an L7 role.
+ */
+function admitNode(node: NodeInfo, caller: XdsCaller | undefined): Error | undefined {
+  const want = node.metadata['NODE_NAME'];
+  if (caller?.kind === 'node' && typeof want === 'string' && want !== caller.name) {
+    return new Error(`node name ${want} differs from the join token's node ${String(caller.name)}`);
+  }
+  const role = node.metadata['WEFT_ROLE'];
+  if (role !== undefined) {
+    const claimed = `${String(node.metadata['NAMESPACE'])}/${String(node.metadata['NAME'])}`;
+    if (caller?.kind !== role || caller.name !== claimed) {
+      return new Error(`${String(role)} ${claimed} is not what the join token names (${caller ? `${caller.kind} ${caller.name}` : 'no token'})`);
+    }
+  }
+  return undefined;
+}
+
+/** The Kubernetes source, writing Gateway API status back from the snapshots of `store`. */
+async function kubernetes(store: ConfigStore, choice: { kubeconfig?: string }, log?: (line: string) => void): Promise<ConfigSource> {
+  const source = (await import('../config/kubernetes-source.ts')).kubernetesSource({ ...choice, ...(log ? { log } : {}) });
+  source.writeStatus((fn) => store.subscribe(fn));
+  return source;
 }
 
 function bind(server: Server, address: string, creds: ServerCredentials): Promise<number> {

@@ -2,6 +2,7 @@
  * The control plane's HTTP port (15014): /metrics (Prometheus), /debug/configz (the current
  * MeshSnapshot), /debug/syncz (each connected proxy and what it holds), /debug/status (config
  * errors, warnings, NACKs, and where each WasmPlugin is applied), /version ({version}, what `weft version` prints) and /ready. Read-only; it never serves keys or Secrets' data.
+ * Also REST-JSON xDS for the edge host, `POST /v3/discovery:<type>` (rest-xds.ts; token required, never Secrets).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { MeshSnapshot } from '../../../core/config/snapshot.ts';
@@ -11,6 +12,7 @@ import { gatewayApiModel, type GatewayApiStatus } from '../../../core/config/gat
 import type { ControlMetrics } from './metrics.ts';
 import { WEFT_VERSION } from '../version.ts';
 import { pluginStatus } from './plugin-status.ts';
+import { REST_XDS_PREFIX, type RestXds } from './rest-xds.ts';
 
 export interface HttpApiDeps {
   snapshot: () => MeshSnapshot | undefined;
@@ -20,7 +22,11 @@ export interface HttpApiDeps {
   ready: () => boolean;
   /** Warnings of the latest xDS translation (unsupported L7 fields, policies node proxies cannot enforce). */
   xdsWarnings?: () => readonly ConfigIssue[];
+  /** REST-JSON xDS for the edge host (`POST /v3/discovery:<type>`); absent: 404. */
+  restXds?: RestXds;
 }
+
+const ENDPOINTS = ['/', '/debug', '/metrics', '/debug/configz', '/debug/syncz', '/debug/status', '/version', '/ready'];
 
 export function createHttpApi(deps: HttpApiDeps): Server {
   return createServer((req, res) => {
@@ -31,8 +37,9 @@ export function createHttpApi(deps: HttpApiDeps): Server {
 }
 
 async function handle(deps: HttpApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
-  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  if (deps.restXds && path.startsWith(REST_XDS_PREFIX)) return deps.restXds.handle(req, res, path);
+  if (req.method !== 'GET' && req.method !== 'HEAD') return ENDPOINTS.includes(path) ? send(res, 405, 'text/plain', 'method not allowed\n') : send(res, 404, 'text/plain', `no such endpoint: ${path}\n`);
   switch (path) {
     case '/ready':
       return deps.ready() ? send(res, 200, 'text/plain', 'ready\n') : send(res, 503, 'text/plain', 'not ready\n');
@@ -48,7 +55,7 @@ async function handle(deps: HttpApiDeps, req: IncomingMessage, res: ServerRespon
       return sendJson(res, { version: WEFT_VERSION });
     case '/':
     case '/debug':
-      return sendJson(res, { endpoints: ['/metrics', '/debug/configz', '/debug/syncz', '/debug/status', '/version', '/ready'] });
+      return sendJson(res, { endpoints: [...ENDPOINTS.slice(2), ...(deps.restXds ? [`POST ${REST_XDS_PREFIX}<type>`] : [])] });
     default:
       return send(res, 404, 'text/plain', `no such endpoint: ${path}\n`);
   }

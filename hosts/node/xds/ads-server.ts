@@ -9,9 +9,7 @@
 import { status } from '@grpc/grpc-js';
 import type { Server, ServerDuplexStream, ServiceError, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { MeshSnapshot } from '../../../core/config/snapshot.ts';
-import { TYPE_URL, XdsTranslator } from '../../../core/xds/index.ts';
-import type { EncodedResource } from '../../../core/xds/index.ts';
-import { LayeredMap } from '../../../core/xds/layered-map.ts';
+import { XdsTranslator } from '../../../core/xds/index.ts';
 import { l7ProxyOf } from '../../../core/xds/l7/index.ts';
 import type { NodeInfo, XdsResources } from '../../../core/xds/index.ts';
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../../../core/xds/codec.ts';
@@ -19,6 +17,7 @@ import type { ControlMetrics } from '../control/metrics.ts';
 import { adsServiceDefinition } from './ads-service.ts';
 import type { AdsConnection, ConnectionHost, SynczEntry, XdsCaller } from './connection.ts';
 import { DeltaConnection } from './delta-connection.ts';
+import { ProxyViews } from './proxy-views.ts';
 import { SotwConnection } from './sotw-connection.ts';
 
 export type Authenticate = (call: ServerDuplexStream<unknown, unknown>) => XdsCaller | Error | Promise<XdsCaller | Error>;
@@ -36,11 +35,6 @@ export interface AdsAccess {
    */
   secrets?: boolean;
 }
-
-/** The types a gateway or waypoint receives per proxy (core/route/README.md "Who receives what"). */
-const SCOPED_TYPES: readonly string[] = [TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret, TYPE_URL.extensionConfig];
-/** The one type a node proxy receives per proxy: its l4-policy plugins (the rest is mesh-wide and shared). */
-const NODE_SCOPED_TYPES: ReadonlySet<string> = new Set([TYPE_URL.extensionConfig]);
 
 export interface AdsServerOptions extends AdsAccess {
   metrics?: ControlMetrics;
@@ -231,75 +225,29 @@ export class AdsServer {
       this.#sharedFrames.clear();
       this.#sharedFor = res;
     }
-    const only = this.#scopedTypes.get(res);
+    const only = this.#views.scopedTypes(res);
     const k = res.scopeKey !== undefined && (!only || only.has(typeUrl)) ? `${key}\0${res.scopeKey}` : key;
     if (!this.#sharedFrames.has(k)) this.#sharedFrames.set(k, make());
     return this.#sharedFrames.get(k) as T;
   }
 
-  /** Per-proxy views of the latest translation, by the set of gateways served (and whether Secrets go). */
-  #viewsFor?: XdsResources;
-  readonly #views = new Map<string, XdsResources>();
-  /** Views whose scope covers only some types (node proxies' plugin views); others scope every type. */
-  readonly #scopedTypes = new WeakMap<XdsResources, ReadonlySet<string>>();
+  /** Per-proxy views of the latest translation (proxy-views.ts), shared with REST-JSON xDS. */
+  readonly #views = new ProxyViews();
 
-  /**
-   * What one stream receives: node proxies and proxyless clients get the translation as it is; a
-   * gateway or waypoint (WEFT_ROLE in its node metadata) gets only the listeners, route configurations
-   * and secrets of the gateways it serves, beside the mesh-wide clusters, endpoints and per-service
-   * route configurations. Views are cached by the set of gateways served, per translation.
-   */
+  /** What one stream receives (proxy-views.ts); the connection keeps its L7 role once known. */
   #viewFor(conn: AdsConnection, res: XdsResources, secrets: boolean): XdsResources {
     if (!conn.node) return res;
     conn.l7Proxy ??= l7ProxyOf(conn.node) ?? null;
-    const proxy = conn.l7Proxy;
-    if (!proxy) return res.nodePlugins ? this.#nodeView(conn, res) : res;
-    if (!res.l7) return res;
-    if (this.#viewsFor !== res) {
-      this.#views.clear();
-      this.#viewsFor = res;
-    }
-    const keys = res.l7.servedBy(proxy);
-    const scopeKey = `${keys.join(',')}${secrets ? '+secrets' : ''}`;
-    const hit = this.#views.get(scopeKey);
-    if (hit) return hit;
-    const scoped = res.l7.scope(keys);
-    const resources = new Map(res.resources);
-    const byName = (list: readonly EncodedResource[]) => new Map(list.map((r) => [r.name, r]));
-    resources.set(TYPE_URL.listener, byName(scoped.listeners));
-    const meshRoutes = res.resources.get(TYPE_URL.route);
-    resources.set(TYPE_URL.route, meshRoutes instanceof LayeredMap ? meshRoutes.with(byName(scoped.routes)) : new Map([...(meshRoutes ?? []), ...byName(scoped.routes)]));
-    resources.set(TYPE_URL.secret, secrets ? byName(scoped.secrets) : new Map());
-    resources.set(TYPE_URL.extensionConfig, byName(scoped.plugins));
-    // The scoped types are compared in full on each push (they are few); the others incrementally.
-    const changes = res.changes && { sinceId: res.changes.sinceId, byType: new Map([...res.changes.byType].filter(([t]) => !SCOPED_TYPES.includes(t))) };
-    const view: XdsResources = { ...res, resources, scopeKey, ...(changes ? { changes } : {}) };
-    this.#views.set(scopeKey, view);
-    return view;
+    return this.#views.viewFor(res, { node: conn.node, caller: conn.caller, l7Proxy: conn.l7Proxy }, secrets);
   }
 
   /**
-   * A node proxy's view: the translation plus the l4-policy plugins that select workloads of its node
-   * (NODE_NAME metadata, else its join token's node). Cached by that set of plugins, per translation.
+   * What a proxy that is not a stream receives of the latest translation (REST-JSON xDS for the edge
+   * host): the same view an ADS stream with this node and caller gets. Undefined before the first translation.
    */
-  #nodeView(conn: AdsConnection, res: XdsResources): XdsResources {
-    const meta = conn.node!.metadata['NODE_NAME'];
-    const node = typeof meta === 'string' && meta ? meta : conn.caller?.kind === 'node' && typeof conn.caller.name === 'string' ? conn.caller.name : undefined;
-    const plugins = node ? res.nodePlugins!(node) : [];
-    if (plugins.length === 0) return res;
-    if (this.#viewsFor !== res) {
-      this.#views.clear();
-      this.#viewsFor = res;
-    }
-    const scopeKey = `node-plugins:${plugins.map((p) => `${p.name}@${p.version}`).join(',')}`;
-    const hit = this.#views.get(scopeKey);
-    if (hit) return hit;
-    const resources = new Map(res.resources);
-    resources.set(TYPE_URL.extensionConfig, new Map(plugins.map((r) => [r.name, r])));
-    const view: XdsResources = { ...res, resources, scopeKey };
-    this.#scopedTypes.set(view, NODE_SCOPED_TYPES);
-    this.#views.set(scopeKey, view);
-    return view;
+  viewFor(node: NodeInfo, caller: XdsCaller | undefined, secrets: boolean): XdsResources | undefined {
+    const res = this.#current;
+    return res && this.#views.viewFor(res, { node, caller, l7Proxy: l7ProxyOf(node) ?? null }, secrets);
   }
 
   #admit(conn: AdsConnection, admitNode: AdmitNode | undefined): Error | undefined {
