@@ -1,7 +1,8 @@
 // Builds Weft: generates static protobuf code, then bundles the Node host (dist/weft.mjs, its
 // per-command chunks in dist/chunks/, and the `weft` launcher dist/weft), then the built-in plugins
 // (dist/plugins/<name>.wasm) with the WIT and SDK that `weft plugin` uses (dist/plugins/{wit,sdk}).
-// Usage: node build.mjs [--skip-protos] [--skip-plugins]
+// With --binary, then the single executable <dist>/weft-<os>-<arch> (scripts/build-binary.mjs).
+// Usage: node build.mjs [--skip-protos] [--skip-plugins] [--binary]
 import { build } from 'esbuild';
 import { readFile, writeFile, chmod, rm, cp, readdir } from 'node:fs/promises';
 
@@ -62,7 +63,7 @@ for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith
   if (ascii !== out) await writeFile(file, ascii);
 }
 await chmod(`${DIST}/weft.mjs`, 0o755);
-// The `weft` bin: a shell launcher that gives `weft node` V8's young generation cap, which can only
+// The `weft` bin: a shell launcher that gives `weft node` and `weft up` V8's young generation cap, which can only
 // be set at process start (v8.setFlagsFromString after start has no effect on it): semi-spaces of
 // at most 1 MB instead of growing to 16 MB under load (about -6 MB RSS at 1,000 req/s, no CPU cost
 // measured; docs/benchmarks.md), and one V8 worker thread instead of one per core (-1 MB).
@@ -71,9 +72,9 @@ await writeFile(
   `${DIST}/weft`,
   [
     '#!/bin/sh',
-    '# weft launcher (build.mjs): V8 flags for `weft node`, then the bundle.',
+    '# weft launcher (build.mjs): V8 flags for `weft node` and `weft up`, then the bundle.',
     'here=$(dirname "$(readlink -f "$0")")',
-    'if [ "$1" = node ]; then exec node ${WEFT_NODE_V8_FLAGS---max-semi-space-size=1 --v8-pool-size=1} "$here/weft.mjs" "$@"; fi',
+    'case "$1" in node|up) exec node ${WEFT_NODE_V8_FLAGS---max-semi-space-size=1 --v8-pool-size=1} "$here/weft.mjs" "$@";; esac',
     'exec node "$here/weft.mjs" "$@"',
     '',
   ].join('\n'),
@@ -105,4 +106,10 @@ if (!process.argv.includes('--skip-plugins')) {
   await build({ ...common, banner: undefined, entryPoints: ['hosts/node/plugins/runtime/prepare-builtins.ts'], outfile: preparer, sourcemap: false });
   const { prepareBuiltins } = await import(new URL(preparer, import.meta.url).href);
   await prepareBuiltins(`${DIST}/plugins`, console.log);
+}
+
+// the single executable, with the plugins above inside (README, "Single binary")
+if (process.argv.includes('--binary')) {
+  const { buildBinary } = await import('./scripts/build-binary.mjs');
+  await buildBinary({ dist: DIST, esbuildOptions: common });
 }

@@ -8,7 +8,9 @@ import { defineConfig } from 'vitest/config';
 // run in a second group, one file at a time, after everything else: on two shared cores, the
 // other test files running beside them measured the test machine, not Weft (1.9 s seen in CI for
 // a swap that takes 0.4 s alone).
-const TIMED = ['test/integration/plugins-hot-reload.test.ts'];
+// The single binary's test goes there too: it builds the binary (~15 s of CPU) and needs HBONE's
+// fixed 15008, which test/integration/up.test.ts takes while it runs in the main group.
+const TIMED = ['test/integration/plugins-hot-reload.test.ts', 'test/integration/single-binary.test.ts'];
 
 export default defineConfig({
   test: {

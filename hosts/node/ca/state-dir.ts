@@ -1,12 +1,14 @@
 /**
  * The control plane's state directory (design.md 5): the self-signed CA's files and the token key.
- * `/var/lib/weft` as root, else `$XDG_STATE_HOME/weft` (default `~/.local/state/weft`).
+ * `$WEFT_STATE_DIR` when set (the single binary sets it from `--state`, so every part writes there),
+ * else `/var/lib/weft` as root, else `$XDG_STATE_HOME/weft` (default `~/.local/state/weft`).
  */
 import { link, mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 export function defaultStateDir(): string {
+  if (process.env['WEFT_STATE_DIR']) return process.env['WEFT_STATE_DIR'];
   if (process.getuid?.() === 0) return '/var/lib/weft';
   const base = process.env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state');
   return join(base, 'weft');

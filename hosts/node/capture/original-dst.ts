@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import { existsSync } from 'node:fs';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { binaryRuntime } from '../binary/runtime.ts';
 
 interface Addon {
   originalDst(fd: number): string;
@@ -32,6 +33,16 @@ let loadError: Error | undefined;
 export function addonCandidates(from: string = dirname(fileURLToPath(import.meta.url))): string[] {
   const out: string[] = [];
   if (process.env.WEFT_ORIGINAL_DST_ADDON) out.push(process.env.WEFT_ORIGINAL_DST_ADDON);
+  // the single binary embeds it and writes it into the state dir (dlopen needs a file)
+  const binary = binaryRuntime();
+  if (binary) {
+    try {
+      const embedded = binary.originalDstAddon();
+      if (embedded) out.push(embedded);
+    } catch (e) {
+      out.push(`(embedded addon: ${(e as Error).message})`);
+    }
+  }
   out.push(join(from, 'original_dst.node'));
   for (let dir = from, i = 0; i < 8; i++) {
     out.push(join(dir, BUILT));

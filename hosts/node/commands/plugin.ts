@@ -3,6 +3,7 @@
  * (esbuild, componentize-qjs or componentize-js, jco) loads only inside these actions.
  */
 import type { Command } from 'commander';
+import { binaryRuntime, NO_TOOLCHAIN } from '../binary/runtime.ts';
 
 const KINDS = ['http-filter', 'l4-policy', 'endpoint-picker'];
 const BACKENDS = ['quickjs', 'starlingmonkey'];
@@ -29,6 +30,7 @@ export function register(program: Command): void {
     .requiredOption('--kind <kind>', KINDS.join(' | '))
     .option('--dir <parent>', 'where to create NAME/', '.')
     .action(async (name: string, opts: { kind: string; dir: string }) => {
+      if (binaryRuntime()) return fail(new Error(NO_TOOLCHAIN));
       try {
         const { scaffoldPlugin } = await import('../plugins/build/scaffold.ts');
         const { dir, files } = await scaffoldPlugin(name, opts.kind as 'http-filter', opts.dir);
@@ -50,6 +52,7 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'where to write the component')
     .action(async (dir: string, opts: { backend: string; output?: string }) => {
       if (!checkBackend(opts.backend)) return;
+      if (binaryRuntime()) return fail(new Error(NO_TOOLCHAIN));
       try {
         const { buildPlugin, defaultCacheFile } = await import('../plugins/build/build-plugin.ts');
         const { wasmPluginSnippet } = await import('../plugins/build/snippet.ts');
@@ -76,6 +79,7 @@ export function register(program: Command): void {
     .option('--backend <engine>', BACKENDS.join(' | '), 'quickjs')
     .action(async (dir: string, opts: { backend: string }) => {
       if (!checkBackend(opts.backend)) return;
+      if (binaryRuntime()) return fail(new Error(NO_TOOLCHAIN));
       try {
         const { testPlugin } = await import('../plugins/build/test-plugin.ts');
         const { failed } = await testPlugin({ dir, backend: opts.backend as 'quickjs', out: print });

@@ -16,6 +16,7 @@ import { compileComponent, DEFAULT_MEMORY_MAX_MIB } from './runtime/compile-comp
 import type { Spawner } from './runtime/child-transpile.ts';
 import { defaultPluginCacheDir } from './runtime/prepared-store.ts';
 import { isNativePluginUrl, loadNativePlugin } from './runtime/native-plugin.ts';
+import { binaryRuntime } from '../binary/runtime.ts';
 
 export type { PluginUnderTest };
 
@@ -46,6 +47,9 @@ export interface NodePluginLoader extends PluginLoader {
 const MAX_CACHED = 16;
 
 export function defaultBuiltinDir(): string {
+  // the single binary: extracted from its embedded assets into the state dir
+  const binary = binaryRuntime();
+  if (binary) return binary.builtinDir();
   // dist/weft.mjs -> dist/plugins/; this code is bundled into a chunk (dist/chunks/), one level down
   const here = new URL('.', import.meta.url);
   const dist = here.pathname.endsWith('/chunks/') ? new URL('../', here) : here;

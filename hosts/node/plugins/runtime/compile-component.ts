@@ -15,6 +15,7 @@ import { FUEL_EXPORT, meterModule } from '../../../../core/plugin/wasm-meter.ts'
 import { ChildUnavailableError, prepareInChild, prepareInProcess, type Spawner } from './child-transpile.ts';
 import { ensureCacheDir, pruneCache, readPrepared, removePrepared, touchPrepared, writeMetered, type PreparedFiles } from './prepared-store.ts';
 import { transpileComponent } from './transpile.ts';
+import { binaryRuntime, notPreparedMessage } from '../../binary/runtime.ts';
 
 let flagsSet = false;
 /** QuickJS output uses extended-const, behind a flag on Node 20; set before the first compile */
@@ -22,6 +23,10 @@ export function enableWasmFeatures(): void {
   if (flagsSet) return;
   flagsSet = true;
   v8.setFlagsFromString('--experimental-wasm-extended-const');
+  // WEFT_WASM_TIER=baseline: plugins run on V8's baseline compiler only (Liftoff). V8 otherwise
+  // recompiles a plugin's hot functions with TurboFan in the background, which kept ~13 MB more RSS
+  // per QuickJS plugin; `weft up` on a small device may prefer that memory to the call speed.
+  if (process.env.WEFT_WASM_TIER === 'baseline') v8.setFlagsFromString('--liftoff-only');
 }
 
 /** the loader's default per-instance memory cap (MiB): the built-ins ship metered for it */
@@ -125,6 +130,8 @@ async function findOrPrepare(bytes: Uint8Array, sha256: string, o: CompileOption
     return { ...r.files, writable: true };
   }
   if (!r.absent) await removePrepared(root, sha256);
+  // the single binary carries no jco: only components prepared already load there
+  if (binaryRuntime()) throw new Error(notPreparedMessage(sha256, root));
   let how: 'child' | 'in-process' = 'child';
   let why: string | undefined;
   try {
@@ -161,6 +168,7 @@ export async function compileComponent(bytes: Uint8Array, sha256: string, o: Com
     unmetered = files.modules;
     if (files.metered) p = { ...files.metered, memoryMaxBytes: pages * 65536 };
   } else {
+    if (binaryRuntime()) throw new Error(notPreparedMessage(sha256, o.cacheDir));
     const t = await transpileInMemory(bytes);
     if (!o.cacheDir) o.onPrepare?.('memory');
     kind = kindOf(t.exports);
@@ -174,7 +182,8 @@ export async function compileComponent(bytes: Uint8Array, sha256: string, o: Com
   }
   const compiled = await Promise.all([...p.modules].map(async ([n, b]) => [n, await WebAssembly.compile(b as Uint8Array<ArrayBuffer>)] as const));
   const modules = new Map<string, WebAssembly.Module>(compiled);
-  const glueModule = (await import(/* @vite-ignore */ glueUrl)) as { instantiate?: GlueInstantiate };
+  const load = binaryRuntime()?.importModule ?? ((u: string) => import(/* @vite-ignore */ u));
+  const glueModule = (await load(glueUrl)) as { instantiate?: GlueInstantiate };
   if (typeof glueModule.instantiate !== 'function') throw new Error('jco glue has no instantiate export');
   return {
     sha256,

@@ -8,7 +8,7 @@
  * jco, whose transpiler would otherwise stay in the proxy's RSS (~120-170 MB, measured).
  *
  * Roots: `<dist>/plugins/prepared/` (the built-ins, written by build.mjs, read-only) and a
- * writable cache (default `<tmpdir>/weft-plugin-cache-<uid>`, owner-only). An entry that fails any
+ * writable cache (default `$WEFT_STATE_DIR/plugin-cache` when set, else `<tmpdir>/weft-plugin-cache-<uid>`, owner-only). An entry that fails any
  * check is treated as absent (and removed from the writable cache before it is prepared again).
  */
 import { createHash } from 'node:crypto';
@@ -183,6 +183,8 @@ export async function pruneCache(root: string, keep = 32): Promise<void> {
 }
 
 export function defaultPluginCacheDir(): string {
+  // a configured state dir holds the cache too (the single binary writes nowhere else)
+  if (process.env.WEFT_STATE_DIR) return join(process.env.WEFT_STATE_DIR, 'plugin-cache');
   const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
   return join(tmpdir(), `weft-plugin-cache-${uid}`);
 }
