@@ -90,7 +90,10 @@ describe('plugin containment', () => {
       const { action, ms, cpuMs } = call(what);
       console.log(`${what}: failed after ${ms.toFixed(1)} ms (${cpuMs.toFixed(1)} ms CPU)`, JSON.stringify(st().failures));
       expect(action).toEqual({ tag: 'respond', val: { status: 503, headers: [], body: 'plugin ns.p failed\n' } });
-      expect(ms).toBeLessThan(limitMs);
+      // CPU time, not wall time: on a loaded machine (CI beside other test files) the wall clock
+      // measured the machine (402 ms wall for 174 ms of CPU seen), the CPU the guest's budget
+      expect(cpuMs).toBeLessThan(limitMs);
+      expect(ms).toBeLessThan(limitMs * 10);
       const after = st();
       const counted = causes.reduce((n, c) => n + after.failures[c] - before.failures[c], 0);
       expect(counted).toBe(1);
@@ -109,7 +112,8 @@ describe('plugin containment', () => {
     call('throw'); // no spare yet: the pool answers by failStrategy until one is built
     const fast = call();
     expect(fast.action.tag).toBe('respond');
-    expect(fast.ms).toBeLessThan(5);
+    // no instantiation inside the call (that takes ~55 ms): loose, the machine may be loaded
+    expect(fast.ms).toBeLessThan(40);
     await settle();
     expect(call().x.requestHeaders.get('x-ok')).toBe('yes');
     expect(st().failures.error).toBe(before.failures.error + 2);
