@@ -124,9 +124,10 @@ export function compileEdgeModel(r: EdgeResources, previous?: EdgeModel): EdgeMo
       const compiled = compileListener(message);
       compiled.chains.forEach((c, i) => {
         const stack = compileL7Authz(c.hcm.httpFilters ?? [], c.hcm.useRemoteAddress, `listener ${compiled.name}: filter_chains[${i}].http_filters`);
-        const unsupported = stack?.steps.find((s) => s.kind !== 'rbac')?.kind;
-        if (unsupported !== undefined) warnings.push(`listener ${compiled.name}: ${unsupported === 'jwt' ? 'jwt_authn (RequestAuthentication)' : 'ext_authz (CUSTOM AuthorizationPolicy)'} is not run on the edge host; requests on this listener are denied (403)`);
-        authz.set(c, { stack, unsupported: unsupported === undefined ? undefined : unsupported === 'jwt' ? 'jwt_authn' : 'ext_authz' });
+        // jwt_authn runs (jwt-authz.ts); ext_authz does not
+        const unsupported = stack?.steps.find((s) => s.kind === 'ext_authz')?.kind;
+        if (unsupported !== undefined) warnings.push(`listener ${compiled.name}: ext_authz (CUSTOM AuthorizationPolicy) is not run on the edge host; requests on this listener are denied (403)`);
+        authz.set(c, { stack, unsupported: unsupported === undefined ? undefined : 'ext_authz' });
       });
       if (compiled.tls) warnings.push(`listener ${compiled.name}: TLS is terminated by the edge platform; its chains are chosen by the Host header as SNI`);
       listeners.push({ compiled, port: compiled.port });

@@ -23,6 +23,35 @@ export interface Attempt {
 
 export type UpstreamResult = { ok: true; response: Response; endpoint: UpstreamEndpoint } | { ok: false; status: number; body: string; endpoint: UpstreamEndpoint | undefined };
 
+/**
+ * What an upstream fetch may hand over beside its Response (entry/node-fetch.ts, on Node and Deno):
+ * the response headers as a fresh `Headers` the gateway may change in place, and the body whole
+ * when it is small and of known length. The gateway then answers with one write of bytes, where a
+ * runtime's Response would cost a copy of its (immutable) headers and a web stream per request.
+ */
+export const UPSTREAM_PARTS = Symbol.for('weft.edge.upstream-parts');
+
+export interface UpstreamParts {
+  headers: Headers;
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+}
+
+export function partsOf(res: Response): UpstreamParts | undefined {
+  return (res as Response & { [UPSTREAM_PARTS]?: UpstreamParts })[UPSTREAM_PARTS];
+}
+
+/** The answer's body as the gateway passes it on (the parts' when the fetch gave them). */
+export function bodyOf(res: Response): UpstreamParts['body'] {
+  const parts = partsOf(res);
+  return parts === undefined ? res.body : parts.body;
+}
+
+/** Drops an answer's body that will not be passed on. */
+export async function discardBody(res: Response): Promise<void> {
+  const b = bodyOf(res);
+  if (b !== null && !(b instanceof Uint8Array)) await b.cancel().catch(() => {});
+}
+
 /** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
 export const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer'] as const;
 
@@ -55,7 +84,7 @@ export async function fetchUpstream(f: typeof fetch, a: Attempt, now: () => numb
         if (timer !== undefined) clearTimeout(timer); // the timeout bounds the head; the body streams on
         return { ok: true, response: res, endpoint: ep };
       }
-      await res.body?.cancel().catch(() => {});
+      await discardBody(res);
     } catch (e) {
       const timedOut = ctl?.signal.aborted === true;
       failure = timedOut ? 'upstream request timeout' : `upstream connect error or disconnect/reset before headers: ${(e as Error).message}`;

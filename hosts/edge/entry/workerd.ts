@@ -34,12 +34,33 @@ class RequestDrivenPolling implements EdgeConfigSource {
   ) {}
   start(onChange: Parameters<EdgeConfigSource['start']>[0]): void {
     this.#onChange = onChange;
-    this.#kickedAt = Date.now();
+    this.#kickedAt = this.#firstKick = Date.now();
     this.inner.start(onChange);
   }
   stop(): void {
     this.inner.stop();
   }
+  /**
+   * Before the first config: a round started by a request that has ended died with it (and its
+   * promises cannot be awaited from another request), so a request that finds no config starts a
+   * round of its own (at most one per second) and waits for the config within itself, up to
+   * `waitMs`. True when a config serves.
+   */
+  async firstConfig(loaded: () => boolean, ctx: ExecutionContextLike | undefined, waitMs: number): Promise<boolean> {
+    const now = Date.now();
+    if (this.#onChange !== undefined && now - this.#firstKick > 1000) {
+      this.#firstKick = now;
+      const rounds = this.inner.status.rounds;
+      this.inner.stop();
+      this.inner.start(this.#onChange);
+      ctx?.waitUntil?.(roundEnded(this.inner, rounds, now + 15_000));
+    }
+    const deadline = now + waitMs;
+    while (!loaded() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    return loaded();
+  }
+  #firstKick = 0;
+
   /** Called on each request once started. */
   kick(ctx: ExecutionContextLike | undefined): void {
     const now = Date.now();
@@ -91,6 +112,17 @@ export function edgeWorker(bundle: { snapshot?: EdgeSnapshot; plugins?: BundledP
           fetch: workerdFetch,
           lazy: true,
           clientIp: (r) => r.headers.get('cf-connecting-ip') ?? '',
+        });
+      }
+      if (polling !== undefined && host.gateway.model === undefined) {
+        // the first request starts the source (Hono app), the wait is ours (see firstConfig)
+        const h = host;
+        const p = polling;
+        const first = h.app.fetch(new Request('http://weft.internal/healthz/ready'), env, ctx as never);
+        return Promise.resolve(first).then(async (r) => {
+          await r.body?.cancel();
+          if (!(await p.firstConfig(() => h.gateway.model !== undefined, ctx as ExecutionContextLike, 5000))) return new Response('waiting for the first config\n', { status: 503 });
+          return h.app.fetch(req, env, ctx as never);
         });
       }
       polling?.kick(ctx as ExecutionContextLike);

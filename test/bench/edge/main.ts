@@ -14,7 +14,7 @@
  * Needs nginx and wrk; deno and workerd from node_modules/.bin (npm packages).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gatewayMesh } from '../lib/gateway-mesh.ts';
@@ -126,6 +126,9 @@ try {
   const contenders = running.filter((r) => only.includes(r.name));
   // a short warm-up each (JIT, connection pools)
   for (const r of contenders) await wrk(`${r.url}/`, 8, 1);
+  // the machine is shared: its load beside the figures says how far they can be trusted
+  const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const loadBefore = load();
   const samples = new Map<string, Sample[]>();
   for (let rep = 0; rep < repeats; rep++) {
     for (const c of conns) {
@@ -139,7 +142,7 @@ try {
     }
   }
   const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
-  console.log(`\nedge host bench: ${seconds} s per run, ${repeats} repeat(s), medians; nginx origin, 20-byte body; wrk -t1\n`);
+  console.log(`\nedge host bench: ${seconds} s per run, ${repeats} repeat(s), medians; nginx origin, 20-byte body; wrk -t1; load average ${loadBefore} before, ${load()} after\n`);
   console.log('| contender | conns | req/s | p50 ms | p99 ms | CPU ms / 1k req | errors |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const c of conns) {

@@ -11,6 +11,8 @@
  * identical, case for case (`resultOf` is the comparable projection).
  */
 
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+
 export const NS = 'web';
 export const GATEWAY = 'public';
 /** The loopback addresses the echo backends bind (their WorkloadEntries). */
@@ -18,8 +20,42 @@ export const ECHO_A = '127.0.0.31';
 export const ECHO_B = '127.0.0.32';
 export const CLUSTER_B = `outbound|80||echo-b.${NS}.svc.cluster.local`;
 
+// ---- RequestAuthentication (issue 6: JWT on the edge): one issuer, an RS256 and an ES256 key in
+// its inline JWKS, made per test run; tokens signed here as an identity provider would.
+export const JWT_ISSUER = 'https://issuer.weft.test';
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const JWKS = JSON.stringify({ keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'rs', alg: 'RS256', use: 'sig' }, { ...ec.publicKey.export({ format: 'jwk' }), kid: 'es', alg: 'ES256', use: 'sig' }] });
+const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+
+function jwt(alg: 'RS256' | 'ES256', claims: Record<string, unknown>, key: KeyObject = alg === 'RS256' ? rsa.privateKey : ec.privateKey): string {
+  const input = `${b64url(JSON.stringify({ alg, kid: alg === 'RS256' ? 'rs' : 'es', typ: 'JWT' }))}.${b64url(JSON.stringify(claims))}`;
+  const sig = sign('sha256', Buffer.from(input), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key);
+  return `${input}.${b64url(sig)}`;
+}
+
+/** A second issuer whose keys are served over HTTP (jwksUri) by the test: edgeConfigYaml's `jwksUri`. */
+export const REMOTE_ISSUER = 'https://remote.weft.test';
+const remoteKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+export const REMOTE_JWKS = JSON.stringify({ keys: [{ ...remoteKey.publicKey.export({ format: 'jwk' }), kid: 'es', alg: 'ES256' }] });
+
+const exp = Math.floor(Date.now() / 1000) + 86_400;
+export const TOKENS = {
+  rsAlice: jwt('RS256', { iss: JWT_ISSUER, sub: 'alice', exp }),
+  esAlice: jwt('ES256', { iss: JWT_ISSUER, sub: 'alice', exp }),
+  rsBob: jwt('RS256', { iss: JWT_ISSUER, sub: 'bob', exp }),
+  /** alice's claims signed by a key the JWKS does not have (a bad signature for kid rs) */
+  forged: jwt('RS256', { iss: JWT_ISSUER, sub: 'alice', exp }, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey),
+  remoteCarol: jwt('ES256', { iss: REMOTE_ISSUER, sub: 'carol', exp }, remoteKey.privateKey),
+  remoteForged: jwt('ES256', { iss: REMOTE_ISSUER, sub: 'carol', exp }),
+};
+
 /** The config directory's YAML for the given ports (Gateway API listener, Istio Gateway server, echo port). */
-export function edgeConfigYaml(p: { apiPort: number; vsPort: number; echoPort: number }): string {
+export function edgeConfigYaml(p: { apiPort: number; vsPort: number; echoPort: number; jwksUri?: string }): string {
+  const remoteRule = p.jwksUri === undefined ? '' : `
+  - issuer: ${REMOTE_ISSUER}
+    jwksUri: ${p.jwksUri}
+    outputClaimToHeaders: [{ header: x-jwt-sub, claim: sub }]`;
   return `apiVersion: v1
 kind: Namespace
 metadata: { name: ${NS} }
@@ -128,6 +164,29 @@ spec:
   - to: [{ operation: { paths: ["/admin*"] } }]
   - when: [{ key: "request.headers[x-block]", values: ["yes"] }]
 ---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: jwt, namespace: ${NS} }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: ${GATEWAY} }]
+  jwtRules:
+  - issuer: ${JWT_ISSUER}
+    jwks: ${JSON.stringify(JWKS)}
+    outputClaimToHeaders: [{ header: x-jwt-sub, claim: sub }]${remoteRule}
+---
+# /secure* needs alice's token (a request without one passes jwt_authn with no principal, and is
+# denied here); every other path is allowed as before
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: require-jwt, namespace: ${NS} }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: ${GATEWAY} }]
+  action: ALLOW
+  rules:
+  - from: [{ source: { requestPrincipals: ["${JWT_ISSUER}/alice"] } }]
+    to: [{ operation: { paths: ["/secure*"] } }]
+  - to: [{ operation: { notPaths: ["/secure*"] } }]
+---
 apiVersion: extensions.istio.io/v1alpha1
 kind: WasmPlugin
 metadata: { name: ab, namespace: ${NS} }
@@ -192,6 +251,20 @@ export const EDGE_CASES: EdgeCase[] = [
   { name: 'plugin picks a VirtualService route by name', listener: 'vs', host: 'vs.example.com', path: '/anything', headers: { 'x-variant': 'beta' }, expect: { status: 200, pod: 'echo-b', backendPath: '/anything', backendHeaders: { 'x-via': 'beta' } } },
   // a targetRefs policy applies to the gateway proxy that serves the Gateway, so to its other listeners too (Istio's rule)
   { name: 'the DENY policy covers every listener of the gateway proxy', listener: 'vs', host: 'vs.example.com', path: '/admin', expect: { status: 403, body: 'RBAC: access denied' } },
+  // RequestAuthentication + AuthorizationPolicy requestPrincipals (the edge verifies with WebCrypto)
+  { name: 'JWT RS256: a valid token is allowed, its claim goes upstream, the token does not', listener: 'api', host: 'api.example.com', path: '/secure/a', headers: { authorization: `Bearer ${TOKENS.rsAlice}` }, expect: { status: 200, pod: 'echo-a', backendPath: '/secure/a', backendHeaders: { 'x-jwt-sub': 'alice', authorization: null } } },
+  { name: 'JWT ES256: a valid token is allowed', listener: 'api', host: 'api.example.com', path: '/secure/b', headers: { authorization: `Bearer ${TOKENS.esAlice}` }, expect: { status: 200, pod: 'echo-a', backendHeaders: { 'x-jwt-sub': 'alice' } } },
+  { name: 'JWT with a bad signature: 401', listener: 'api', host: 'api.example.com', path: '/secure/c', headers: { authorization: `Bearer ${TOKENS.forged}` }, expect: { status: 401, body: 'Jwt verification fails', headers: { 'www-authenticate': 'Bearer realm="http://api.example.com/secure/c", error="invalid_token"' } } },
+  { name: 'JWT missing where the policy requires a principal: 403', listener: 'api', host: 'api.example.com', path: '/secure/d', expect: { status: 403, body: 'RBAC: access denied' } },
+  { name: 'JWT valid but of another principal: 403', listener: 'api', host: 'api.example.com', path: '/secure/e', headers: { authorization: `Bearer ${TOKENS.rsBob}` }, expect: { status: 403, body: 'RBAC: access denied' } },
+  { name: 'JWT on a path without a requirement: verified, allowed', listener: 'vs', host: 'vs.example.com', path: '/shop/x', headers: { authorization: `Bearer ${TOKENS.esAlice}` }, expect: { status: 200, pod: 'echo-a', backendHeaders: { 'x-jwt-sub': 'alice', authorization: null } } },
+];
+
+/** Cases for a config made with `jwksUri` (the keys fetched by the gateway from a JWKS server). */
+export const REMOTE_JWT_CASES: EdgeCase[] = [
+  { name: 'JWT with keys from jwksUri: allowed, its claim goes upstream', listener: 'vs', host: 'vs.example.com', path: '/shop/r', headers: { authorization: `Bearer ${TOKENS.remoteCarol}` }, expect: { status: 200, pod: 'echo-a', backendHeaders: { 'x-jwt-sub': 'carol', authorization: null } } },
+  // (the body is the first provider's failure: this token's issuer is not the first rule's)
+  { name: 'JWT not signed by a jwksUri key: 401', listener: 'vs', host: 'vs.example.com', path: '/shop/r', headers: { authorization: `Bearer ${TOKENS.remoteForged}` }, expect: { status: 401, headers: { 'www-authenticate': 'Bearer realm="http://vs.example.com/shop/r", error="invalid_token"' } } },
 ];
 
 /** What is compared across the contenders: status, the local reply's body, what the backend saw, the response headers a case names. */
