@@ -9,12 +9,14 @@
  * contender's process utime+stime from /proc (workerd and deno: their one process; Node: the
  * gateway process only, not the control plane).
  *
+ * nginx (proxy_pass, upstream keepalive, one worker) is the native peer; ratios are against it.
  * Usage: WEFT_DIST=DIR node test/bench/run.mjs edge [--repeats 3] [--seconds 5] [--conns 1,64]
- *          [--only node-gateway,edge-node,edge-deno,edge-workerd]
+ *          [--only nginx,node-gateway,edge-node,edge-deno,edge-workerd]
  * Needs nginx and wrk; deno and workerd from node_modules/.bin (npm packages).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gatewayMesh } from '../lib/gateway-mesh.ts';
@@ -34,9 +36,9 @@ const opt = (name: string, dflt: string): string => {
 const repeats = Number(opt('repeats', '3'));
 const seconds = Number(opt('seconds', '5'));
 const conns = opt('conns', '1,64').split(',').map(Number);
-const ALL = ['node-gateway', 'edge-node', 'edge-deno', 'edge-workerd'];
+const ALL = ['nginx', 'node-gateway', 'edge-node', 'edge-deno', 'edge-workerd'];
 const only = opt('only', ALL.join(',')).split(',');
-const P = { origin: 18280, gateway: 18281, edgeNode: 18282, edgeDeno: 18283, edgeWorkerd: 18284 };
+const P = { origin: 18280, gateway: 18281, edgeNode: 18282, edgeDeno: 18283, edgeWorkerd: 18284, nginx: 18285 };
 const LONG_MS = 6 * 3600_000;
 
 interface Running {
@@ -55,15 +57,29 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function startOrigin(dir: string): Promise<Running> {
+async function startNginx(name: string, dir: string, port: number, server: string): Promise<Running> {
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConf(dir, originServer(`127.0.0.1:${P.origin}`)));
+  writeFileSync(conf, nginxConf(dir, server));
   const child = spawn('nginx', ['-c', conf, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.on('data', (d: Buffer) => process.stderr.write(`origin: ${d}`));
-  await waitPort(P.origin);
-  return { name: 'origin', url: `http://127.0.0.1:${P.origin}`, pids: [child.pid!], stop: () => stopChild(child) };
+  child.stderr?.on('data', (d: Buffer) => process.stderr.write(`${name}: ${d}`));
+  await waitPort(port);
+  // nginx's master only waits; its one worker serves (the CPU that counts)
+  const workers = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean).map(Number);
+  return { name, url: `http://127.0.0.1:${port}`, pids: [child.pid!, ...workers], stop: () => stopChild(child) };
 }
+
+const startOrigin = (dir: string): Promise<Running> => startNginx('origin', dir, P.origin, originServer(`127.0.0.1:${P.origin}`));
+
+/** The native peer (design brief): nginx proxy_pass with upstream keepalive, one worker, as in the L7 bench. */
+const startNginxProxy = (dir: string): Promise<Running> =>
+  startNginx(
+    'nginx',
+    dir,
+    P.nginx,
+    `upstream origin { server 127.0.0.1:${P.origin}; keepalive 128; }
+  server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; } }`,
+  );
 
 interface Sample {
   rps: number;
@@ -94,6 +110,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () =
 
 try {
   running.push(await startOrigin(join(dir, 'origin')));
+  if (only.includes('nginx')) running.push(await startNginxProxy(join(dir, 'nginx')));
   const config = join(dir, 'config');
   const state = join(dir, 'state');
   mkdirSync(config, { recursive: true });
@@ -143,12 +160,18 @@ try {
   }
   const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
   console.log(`\nedge host bench: ${seconds} s per run, ${repeats} repeat(s), medians; nginx origin, 20-byte body; wrk -t1; load average ${loadBefore} before, ${load()} after\n`);
-  console.log('| contender | conns | req/s | p50 ms | p99 ms | CPU ms / 1k req | errors |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| contender | conns | req/s | req/s vs nginx | p50 ms | p99 ms | CPU ms / 1k req | CPU vs nginx | errors |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const c of conns) {
+    const peer = samples.get(`nginx|${c}`) ?? [];
+    const peerRps = median(peer.map((x) => x.rps));
+    const peerCpu = median(peer.map((x) => x.cpuPer1k));
     for (const r of contenders) {
       const s = samples.get(`${r.name}|${c}`) ?? [];
-      console.log(`| ${r.name} | ${c} | ${f(median(s.map((x) => x.rps)), 0)} | ${f(median(s.map((x) => x.p50)))} | ${f(median(s.map((x) => x.p99)))} | ${f(median(s.map((x) => x.cpuPer1k)), 1)} | ${s.reduce((a, x) => a + x.errors, 0)} |`);
+      const rps = median(s.map((x) => x.rps));
+      const cpu = median(s.map((x) => x.cpuPer1k));
+      const ratio = (a: number, b: number) => (peer.length && Number.isFinite(a) && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
+      console.log(`| ${r.name} | ${c} | ${f(rps, 0)} | ${ratio(rps, peerRps)} | ${f(median(s.map((x) => x.p50)))} | ${f(median(s.map((x) => x.p99)))} | ${f(cpu, 1)} | ${ratio(cpu, peerCpu)} | ${s.reduce((a, x) => a + x.errors, 0)} |`);
     }
   }
 } catch (e) {
