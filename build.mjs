@@ -33,11 +33,40 @@ const common = {
   define: { __WEFT_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
   legalComments: 'none',
+  // V8 keeps the source text of every module it loads: without indentation and line breaks the
+  // chunks `weft up` loads hold 1.6 MB less (docs/benchmarks.md, "weft up memory"); names stay, and
+  // the linked source maps give original positions (node --enable-source-maps)
+  minifyWhitespace: true,
   // The plugin toolchain and runtime stay in node_modules: native bindings (componentize-qjs),
   // Wasm files loaded beside their JS (jco's transpiler, binaryen), and only `weft plugin` and a
   // proxy that loads a plugin pay for them, when they run.
   external: ['componentize-qjs', '@bytecodealliance/*', 'binaryen', 'esbuild'],
+  plugins: [unusedDependencyParts()],
 };
+
+// Parts of dependencies Weft never runs, left out of the bundle: every process that loads a chunk
+// keeps its source text in the heap (docs/benchmarks.md, "weft up memory").
+// - @grpc/proto-loader (with lodash.camelcase and protobufjs's .proto parser): grpc-js requires it only
+//   to describe its channelz and ORCA services (channelz.js, orca.js), which Weft never registers.
+// - zod's locales but English: `import * as z from 'zod'` keeps every export, `z.locales` (and
+//   `z.core.locales`) with their 40 languages among them; zod's default stays English
+//   (classic/schemas.js imports locales/en.js itself).
+function unusedDependencyParts() {
+  return {
+    name: 'weft-unused-dependency-parts',
+    setup(b) {
+      b.onResolve({ filter: /^@grpc\/proto-loader$/ }, () => ({ path: 'proto-loader', namespace: 'weft-stub' }));
+      b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (a) =>
+        /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(a.importer) ? { path: 'zod-locales', namespace: 'weft-stub', pluginData: a.resolveDir } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'weft-stub' }, (a) =>
+        a.path === 'proto-loader'
+          ? { contents: "export function loadSync() { throw new Error('@grpc/proto-loader is not in the weft bundle (channelz and ORCA are never enabled)'); }", loader: 'js' }
+          : { contents: "export { default as en } from '../locales/en.js';", loader: 'js', resolveDir: a.pluginData },
+      );
+    },
+  };
+}
 
 // Code splitting: each subcommand's modules (imported inside its action) go into chunks under
 // dist/chunks/ that load when the command runs. V8 keeps the source text of every module it loads,
