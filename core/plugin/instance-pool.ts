@@ -10,6 +10,7 @@
 import type { PluginKind } from './contract.ts';
 import { EXPORT_OF_KIND, type CompiledPlugin } from './compiled-plugin.ts';
 import type { ExchangeSlot } from './host-imports.ts';
+import { makeRefiller } from './fuel-refill.ts';
 
 export type FailureCause = 'trap' | 'timeout' | 'memory' | 'error';
 
@@ -30,6 +31,8 @@ export interface GuestInstance {
   guest: any;
   fuel: WebAssembly.Global[];
   memories: WebAssembly.Memory[];
+  /** sets every fuel counter in one Wasm call (fuel-refill.ts); absent: set them one by one */
+  refill?: (budget: number) => void;
 }
 
 export interface PoolOptions {
@@ -85,8 +88,12 @@ export class InstancePool {
       inst = this.takeSpareOrBuild();
       if (inst === undefined) return undefined;
     }
-    const fuel = inst.fuel;
-    for (let i = 0; i < fuel.length; i++) fuel[i]!.value = this.o.fuel;
+    const refill = inst.refill;
+    if (refill !== undefined) refill(this.o.fuel);
+    else {
+      const fuel = inst.fuel;
+      for (let i = 0; i < fuel.length; i++) fuel[i]!.value = this.o.fuel;
+    }
     this.stats.calls++;
     this.slot.x = x;
     return inst.guest;
@@ -218,7 +225,7 @@ export class InstancePool {
       if (guest === undefined || guest === null || typeof guest !== 'object') {
         throw new Error(`component does not export '${this.exportName}' (is it a ${this.o.kind}?)`);
       }
-      return { guest, fuel, memories };
+      return { guest, fuel, memories, refill: makeRefiller(fuel) };
     };
     const r = compiled.instantiate((n) => compiled.getCoreModule(n), imports, instantiateCore);
     return r instanceof Promise ? r.then(done) : done(r);

@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import type { PluginKind } from '../../../../core/plugin/contract.ts';
 import type { CompiledPlugin, GlueInstantiate } from '../../../../core/plugin/compiled-plugin.ts';
 import { FUEL_EXPORT, meterModule } from '../../../../core/plugin/wasm-meter.ts';
+import { treatGlue } from '../../../../core/plugin/glue-treatment.ts';
 import { ChildUnavailableError, prepareInChild, prepareInProcess, type Spawner } from './child-transpile.ts';
 import { ensureCacheDir, pruneCache, readPrepared, removePrepared, touchPrepared, writeMetered, type PreparedFiles } from './prepared-store.ts';
 import { transpileComponent } from './transpile.ts';
@@ -45,7 +46,6 @@ export interface CompileOptions {
   onPrepare?: (how: 'child' | 'in-process' | 'memory', why?: string) => void;
 }
 
-const DEBUG_CHECK = 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
 
 export function kindOf(exports: [string, string][]): PluginKind | undefined {
   for (const [name] of exports) {
@@ -103,8 +103,8 @@ async function transpileInMemory(bytes: Uint8Array): Promise<{ exports: [string,
   const files = r.files;
   const glueBytes = files['p.js'];
   if (!glueBytes) throw new Error('jco produced no glue (p.js)');
-  // the glue reads process.env.JCO_DEBUG on every call (2-3 us on Node): a debug switch, removed
-  const glue = Buffer.from(glueBytes).toString('utf8').replace(DEBUG_CHECK, 'return;');
+  // per-call overheads removed (the JCO_DEBUG check, task bookkeeping, string crossing): glue-treatment.ts
+  const glue = treatGlue(Buffer.from(glueBytes).toString('utf8'));
   const modules = new Map<string, Uint8Array>();
   for (const n of Object.keys(files)) if (n.endsWith('.wasm') && !n.includes('/')) modules.set(n, files[n]!);
   return { exports: r.exports, glue, modules };

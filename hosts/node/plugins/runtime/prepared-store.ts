@@ -1,6 +1,6 @@
 /**
- * The prepared form of a component on disk: `<root>/<sha256>/` holds jco's glue (`glue.mjs`, the
- * JCO_DEBUG check removed), its core modules UNMETERED (the memory cap is a loader option, so
+ * The prepared form of a component on disk: `<root>/<sha256>/` holds jco's glue (`glue.mjs`, its
+ * per-call overheads removed: core/plugin/glue-treatment.ts), its core modules UNMETERED (the memory cap is a loader option, so
  * metering happens at load: 15-100 ms) and `manifest.json` (format, sha256, jco version, exports,
  * and the size and sha256 of every file). Beside them, `metered-<pages>/` keeps the core modules
  * metered for one memory cap (written by the first load with that cap, and by build.mjs for the
@@ -15,9 +15,10 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GLUE_RULES } from '../../../../core/plugin/glue-treatment.ts';
 
 /** bump when the layout or the glue's treatment changes: older entries are then prepared again */
-export const PREPARED_FORMAT = 1;
+export const PREPARED_FORMAT = 2;
 export const GLUE_FILE = 'glue.mjs';
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -212,7 +213,9 @@ export const WRITER_SOURCE = `
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-const DEBUG_CHECK = 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
+// core/plugin/glue-treatment.ts, as data (this text runs as a module of its own)
+const GLUE_RULES = ${JSON.stringify(GLUE_RULES)};
+const treatGlue = (g) => GLUE_RULES.reduce((out, r) => (r.regex ? out.replace(new RegExp(r.find, 'g'), r.replace) : out.replace(r.find, () => r.replace)), g);
 const hash = (b) => createHash('sha256').update(b).digest('hex');
 export async function writePrepared(transpile, jco, bytes, root, sha256) {
   const r = await transpile(bytes);
@@ -224,8 +227,8 @@ export async function writePrepared(transpile, jco, bytes, root, sha256) {
     for (const [name, data] of Object.entries(r.files)) {
       if (name.includes('/')) continue;
       if (name === 'p.js') {
-        // the glue reads process.env.JCO_DEBUG on every call (2-3 us on Node): a debug switch, removed
-        glue = Buffer.from(data).toString('utf8').replace(DEBUG_CHECK, 'return;');
+        // per-call overheads removed (the JCO_DEBUG check, task bookkeeping, string crossing): glue-treatment.ts
+        glue = treatGlue(Buffer.from(data).toString('utf8'));
       } else if (/^[\\w.-]+\\.wasm$/.test(name)) {
         await writeFile(join(tmp, name), data);
         modules.push({ name, bytes: data.length, sha256: hash(data) });
