@@ -15,7 +15,8 @@ import { jwtAuthnFilter, type JwtRuleSpec } from '../../core/xds/l7/authz-jwt.ts
 import { envoy } from '../../core/xds/pb.ts';
 import { EdgeRequest } from './edge-request.ts';
 import { authorizeWithJwt, type EdgeJwtDeps } from './jwt-authz.ts';
-import { EdgeJwksCache } from './jwt-jwks.ts';
+import { JwksCache } from '../../core/policy/jwks-cache.ts';
+const webFetch = (uri: string, init: { signal: AbortSignal }) => fetch(uri, init);
 import { WebCryptoJwtVerifier } from './jwt-webcrypto.ts';
 
 const b64u = (b: Buffer | string) => Buffer.from(b).toString('base64url');
@@ -83,7 +84,7 @@ describe('edge jwt_authn', () => {
 
   it('inline JWKS: the claim header goes upstream, the token does not; a bad token is a 401 as Envoy answers it', async () => {
     const stack = stackOf([{ issuer: ISS, jwks: JWKS, outputClaimToHeaders: [{ header: 'x-sub', claim: 'sub' }] }]);
-    const deps = { jwks: new EdgeJwksCache(), verifier: new WebCryptoJwtVerifier(), now: Date.now };
+    const deps = { jwks: new JwksCache({ fetch: webFetch }), verifier: new WebCryptoJwtVerifier(), now: Date.now };
     const ok = await run(stack, deps, { authorization: `Bearer ${token(ec.privateKey, 'ES256', 'e1', { iss: ISS, sub: 'alice', exp })}`, 'x-keep': '1' });
     expect(ok.res).toBeUndefined();
     expect(ok.upstream.get('x-sub')).toBe('alice');
@@ -101,7 +102,7 @@ describe('edge jwt_authn', () => {
   it('remote JWKS: fetched on first use, kept for cache_duration (the TTL), then fetched again; a failing server is a 401', async () => {
     let now = Date.now();
     const stack = stackOf([{ issuer: ISS, jwksUri: jwksUrl }]);
-    const deps = { jwks: new EdgeJwksCache({ now: () => now }), verifier: new WebCryptoJwtVerifier(), now: () => now };
+    const deps = { jwks: new JwksCache({ fetch: webFetch, now: () => now }), verifier: new WebCryptoJwtVerifier(), now: () => now };
     const t = token(rsa.privateKey, 'RS256', 'r1', { iss: ISS, sub: 'bob', exp });
     fetches = 0;
     expect((await run(stack, deps, { authorization: `Bearer ${t}` })).res).toBeUndefined();
@@ -115,7 +116,7 @@ describe('edge jwt_authn', () => {
     failing = true;
     try {
       const other = stackOf([{ issuer: ISS, jwksUri: `${jwksUrl}?other` }]);
-      const fresh = { jwks: new EdgeJwksCache(), verifier: new WebCryptoJwtVerifier(), now: Date.now };
+      const fresh = { jwks: new JwksCache({ fetch: webFetch }), verifier: new WebCryptoJwtVerifier(), now: Date.now };
       const r = await run(other, fresh, { authorization: `Bearer ${t}` });
       expect(r.res?.status).toBe(401);
       expect(await r.res?.text()).toBe('Jwks remote fetch is failed');

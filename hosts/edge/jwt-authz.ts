@@ -6,7 +6,7 @@
  * 403 `RBAC: access denied`, with the verified payload in the request's metadata, so
  * AuthorizationPolicy `requestPrincipals` and `request.auth.claims[...]` match. Signatures are
  * checked by WebCrypto (async: core/policy/l7-jwt-async.ts); remote JWKS are fetched and cached
- * (jwt-jwks.ts). A chain without jwt_authn never comes here (its RBAC stays synchronous).
+ * (core/policy/jwks-cache.ts). A chain without jwt_authn never comes here (its RBAC stays synchronous).
  *
  * jwt_authn's upstream changes (the token header removed unless forwarded, claim and payload
  * headers) are made on the request's headers when the filters pass, as Envoy's filter does.
@@ -16,11 +16,11 @@ import { JwtStatus } from '../../core/policy/l7-jwt.ts';
 import type { L7AuthzStack } from '../../core/policy/l7-filters.ts';
 import type { L7AuthzRequest } from '../../core/policy/l7-request.ts';
 import type { EdgeRequest } from './edge-request.ts';
-import { EdgeJwksCache } from './jwt-jwks.ts';
+import { JwksCache } from '../../core/policy/jwks-cache.ts';
 import { WebCryptoJwtVerifier } from './jwt-webcrypto.ts';
 
 export interface EdgeJwtDeps {
-  jwks: EdgeJwksCache;
+  jwks: JwksCache;
   verifier: WebCryptoJwtVerifier;
   now: () => number;
 }
@@ -29,7 +29,7 @@ let shared: EdgeJwtDeps | undefined;
 
 /** One JWKS cache and verifier per isolate (keys are cached across config versions by URI and JWK). */
 export function edgeJwtDeps(): EdgeJwtDeps {
-  return (shared ??= { jwks: new EdgeJwksCache({ log: (_l, m) => console.log(`${new Date().toISOString()} warn ${m}`) }), verifier: new WebCryptoJwtVerifier(), now: Date.now });
+  return (shared ??= { jwks: new JwksCache({ fetch: (uri, init) => fetch(uri, init), log: (_l, m) => console.log(`${new Date().toISOString()} warn ${m}`) }), verifier: new WebCryptoJwtVerifier(), now: Date.now });
 }
 
 export function hasJwt(stack: L7AuthzStack): boolean {

@@ -14,7 +14,7 @@ import { L7AuthzRequest, remoteAddressOf } from '../../../../core/policy/l7-requ
 import type { RouteRequest } from '../../../../core/route/index.ts';
 import type { L7Exchange, RequestHeadView } from '../../l7/index.ts';
 import type { ExtAuthzClient } from './ext-authz-client.ts';
-import type { JwksCache } from './jwks-cache.ts';
+import type { JwksCache } from '../../../../core/policy/jwks-cache.ts';
 import type { NodeJwtVerifier } from './jwt-crypto.ts';
 
 /** The route handler's per-request state, as far as the filters write to it. */

@@ -8,7 +8,7 @@ import type { CompiledListener, FilterChain } from '../../../../core/route/liste
 import type { UpstreamCluster } from '../../../../core/route/index.ts';
 import { L7AuthzRunner, type AuthzDeps } from './authz-runner.ts';
 import { ExtAuthzClient } from './ext-authz-client.ts';
-import { JwksCache } from './jwks-cache.ts';
+import { JwksCache } from '../../../../core/policy/jwks-cache.ts';
 import { NodeJwtVerifier } from './jwt-crypto.ts';
 
 export { L7AuthzRunner } from './authz-runner.ts';
@@ -27,7 +27,7 @@ export function compileListenerAuthz(l: CompiledListener): CompiledListener {
 }
 
 export function authzDeps(cluster: (name: string) => UpstreamCluster | undefined, log?: (level: 'warn' | 'debug', msg: string) => void): AuthzDeps {
-  return { jwks: new JwksCache(log ? { log } : {}), verifier: new NodeJwtVerifier(), extAuthz: new ExtAuthzClient(cluster), now: Date.now };
+  return { jwks: new JwksCache({ fetch: (uri, init) => fetch(uri, init), ...(log ? { log } : {}) }), verifier: new NodeJwtVerifier(), extAuthz: new ExtAuthzClient(cluster), now: Date.now };
 }
 
 /** Route configuration name -> runner, for the listeners of one config version (none when no chain has such filters). */

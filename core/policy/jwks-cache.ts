@@ -1,12 +1,13 @@
 /**
- * Remote JWKS on the edge host (a RequestAuthentication's `jwksUri`: jwt_authn `remote_jwks`),
- * fetched with the runtime's `fetch` and the provider's timeout, kept `cache_duration` (5 minutes as
- * istiod writes it; the TTL), then refetched by the next request that needs them while the old keys
- * keep serving. A failed first fetch fails the provider's tokens ("Jwks remote fetch is failed", as
- * Envoy) and is retried after 1 s. Cached by URI, one fetch at a time per URI. The Node gateway's
- * cache (hosts/node/l7-proxy/filters/jwks-cache.ts) behaves the same; this one imports nothing of Node.
+ * Remote JWKS for jwt_authn providers (a RequestAuthentication's `jwksUri`: `remote_jwks.http_uri`),
+ * fetched with the provider's timeout through the `fetch` the host gives (core does no I/O itself),
+ * kept `cache_duration` (5 minutes as istiod writes it), then refreshed in the background by the next
+ * request that needs them while the old keys keep serving (on workerd, within the request that
+ * noticed). A failed first fetch fails the provider's tokens ("Jwks remote fetch is failed", as
+ * Envoy) and is retried after 1 s. Cached by URI, one fetch at a time per URI, so providers of several
+ * listeners share it. Used by the Node gateway and the edge host alike.
  */
-import { parseJwks, type Jwk, type JwksState, type JwtKeySource, type JwtProvider } from '../../core/policy/l7-jwt.ts';
+import { parseJwks, type Jwk, type JwksState, type JwtKeySource, type JwtProvider } from './l7-jwt.ts';
 
 interface Entry {
   keys: readonly Jwk[] | undefined;
@@ -17,10 +18,16 @@ interface Entry {
 
 const RETRY_MS = 1000;
 
-export class EdgeJwksCache implements JwtKeySource {
+export interface JwksCacheOptions {
+  fetch: (input: string, init: { signal: AbortSignal }) => Promise<Response>;
+  now?: () => number;
+  log?: (level: 'warn', msg: string) => void;
+}
+
+export class JwksCache implements JwtKeySource {
   readonly #byUri = new Map<string, Entry>();
 
-  constructor(private readonly o: { fetch?: typeof fetch; now?: () => number; log?: (level: 'warn', msg: string) => void } = {}) {}
+  constructor(private readonly o: JwksCacheOptions) {}
 
   keys(p: JwtProvider): JwksState {
     const r = p.remote;
@@ -29,7 +36,6 @@ export class EdgeJwksCache implements JwtKeySource {
     if (e === undefined) return 'pending';
     const now = (this.o.now ?? Date.now)();
     if (e.keys !== undefined) {
-      // stale: refreshed in the background (on workerd, within the request that noticed)
       if (now - e.fetchedAt > r.cacheMs && e.loading === undefined) void this.load(p);
       return e.keys;
     }
@@ -37,7 +43,7 @@ export class EdgeJwksCache implements JwtKeySource {
     return 'failed';
   }
 
-  /** Fetches the provider's JWKS; never rejects. */
+  /** Fetches the provider's JWKS (one fetch per URI at a time); never rejects. */
   load(p: JwtProvider): Promise<void> {
     const r = p.remote;
     if (r === undefined) return Promise.resolve();
@@ -45,10 +51,9 @@ export class EdgeJwksCache implements JwtKeySource {
     if (e === undefined) this.#byUri.set(r.uri, (e = { keys: undefined, fetchedAt: 0, failedAt: 0, loading: undefined }));
     if (e.loading !== undefined) return e.loading;
     const entry = e;
-    const f = this.o.fetch ?? ((i: RequestInfo | URL, init?: RequestInit) => fetch(i, init));
     entry.loading = (async () => {
       try {
-        const res = await f(r.uri, { signal: AbortSignal.timeout(r.timeoutMs || 5000) });
+        const res = await this.o.fetch(r.uri, { signal: AbortSignal.timeout(r.timeoutMs || 5000) });
         if (res.status !== 200) {
           await res.body?.cancel();
           throw new Error(`status ${res.status}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JwtProvider } from '../../../../core/policy/l7-jwt.ts';
+import { JwtProvider } from './l7-jwt.ts';
 import { JwksCache } from './jwks-cache.ts';
 
 const provider = (uri: string) => new JwtProvider('origins-0', { issuer: 'i', remoteJwks: { httpUri: { uri, cluster: 'c', timeout: { seconds: 1 } }, cacheDuration: { seconds: 60 } } }, 'p');
