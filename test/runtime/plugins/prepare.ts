@@ -20,26 +20,9 @@ import { join } from 'node:path';
 import type { PluginKind } from '../../../core/plugin/contract.ts';
 import { prepareComponent } from '../../../hosts/node/plugins/runtime/compile-component.ts';
 import type { PreparedPlugin } from './driver.ts';
+import { extractInlineModules } from '../../../hosts/node/edge-build/inline-modules.ts';
 
-const INLINE_MODULE = /new WebAssembly\.Module\(new Uint8Array\(\[([0-9a-fx,\s]*)\]\)\)/g;
-
-/** glue text -> glue that asks getCoreModule for its inline modules, and those modules' bytes */
-export function extractInlineModules(glue: string): { glue: string; inline: Map<string, Uint8Array> } {
-  const inline = new Map<string, Uint8Array>();
-  const out = glue.replace(INLINE_MODULE, (_all, list: string) => {
-    const bytes = Uint8Array.from(
-      list
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== '')
-        .map((s) => Number(s)),
-    );
-    const name = `p.inline${inline.size}.wasm`;
-    inline.set(name, bytes);
-    return `getCoreModule(${JSON.stringify(name)})`;
-  });
-  return { glue: out, inline };
-}
+export { extractInlineModules };
 
 export async function preparePlugins(pluginsDir: string, names: readonly string[], outDir: string, memoryMaxMiB = 64): Promise<PreparedPlugin[]> {
   const manifest: PreparedPlugin[] = [];
