@@ -8,6 +8,9 @@
  * original_dst.node` in this module's directory or any parent (dist/weft.mjs and the TypeScript
  * sources both find the repository's build). It is loaded with process.dlopen on a computed path, so
  * esbuild never tries to bundle it.
+ *
+ * The same addon makes TCP sockets inside a pod's network namespace (openNetns, socketInNetns):
+ * the node proxy passes a pod's connection through from the pod's own namespace (pod-netns.ts).
  */
 import type { Socket } from 'node:net';
 import { existsSync } from 'node:fs';
@@ -17,6 +20,11 @@ import { binaryRuntime } from '../binary/runtime.ts';
 
 interface Addon {
   originalDst(fd: number): string;
+  // since the pod-netns passthrough (netns_socket.c); an addon built before lacks them
+  openNetns?(path: string): number;
+  closeNetns?(fd: number): void;
+  socketInNetns?(nsFd: number, family: 4 | 6, mark: number): number;
+  socketMark?(fd: number): number;
 }
 
 export interface OriginalDst {
@@ -106,4 +114,52 @@ export function originalDst(socket: Socket): OriginalDst {
   const host = s.slice(0, i);
   const v6 = host.startsWith('[');
   return { address: v6 ? host.slice(1, -1) : host, port: Number(s.slice(i + 1)), family: v6 ? 'IPv6' : 'IPv4' };
+}
+
+/** The addon's network-namespace functions, or an error saying why they are not there. */
+function netnsFns(): Required<Pick<Addon, 'openNetns' | 'closeNetns' | 'socketInNetns' | 'socketMark'>> {
+  const a = load();
+  if (typeof a.socketInNetns !== 'function' || typeof a.openNetns !== 'function' || typeof a.closeNetns !== 'function' || typeof a.socketMark !== 'function') {
+    throw Object.assign(new Error('the SO_ORIGINAL_DST addon was built before socketInNetns existed: rebuild it (`node native/original-dst/install.cjs`, or `npm ci`)'), { code: 'ENOSYS' });
+  }
+  return a as ReturnType<typeof netnsFns>;
+}
+
+/** True when the addon loads and has the network-namespace functions; never throws. */
+export function netnsSocketsAvailable(): boolean {
+  try {
+    netnsFns();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens a network namespace file (`/run/netns/NAME`, `/proc/PID/ns/net`) and returns its descriptor
+ * (close-on-exec). Throws with `code` ENOENT (no such file), EINVAL (not a network namespace), ...
+ * Holding it keeps the namespace alive until closeNetns.
+ */
+export function openNetns(path: string): number {
+  return netnsFns().openNetns(path);
+}
+
+export function closeNetns(fd: number): void {
+  netnsFns().closeNetns(fd);
+}
+
+/**
+ * A new non-blocking, unconnected TCP socket created inside the namespace `nsFd` (from openNetns),
+ * with SO_MARK `mark` (0: none), returned as a descriptor for `new net.Socket({ fd }).connect(...)`.
+ * Only its creation happens there (the calling thread enters the namespace and returns at once);
+ * wherever it is connected from, it routes, binds and is filtered in that namespace. Throws with
+ * `code` (EPERM without CAP_SYS_ADMIN / CAP_NET_ADMIN, EBADF, EINVAL, EMFILE, ...).
+ */
+export function socketInNetns(nsFd: number, family: 4 | 6, mark = 0): number {
+  return netnsFns().socketInNetns(nsFd, family, mark);
+}
+
+/** A socket's SO_MARK (diagnostics and tests). */
+export function socketMark(fd: number): number {
+  return netnsFns().socketMark(fd);
 }

@@ -4,10 +4,16 @@
  * three outcomes, carried out and nothing decided here: an HBONE stream through the pooled
  * HboneClient (the source workload's certificate, the destination's identity expected), plain TCP
  * (passthrough), or a refusal with the plan's reason. Telemetry reports as `source`.
+ *
+ * Passthrough of a captured connection is dialled from the pod's own network namespace when the
+ * caller can make a socket there (`PodSocket`, capture/pod-netns.ts), so the destination sees the
+ * pod's IP as ztunnel's in-pod mode does; SOCKS5 / HTTP CONNECT entries have no pod namespace and
+ * dial from the node, as does a captured one whose pod socket cannot be made.
  */
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { closeSync } from 'node:fs';
+import { isIPv6, Socket, connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { hboneHeaders, planOutbound, resolveMeshName } from '../../../core/node/index.ts';
 import type { NodeWorkload, OutboundPlan } from '../../../core/node/index.ts';
@@ -18,6 +24,12 @@ import { endpointKey, failureReason, outboundRefusalFlag, refuseReason, sourceWo
 import type { NodeProxyInputs } from './inputs.ts';
 import { plainIp } from './inputs.ts';
 import { ConnectionTelemetry, labelsFor, logRefusal, peerOf } from './telemetry.ts';
+
+/**
+ * Makes an unconnected TCP socket (descriptor) for a passthrough dial in the client pod's namespace,
+ * or undefined to dial from the node's.
+ */
+export type PodSocket = (family: 4 | 6) => number | undefined;
 
 export interface OpenedUpstream {
   stream: Duplex;
@@ -57,19 +69,22 @@ export class OutboundHandler {
     return { stream: up.stream, counts: t.meter, onClose: (end) => t.end(end) };
   }
 
-  /** A connection captured on an in-pod 15001; `destination` from originalDst. */
-  async handleCaptured(socket: Socket, podIp: string, destination: string): Promise<void> {
+  /**
+   * A connection captured on an in-pod 15001; `destination` from originalDst; `podSocket` makes the
+   * passthrough dial's socket in the pod's namespace (absent: dial from the node).
+   */
+  async handleCaptured(socket: Socket, podIp: string, destination: string, podSocket?: PodSocket): Promise<void> {
     socket.pause();
     socket.on('error', () => {});
     this.inputs.tracker.add(socket);
-    const up = await this.open({ sourceIp: podIp, srcAddr: `${podIp}:${socket.remotePort ?? 0}`, destination, via: 'outbound' }).catch((e: Error) => ({ refuse: 'unreachable' as const, message: e.message }));
+    const up = await this.open({ sourceIp: podIp, srcAddr: `${podIp}:${socket.remotePort ?? 0}`, destination, via: 'outbound', ...(podSocket ? { podSocket } : {}) }).catch((e: Error) => ({ refuse: 'unreachable' as const, message: e.message }));
     if ('refuse' in up) return void socket.resetAndDestroy();
     const t = up.telemetry;
     splice(socket, up.stream, t.meter, { onSpliceEnd: (end) => t.end(end) });
   }
 
   /** Plans and opens the upstream side; a refusal is counted and logged here. */
-  async open(o: { sourceIp: string; srcAddr: string; destination: string; via: string; sourceWorkload?: NodeWorkload }): Promise<OpenedUpstream | Refusal> {
+  async open(o: { sourceIp: string; srcAddr: string; destination: string; via: string; sourceWorkload?: NodeWorkload; podSocket?: PodSocket }): Promise<OpenedUpstream | Refusal> {
     const { inputs } = this;
     const plan = planOutbound(inputs.state.current, { sourceIp: o.sourceIp, destination: o.destination, ...(o.sourceWorkload ? { sourceWorkload: o.sourceWorkload } : {}) }, { balancer: inputs.balancer });
     const rec = { via: o.via, srcAddr: o.srcAddr, dstAddr: o.destination };
@@ -90,7 +105,7 @@ export class OutboundHandler {
         this.#track(stream, endpointKey(plan));
         return { stream, telemetry: new ConnectionTelemetry(inputs, labels, { ...rec, dstAddr: plan.tunnel, hboneAddr: plan.target }) };
       }
-      const socket = await dialTcp(plan.destination);
+      const socket = await dialTcp(plan.destination, undefined, o.podSocket);
       this.#track(socket, endpointKey(plan));
       return { stream: socket, telemetry: new ConnectionTelemetry(inputs, labels, { ...rec, dstAddr: plan.destination }) };
     } catch (e) {
@@ -128,10 +143,16 @@ export class OutboundHandler {
   }
 }
 
-export function dialTcp(address: string, timeoutMs = 10_000): Promise<Socket> {
+/**
+ * A connected TCP socket to `address`. With `from`, the socket it makes (in a pod's namespace) is
+ * wrapped and connected by Node (a TCP descriptor opened unconnected accepts connect() like its own);
+ * without one, or when it makes none, the socket is the node namespace's.
+ */
+export function dialTcp(address: string, timeoutMs = 10_000, from?: PodSocket): Promise<Socket> {
   const [host, port] = splitHostPort(address);
   return new Promise((resolve, reject) => {
-    const s = tcpConnect({ host, port, allowHalfOpen: true, noDelay: true });
+    const pod = from && podSideSocket(from, isIPv6(host) ? 6 : 4);
+    const s = pod ? pod.connect({ host, port }) : tcpConnect({ host, port, allowHalfOpen: true, noDelay: true });
     const timer = setTimeout(() => {
       s.destroy();
       reject(Object.assign(new Error(`connecting to ${address} timed out`), { code: 'ETIMEDOUT' }));
@@ -146,6 +167,17 @@ export function dialTcp(address: string, timeoutMs = 10_000): Promise<Socket> {
       reject(e);
     });
   });
+}
+
+function podSideSocket(from: PodSocket, family: 4 | 6): Socket | undefined {
+  const fd = from(family);
+  if (fd === undefined) return undefined;
+  try {
+    return new Socket({ fd, allowHalfOpen: true, noDelay: true });
+  } catch {
+    closeSync(fd); // not a TCP descriptor after all: dial from the node
+    return undefined;
+  }
 }
 
 export function splitHostPort(a: string): [string, number] {

@@ -15,6 +15,8 @@ export async function startCapture(proxy: NodeProxy) {
   const { PodCapture, originalDstString } = await import('../capture/index.ts');
   const { CniServer, DEFAULT_CNI_SOCKET } = await import('../cni/index.ts');
   const { config } = proxy;
+  // passthrough dialled from the pod's own namespace (capture/pod-netns.ts)
+  const podNetns = new (await import('../capture/pod-netns.ts')).PodNetnsSockets((level, m) => config.log(level, m));
   const dst = (socket: Socket): string | undefined => {
     try {
       const d = originalDstString(socket);
@@ -32,7 +34,7 @@ export async function startCapture(proxy: NodeProxy) {
       if (kind === 'hbone') return proxy.hboneServer.handleConnection(socket);
       const d = dst(socket);
       if (!d) return void socket.resetAndDestroy();
-      if (kind === 'outbound') void proxy.outbound.handleCaptured(socket, pod.podIp, d);
+      if (kind === 'outbound') void proxy.outbound.handleCaptured(socket, pod.podIp, d, (family) => podNetns.socket(pod, family));
       else void proxy.inbound.handlePlaintext(socket, d);
     },
   });

@@ -1,5 +1,6 @@
 /*
- * original_dst.node: one function, originalDst(fd) -> "ip:port" (IPv6 as "[ip]:port").
+ * original_dst.node: originalDst(fd) -> "ip:port" (IPv6 as "[ip]:port"); and, in netns_socket.c, sockets
+ * made inside a pod's network namespace (openNetns, closeNetns, socketInNetns, socketMark).
  *
  * A connection REDIRECTed by iptables (nat OUTPUT or PREROUTING) arrives at the proxy's listener with
  * its destination rewritten; conntrack still knows the original one, and the kernel reports it through
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include "errors.h"
 
 /* From <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h>, which clash with glibc's headers. */
 #ifndef SO_ORIGINAL_DST
@@ -30,12 +33,19 @@ static const char *errno_name(int err) {
     case ENOTSOCK: return "ENOTSOCK";
     case ENOPROTOOPT: return "ENOPROTOOPT";
     case EINVAL: return "EINVAL";
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOMEM: return "ENOMEM";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case ENOTDIR: return "ENOTDIR";
     default: return "EIO";
   }
 }
 
-static napi_value throw_errno(napi_env env, int err, const char *what) {
-  char msg[160];
+napi_value weft_throw_errno(napi_env env, int err, const char *what) {
+  char msg[4400];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
   napi_throw_error(env, errno_name(err), msg);
   return NULL;
@@ -53,7 +63,7 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
 
   struct sockaddr_storage local;
   socklen_t len = sizeof local;
-  if (getsockname(fd, (struct sockaddr *)&local, &len) != 0) return throw_errno(env, errno, "getsockname");
+  if (getsockname(fd, (struct sockaddr *)&local, &len) != 0) return weft_throw_errno(env, errno, "getsockname");
 
   struct sockaddr_storage dst;
   memset(&dst, 0, sizeof dst);
@@ -69,9 +79,9 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
   } else if (local.ss_family == AF_INET) {
     rc = getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &dst, &len);
   } else {
-    return throw_errno(env, EINVAL, "originalDst: not a TCP/IP socket");
+    return weft_throw_errno(env, EINVAL, "originalDst: not a TCP/IP socket");
   }
-  if (rc != 0) return throw_errno(env, errno, "getsockopt(SO_ORIGINAL_DST)");
+  if (rc != 0) return weft_throw_errno(env, errno, "getsockopt(SO_ORIGINAL_DST)");
 
   char ip[INET6_ADDRSTRLEN];
   char out[INET6_ADDRSTRLEN + 10];
@@ -84,7 +94,7 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
     inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
     snprintf(out, sizeof out, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
   } else {
-    return throw_errno(env, EINVAL, "getsockopt(SO_ORIGINAL_DST) returned an unknown address family");
+    return weft_throw_errno(env, EINVAL, "getsockopt(SO_ORIGINAL_DST) returned an unknown address family");
   }
   napi_value result;
   napi_create_string_utf8(env, out, NAPI_AUTO_LENGTH, &result);
@@ -95,5 +105,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value fn;
   napi_create_function(env, "originalDst", NAPI_AUTO_LENGTH, original_dst, NULL, &fn);
   napi_set_named_property(env, exports, "originalDst", fn);
+  weft_register_netns(env, exports);
   return exports;
 }
