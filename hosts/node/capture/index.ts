@@ -4,8 +4,8 @@
  * enrolls and removes a pod. Nothing here is loaded unless capture is on.
  */
 export { originalDst, originalDstString, originalDstAvailable, addonCandidates, socketFd, type OriginalDst } from './original-dst.ts';
-export { openPodListeners, type OpenPodListenersOptions, type PodListenerSpec, type PodListeners } from './pod-listeners.ts';
+export { openPodListeners, type OpenPodListenersOptions, type PodListener, type PodListenerSpec, type PodListeners } from './pod-listeners.ts';
 export { runNetnsHelper, CONNECT_SCRIPT, LISTEN_SCRIPT, type HelperHandle, type HelperOptions } from './netns-helper.ts';
-export { installCapture, removeCapture, captureInstalled, planCaptureRules, planCaptureRemoval, captureInSave, OUTPUT_CHAIN, PREROUTING_CHAIN, PROXY_MARK, type CaptureOptions } from './iptables.ts';
-export { nodeAddressTowards } from './node-address.ts';
+export { installCapture, removeCapture, captureInstalled, planCaptureRules, planCaptureRemoval, captureInSave, OUTPUT_CHAIN, PREROUTING_CHAIN, PROXY_MARK, type CaptureOptions, type IpFamily } from './iptables.ts';
+export { netnsIpv6, nodeAddressTowards, type NetnsIpv6 } from './node-address.ts';
 export { PodCapture, type CapturedPod, type CaptureKind, type PodCaptureOptions } from './pod-capture.ts';

@@ -49,7 +49,11 @@ describe('capture rules', () => {
 
   it('refuses what would corrupt the rules', () => {
     expect(() => planCaptureRules({ nodeAddress: '10.0.0.1\n-A OUTPUT -j DROP' })).toThrow(/not an IPv4 address/);
-    expect(() => planCaptureRules({ nodeAddress: 'fd00::1' })).toThrow(/IPv6 capture is not supported yet/);
+    expect(() => planCaptureRules({ nodeAddress: 'fd00::1' })).toThrow(/not an IPv4 address/);
+    expect(() => planCaptureRules({})).toThrow(/not an IPv4 address/); // v4 inbound capture needs the node's address
+    expect(() => planCaptureRules({ family: 6, nodeAddress: '10.0.0.1' })).toThrow(/not an IPv6 address/);
+    expect(() => planCaptureRules({ family: 6, nodeAddress: 'fd00::1/64 -j ACCEPT' })).toThrow(/not an IPv6 address/);
+    expect(() => planCaptureRules({ nodeAddress: '10.0.0.1', dnsPort: 0 })).toThrow(/invalid port/);
     expect(() => planCaptureRules({ nodeAddress: '10.0.0.1', inboundPort: 70000 })).toThrow(/invalid port/);
   });
 
@@ -75,4 +79,68 @@ describe('capture rules', () => {
     expect(captureInSave(FRESH)).toBe(false);
     expect(captureInSave(INSTALLED.replace('-A PREROUTING -j WEFT_INPOD_PREROUTING\n', ''))).toBe(false);
   });
+
+  describe('DNS capture', () => {
+    const ruleLines = (plan: string) => plan.split('\n').filter((l) => l.startsWith('-A '));
+
+    it('redirects UDP and TCP 53 to the DNS port after the exemptions and before the blanket TCP REDIRECT', () => {
+      const rules = ruleLines(planCaptureRules({ nodeAddress: '10.244.1.1', dnsPort: 15053 }, FRESH)).filter((l) => l.startsWith('-A WEFT_INPOD_OUTPUT'));
+      expect(rules).toEqual([
+        '-A WEFT_INPOD_OUTPUT -o lo -j RETURN',
+        '-A WEFT_INPOD_OUTPUT -m mark --mark 0x539/0xfff -j RETURN',
+        '-A WEFT_INPOD_OUTPUT -p udp --dport 53 -j REDIRECT --to-ports 15053',
+        '-A WEFT_INPOD_OUTPUT -p tcp --dport 53 -j REDIRECT --to-ports 15053',
+        '-A WEFT_INPOD_OUTPUT -p tcp -j REDIRECT --to-ports 15001',
+      ]);
+    });
+
+    it('writes no port-53 rule without a DNS port, and leaves inbound rules unchanged by it', () => {
+      const without = planCaptureRules({ nodeAddress: '10.244.1.1' }, FRESH);
+      const withDns = planCaptureRules({ nodeAddress: '10.244.1.1', dnsPort: 25053 }, FRESH);
+      expect(without).not.toContain('--dport 53');
+      expect(withDns).toContain('--to-ports 25053');
+      const inbound = (p: string) => ruleLines(p).filter((l) => l.startsWith('-A WEFT_INPOD_PREROUTING'));
+      expect(inbound(withDns)).toEqual(inbound(without));
+    });
+
+    it('is removed with the chain: the removal plan is the same with or without DNS rules', () => {
+      const installedWithDns = INSTALLED.replace('-A WEFT_INPOD_OUTPUT -o lo -j RETURN', '-A WEFT_INPOD_OUTPUT -o lo -j RETURN\n-A WEFT_INPOD_OUTPUT -p udp -m udp --dport 53 -j REDIRECT --to-ports 15053');
+      expect(planCaptureRemoval(installedWithDns)).toBe(planCaptureRemoval(INSTALLED));
+    });
+  });
+
+  describe('IPv6 (ip6tables)', () => {
+    it('writes the same chains with a /128 node address', () => {
+      const plan = planCaptureRules({ family: 6, nodeAddress: 'fd00:244:1::1', dnsPort: 15053 }, FRESH);
+      expect(plan.split('\n')).toEqual([
+        '*nat',
+        ':WEFT_INPOD_OUTPUT - [0:0]',
+        ':WEFT_INPOD_PREROUTING - [0:0]',
+        '-A WEFT_INPOD_OUTPUT -o lo -j RETURN',
+        '-A WEFT_INPOD_OUTPUT -m mark --mark 0x539/0xfff -j RETURN',
+        '-A WEFT_INPOD_OUTPUT -p udp --dport 53 -j REDIRECT --to-ports 15053',
+        '-A WEFT_INPOD_OUTPUT -p tcp --dport 53 -j REDIRECT --to-ports 15053',
+        '-A WEFT_INPOD_OUTPUT -p tcp -j REDIRECT --to-ports 15001',
+        '-A WEFT_INPOD_PREROUTING -i lo -j RETURN',
+        '-A WEFT_INPOD_PREROUTING -s fd00:244:1::1/128 -j RETURN',
+        '-A WEFT_INPOD_PREROUTING -p tcp --dport 15008 -j RETURN',
+        '-A WEFT_INPOD_PREROUTING -p tcp -j REDIRECT --to-ports 15006',
+        '-I OUTPUT 1 -j WEFT_INPOD_OUTPUT',
+        '-I PREROUTING 1 -j WEFT_INPOD_PREROUTING',
+        'COMMIT',
+        '',
+      ]);
+    });
+
+    it('without the node address (the pod has no IPv6 address) writes the OUTPUT chain only, and drops an earlier PREROUTING chain', () => {
+      const fresh = planCaptureRules({ family: 6, dnsPort: 15053 }, FRESH);
+      expect(fresh).not.toContain('PREROUTING');
+      expect(fresh).toContain('-I OUTPUT 1 -j WEFT_INPOD_OUTPUT');
+      const again = planCaptureRules({ family: 6 }, INSTALLED).split('\n');
+      expect(again).not.toContain('-I OUTPUT 1 -j WEFT_INPOD_OUTPUT');
+      expect(again.slice(-6)).toEqual(['-A WEFT_INPOD_OUTPUT -p tcp -j REDIRECT --to-ports 15001', '-D PREROUTING -j WEFT_INPOD_PREROUTING', '-F WEFT_INPOD_PREROUTING', '-X WEFT_INPOD_PREROUTING', 'COMMIT', '']);
+      expect(captureInSave(INSTALLED.replace('-A PREROUTING -j WEFT_INPOD_PREROUTING\n', ''), true)).toBe(true);
+    });
+  });
 });
+

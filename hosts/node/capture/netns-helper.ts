@@ -14,11 +14,12 @@
  * `{ kind: 'error', message, code }`. Messages arrive in order, so 'done' means every handle has.
  */
 import { spawn } from 'node:child_process';
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket } from 'node:net';
 
 export interface HelperHandle<M = Record<string, unknown>> {
   message: M;
-  handle: Server | Socket;
+  handle: Server | Socket | UdpSocket;
 }
 
 /** A helper that has not finished by then exits on its own (the parent's timeout is shorter). */
@@ -51,13 +52,24 @@ process.on('disconnect', () => process.exit(0));
 setTimeout(() => process.exit(2), ${HELPER_LIFETIME_MS});
 `;
 
-/** Listens on each `spec.listen[i]` ({port, host}) and sends the servers. */
+/**
+ * Listens on each `spec.listen[i]` ({port, host, proto?, ipv6Only?}) and sends the servers; `proto: 'udp'`
+ * binds a dgram socket instead (Node passes dgram sockets over IPC too). `ipv6Only` lets `::` take a
+ * port that 0.0.0.0 already holds.
+ */
 export const LISTEN_SCRIPT = `${HELPER_PRELUDE}
+const dgram = require('node:dgram');
 (async () => {
-  for (const { port, host } of spec.listen) {
-    const server = net.createServer(); // accepts nothing here: no connection listener, and the helper exits at once
-    await new Promise((res, rej) => { server.once('error', rej); server.listen({ port, host, backlog: 1024 }, res); });
-    await send({ kind: 'handle', port, host }, server);
+  for (const { port, host, proto, ipv6Only } of spec.listen) {
+    let handle;
+    if (proto === 'udp') {
+      handle = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: !!ipv6Only });
+      await new Promise((res, rej) => { handle.once('error', rej); handle.bind({ port, address: host }, res); });
+    } else {
+      handle = net.createServer(); // accepts nothing here: no connection listener, and the helper exits at once
+      await new Promise((res, rej) => { handle.once('error', rej); handle.listen({ port, host, backlog: 1024, ipv6Only: !!ipv6Only }, res); });
+    }
+    await send({ kind: 'handle', port, host, proto: proto || 'tcp' }, handle);
   }
   finish();
 })().catch(fail);
@@ -108,7 +120,7 @@ export function runNetnsHelper<M = Record<string, unknown>>(
       child.kill('SIGKILL');
     };
     const timer = setTimeout(() => settle(new Error(`netns helper in ${netnsPath} did not finish in ${timeoutMs} ms${tail(stderr)}`)), timeoutMs);
-    child.on('message', (msg: HelperMessage, handle?: Server | Socket) => {
+    child.on('message', (msg: HelperMessage, handle?: Server | Socket | UdpSocket) => {
       if (msg.kind === 'handle' && handle) {
         const h = { message: msg as M, handle };
         got.push(h);
@@ -130,7 +142,12 @@ function tail(stderr: string): string {
   return s ? `: ${s.split('\n').slice(-3).join(' | ')}` : '';
 }
 
-function closeHandle(h: Server | Socket): void {
+function closeHandle(h: Server | Socket | UdpSocket): void {
   if ('destroy' in h) h.destroy();
-  else h.close();
+  else
+    try {
+      h.close();
+    } catch {
+      // a dgram socket closed already throws; closing twice is not an error here
+    }
 }

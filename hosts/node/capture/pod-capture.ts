@@ -1,16 +1,20 @@
 /**
  * Enrolment of one pod into transparent capture (design.md 3): open its in-pod listeners (15001
- * outbound on 127.0.0.1, 15006 inbound plaintext, 15008 HBONE on the pod IP), then install its
- * capture rules; removal undoes both, rules first so no connection is redirected to a closed port.
- * The node proxy makes one PodCapture with its three connection handlers; add/remove for one pod are
+ * outbound on 127.0.0.1 and ::1, 15006 inbound plaintext on 0.0.0.0 and ::, 15008 HBONE on the pod IP,
+ * and with DNS capture 15053 UDP and TCP on 127.0.0.1 and ::1), then install its capture rules for
+ * IPv4 and, where the namespace has IPv6 and ip6tables runs, for IPv6; removal undoes both, rules
+ * first so no connection is redirected to a closed port.
+ * The node proxy makes one PodCapture with its connection handlers; add/remove for one pod are
  * serialized, so a CNI DEL racing an ADD (or a label toggle) never leaves half a pod behind.
  */
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket } from 'node:net';
-import { installCapture, removeCapture } from './iptables.ts';
-import { nodeAddressTowards } from './node-address.ts';
-import { openPodListeners, type PodListeners } from './pod-listeners.ts';
+import { inNetns, run } from './exec.ts';
+import { installCapture, removeCapture, type IpFamily } from './iptables.ts';
+import { netnsIpv6, nodeAddressTowards } from './node-address.ts';
+import { openPodListeners, type PodListenerSpec, type PodListeners } from './pod-listeners.ts';
 
-export type CaptureKind = 'outbound' | 'inbound' | 'hbone';
+export type CaptureKind = 'outbound' | 'inbound' | 'hbone' | 'dns';
 
 export interface CapturedPod {
   /** "namespace/name" */
@@ -18,16 +22,28 @@ export interface CapturedPod {
   netnsPath: string;
   podIp: string;
   nodeAddress: string;
-  servers: Record<CaptureKind, Server>;
+  /** The IPv4 TCP servers (DNS: only with DNS capture). */
+  servers: Partial<Record<CaptureKind, Server>> & Record<'outbound' | 'inbound' | 'hbone', Server>;
+  /** The rule sets installed: [4] or [4, 6] (none with `rules: false`). */
+  families: IpFamily[];
+  /** The node's IPv6 address on the pod's link, when the pod has an IPv6 address (v6 inbound capture). */
+  nodeAddress6?: string;
 }
 
 export interface PodCaptureOptions {
-  /** Every accepted connection of every enrolled pod, with its kind and pod. */
+  /** Every accepted TCP connection of every enrolled pod, with its kind and pod ('dns': TCP DNS queries). */
   onConnection: (kind: CaptureKind, socket: Socket, pod: CapturedPod) => void;
+  /** With DNS capture: each pod's in-pod UDP DNS sockets (one per family), to answer from. */
+  onDnsSocket?: (socket: UdpSocket, pod: CapturedPod) => void;
   ports?: Partial<Record<CaptureKind, number>>;
   /** false: listeners only, no iptables rules (tests, or a CNI that installs the rules itself). */
   rules?: boolean;
+  /** Capture the pods' DNS (UDP and TCP port 53) to the in-pod DNS listeners (default false). */
+  dns?: boolean;
+  /** IPv6 listeners and rules where the namespace has IPv6 (default true); false: IPv4 only. */
+  ipv6?: boolean;
   timeoutMs?: number;
+  log?: (level: 'debug' | 'warn', message: string) => void;
 }
 
 interface Entry extends CapturedPod {
@@ -40,7 +56,7 @@ export class PodCapture {
   readonly #ports: Record<CaptureKind, number>;
 
   constructor(private readonly opts: PodCaptureOptions) {
-    this.#ports = { outbound: 15001, inbound: 15006, hbone: 15008, ...opts.ports };
+    this.#ports = { outbound: 15001, inbound: 15006, hbone: 15008, dns: 15053, ...opts.ports };
   }
 
   /**
@@ -54,13 +70,22 @@ export class PodCapture {
       if (have) await this.#remove(have);
       const t = this.opts.timeoutMs === undefined ? {} : { timeoutMs: this.opts.timeoutMs };
       const node = nodeAddress ?? (await nodeAddressTowards(podIp, t));
+      const v6 = this.opts.ipv6 === false ? undefined : await this.#ipv6(netnsPath, t);
       const p = this.#ports;
-      const kinds = new Map<number, CaptureKind>([[p.outbound, 'outbound'], [p.inbound, 'inbound'], [p.hbone, 'hbone']]);
+      const dns = this.opts.dns === true;
+      const kinds = new Map<number, CaptureKind>([[p.outbound, 'outbound'], [p.inbound, 'inbound'], [p.hbone, 'hbone'], ...(dns ? [[p.dns, 'dns'] as const] : [])]);
+      const specs: PodListenerSpec[] = [{ port: p.outbound, host: '127.0.0.1' }, { port: p.inbound, host: '0.0.0.0' }, { port: p.hbone, host: podIp }];
+      if (dns) specs.push({ port: p.dns, host: '127.0.0.1' }, { port: p.dns, host: '127.0.0.1', proto: 'udp' });
+      if (v6) {
+        // REDIRECT sends v6 OUTPUT traffic to ::1 and v6 PREROUTING traffic to the incoming interface's address
+        specs.push({ port: p.outbound, host: '::1' }, { port: p.inbound, host: '::', ipv6Only: true });
+        if (dns) specs.push({ port: p.dns, host: '::1' }, { port: p.dns, host: '::1', proto: 'udp' });
+      }
       // complete before the listeners exist, so a connection that arrives at once (HBONE) is served
-      const entry: Entry = { pod, netnsPath, podIp, nodeAddress: node, servers: {} as Record<CaptureKind, Server>, listeners: NO_LISTENERS };
+      const entry: Entry = { pod, netnsPath, podIp, nodeAddress: node, servers: {} as CapturedPod['servers'], families: [], listeners: NO_LISTENERS, ...(v6?.nodeAddress ? { nodeAddress6: v6.nodeAddress } : {}) };
       entry.listeners = await openPodListeners(netnsPath, {
         ...t,
-        ports: [{ port: p.outbound, host: '127.0.0.1' }, { port: p.inbound, host: '0.0.0.0' }, { port: p.hbone, host: podIp }],
+        ports: specs,
         onConnection: (port, socket) => {
           try {
             this.opts.onConnection(kinds.get(port)!, socket, view(entry));
@@ -68,17 +93,50 @@ export class PodCapture {
             socket.destroy(); // a handler bug costs one connection, not the node proxy
           }
         },
+        onDatagramSocket: (socket) => this.opts.onDnsSocket?.(socket, view(entry)),
       });
-      for (const [port, server] of entry.listeners.servers) entry.servers[kinds.get(port)!] = server;
+      for (const l of entry.listeners.listeners) if (l.proto === 'tcp' && !l.host.includes(':')) entry.servers[kinds.get(l.port)!] = l.handle as Server;
       try {
-        if (this.opts.rules !== false) await installCapture(netnsPath, { ...t, nodeAddress: node, outboundPort: p.outbound, inboundPort: p.inbound, hbonePort: p.hbone });
+        if (this.opts.rules !== false) {
+          const common = { ...t, outboundPort: p.outbound, inboundPort: p.inbound, hbonePort: p.hbone, ...(dns ? { dnsPort: p.dns } : {}) };
+          await installCapture(netnsPath, { ...common, nodeAddress: node });
+          entry.families.push(4);
+          if (v6) {
+            await installCapture(netnsPath, { ...common, family: 6, ...(v6.nodeAddress ? { nodeAddress: v6.nodeAddress } : {}) });
+            entry.families.push(6);
+          }
+        }
       } catch (err) {
+        await removeCapture(netnsPath, t).catch(() => {}); // the v4 set when the v6 one failed
         await entry.listeners.close();
         throw err;
       }
       this.#pods.set(pod, entry);
       return view(entry);
     });
+  }
+
+  /**
+   * Whether to capture IPv6 in this namespace, and the node's v6 address on the pod's link (only when
+   * the pod has a v6 address the node can route to). Undefined: the namespace has no IPv6, or
+   * ip6tables cannot run there (said once in the log), so the pod is captured on IPv4 only.
+   */
+  async #ipv6(netnsPath: string, t: { timeoutMs?: number }): Promise<{ nodeAddress?: string } | undefined> {
+    const info = await netnsIpv6(netnsPath, t).catch(() => undefined);
+    if (!info?.enabled) return undefined;
+    if (this.opts.rules !== false) {
+      const ok = await run(...inNetns(netnsPath, 'ip6tables-save', ['-t', 'nat']), t).then((r) => r.code === 0, () => false);
+      if (!ok) {
+        this.opts.log?.('warn', `capture: ip6tables cannot run in ${netnsPath}; capturing IPv4 only (apt-get install iptables brings ip6tables)`);
+        return undefined;
+      }
+    }
+    for (const a of info.addresses) {
+      const node = await nodeAddressTowards(a, t).catch(() => undefined);
+      if (node) return { nodeAddress: node };
+    }
+    if (info.addresses.length) this.opts.log?.('warn', `capture: no route from the node to ${info.addresses.join(', ')} in ${netnsPath}; IPv6 outbound capture only`);
+    return {};
   }
 
   /** Takes the pod out of capture: rules, then listeners. False when it was not enrolled. */
@@ -127,8 +185,8 @@ export class PodCapture {
   }
 }
 
-const NO_LISTENERS: PodListeners = { servers: new Map(), close: async () => {} };
+const NO_LISTENERS: PodListeners = { servers: new Map(), listeners: [], close: async () => {} };
 
 function view(e: Entry): CapturedPod {
-  return { pod: e.pod, netnsPath: e.netnsPath, podIp: e.podIp, nodeAddress: e.nodeAddress, servers: e.servers };
+  return { pod: e.pod, netnsPath: e.netnsPath, podIp: e.podIp, nodeAddress: e.nodeAddress, servers: e.servers, families: e.families, ...(e.nodeAddress6 ? { nodeAddress6: e.nodeAddress6 } : {}) };
 }

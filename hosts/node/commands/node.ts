@@ -1,6 +1,6 @@
 /**
  * `weft node --control HOST:PORT --root-cert FILE --token TOKEN --node-name NAME [--capture
- * iptables|none] [--socket FILE] [--listen HOST] [--*-port N] [--cert-ttl SECONDS] [--load-balancing
+ * iptables|none] [--no-dns-capture] [--socket FILE] [--listen HOST] [--*-port N] [--cert-ttl SECONDS] [--load-balancing
  * round-robin|least-connections]`: run a node proxy (design.md 1).
  * Prints where it listens; SIGTERM/SIGINT drain (listeners stop, tunnels get the grace period).
  */
@@ -13,6 +13,7 @@ interface NodeFlags {
   token: string;
   nodeName: string;
   capture: string;
+  dnsCapture: boolean;
   socket?: string;
   listen: string;
   trustDomain: string;
@@ -37,6 +38,13 @@ export function register(program: Command): void {
     .requiredOption('--token <token>', 'join token (weft token create --node NAME)')
     .requiredOption('--node-name <name>', "this node's name (the token's node)")
     .option('--capture <mode>', 'iptables: capture enrolled pods; none: SOCKS5/CONNECT only', 'iptables')
+    .option(
+      '--dns-capture',
+      "with capture, send enrolled pods' UDP and TCP port 53 to this proxy's DNS (mesh names answered, the rest forwarded). " +
+        "On by default, as Istio's ambient default since 1.25 (cni.ambient.dnsCapture=true): programs find mesh services and ServiceEntry hosts by name without cluster DNS",
+      true,
+    )
+    .option('--no-dns-capture', "leave enrolled pods' DNS alone (Istio's cni.ambient.dnsCapture=false)")
     .option('--socket <file>', 'Unix socket for weft cni (default /var/run/weft/node.sock with capture)')
     .option('--listen <host>', "address of this proxy's listeners (15008, 15080, 15053, 15000, 15020, 15021)", '127.0.0.1')
     .option('--socks-port <port>', 'SOCKS5 and HTTP CONNECT', '15080')
@@ -66,6 +74,7 @@ export function register(program: Command): void {
         listen: f.listen,
         trustDomain: f.trustDomain,
         capture: f.capture,
+        dnsCapture: f.dnsCapture,
         ...(f.socket ? { socket: f.socket } : {}),
         ports: { ...DEFAULT_PORTS, admin: port(f.adminPort), stats: port(f.statsPort), ready: port(f.readyPort), socks: port(f.socksPort), dns: port(f.dnsPort) },
         ...(f.accessLog ? { accessLog: f.accessLog } : {}),
@@ -79,7 +88,7 @@ export function register(program: Command): void {
       const h = f.listen;
       process.stdout.write(
         [
-          `weft node ${f.nodeName} is running (control plane ${f.control}, capture ${f.capture}, load balancing ${f.loadBalancing})`,
+          `weft node ${f.nodeName} is running (control plane ${f.control}, capture ${f.capture}${f.capture === 'iptables' ? `, DNS capture ${f.dnsCapture ? 'on' : 'off'}` : ''}, load balancing ${f.loadBalancing})`,
           `  HBONE             ${h}:${p.hbone}`,
           `  SOCKS5/CONNECT    ${h}:${p.socks}`,
           `  DNS               ${h}:${p.dns}`,

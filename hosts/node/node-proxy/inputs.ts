@@ -30,6 +30,8 @@ export interface NodeProxyConfig {
   /** The trust domain the control plane's certificate is in, until MeshConfig says otherwise. */
   trustDomain: string;
   capture: CaptureMode;
+  /** Capture enrolled pods' DNS (UDP/TCP 53) to the DNS proxy, as Istio's `cni.ambient.dnsCapture`; default true. */
+  dnsCapture?: boolean;
   /** CNI Unix socket; undefined: no CNI server (capture none without --socket). */
   socket?: string;
   ports: { admin: number; stats: number; ready: number; socks: number; dns: number; hbone: number };

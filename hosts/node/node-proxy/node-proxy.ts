@@ -116,6 +116,11 @@ export class NodeProxy {
     this.#xds = startXds(inputs, { ADMIN_ADDRESS: config.adminAddress ?? `${host}:${this.ports.admin}` }, this.plugins, config.xdsTransport);
   }
 
+  /** The DNS proxy (started by start()); in-pod DNS sockets are served by it (pod-wiring.ts). */
+  get dnsServer(): DnsServer | undefined {
+    return this.#dns;
+  }
+
   /** True when ready, else why not (15021's body). */
   ready(): true | string {
     if (!this.#xds?.isSynced()) return 'waiting for the first state from the control plane';

@@ -77,7 +77,10 @@ export class OutboundHandler {
     socket.pause();
     socket.on('error', () => {});
     this.inputs.tracker.add(socket);
-    const up = await this.open({ sourceIp: podIp, srcAddr: `${podIp}:${socket.remotePort ?? 0}`, destination, via: 'outbound', ...(podSocket ? { podSocket } : {}) }).catch((e: Error) => ({ refuse: 'unreachable' as const, message: e.message }));
+    // an IPv6 connection is logged with the pod's own v6 address; the workload is found by its v4 IP
+    const v6 = socket.remoteAddress?.includes(':') && socket.remoteAddress !== '::1' && !socket.remoteAddress.startsWith('::ffff:');
+    const srcAddr = v6 ? `[${socket.remoteAddress}]:${socket.remotePort ?? 0}` : `${podIp}:${socket.remotePort ?? 0}`;
+    const up = await this.open({ sourceIp: podIp, srcAddr, destination, via: 'outbound', ...(podSocket ? { podSocket } : {}) }).catch((e: Error) => ({ refuse: 'unreachable' as const, message: e.message }));
     if ('refuse' in up) return void socket.resetAndDestroy();
     const t = up.telemetry;
     splice(socket, up.stream, t.meter, { onSpliceEnd: (end) => t.end(end) });

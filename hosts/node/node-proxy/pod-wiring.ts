@@ -2,7 +2,9 @@
  * Capture wiring (only when `--capture iptables` or a `--socket` is given; loaded lazily so a
  * node proxy without capture never loads the SO_ORIGINAL_DST addon): the CNI socket feeds
  * Enrolment, Enrolment drives PodCapture, and PodCapture's in-pod connections go to the handlers:
- * 15001 -> outbound (original destination), 15006 -> plaintext inbound, 15008 -> the HBONE server.
+ * 15001 -> outbound (original destination), 15006 -> plaintext inbound, 15008 -> the HBONE server,
+ * and with DNS capture (`--dns-capture`, on by default) 15053 UDP and TCP -> the node's DNS proxy
+ * logic (mesh names answered, the rest forwarded from the node's namespace, where nothing recaptures it).
  * A connection that reached 15001 or 15006 without a redirect (its original destination is the
  * listener itself) is refused: following it would loop.
  */
@@ -27,11 +29,16 @@ export async function startCapture(proxy: NodeProxy) {
       return undefined;
     }
   };
+  const dns = config.dnsCapture !== false ? proxy.dnsServer : undefined;
   const capture = new PodCapture({
     rules: config.capture === 'iptables',
+    dns: dns !== undefined,
+    log: (level, message) => config.log(level, message),
+    ...(dns ? { onDnsSocket: (udp: import('node:dgram').Socket) => dns.serveUdp(udp) } : {}),
     onConnection: (kind, socket, pod) => {
       socket.on('error', () => {});
       if (kind === 'hbone') return proxy.hboneServer.handleConnection(socket);
+      if (kind === 'dns') return dns ? dns.serveTcp(socket) : socket.destroy();
       const d = dst(socket);
       if (!d) return void socket.resetAndDestroy();
       if (kind === 'outbound') void proxy.outbound.handleCaptured(socket, pod.podIp, d, (family) => podNetns.socket(pod, family));

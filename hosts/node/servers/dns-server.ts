@@ -5,6 +5,8 @@
  * unless given) and relayed unchanged. Over UDP a mesh answer too large for the client is sent
  * truncated (TC), and the client retries over TCP (RFC 7766). Packets that are not queries are
  * dropped; malformed queries get FORMERR.
+ * Besides its own sockets it serves sockets made elsewhere (`serveUdp`, `serveTcp`): the in-pod
+ * 127.0.0.1:15053 and [::1]:15053 sockets that DNS capture redirects each enrolled pod's port 53 to.
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
@@ -111,7 +113,7 @@ export class DnsServer {
     }
     udp.on('error', (e) => this.options.log?.('warn', `DNS UDP: ${e.message}`));
     tcp.on('error', (e) => this.options.log?.('warn', `DNS TCP: ${e.message}`));
-    udp.on('message', (msg, rinfo) => this.onUdp(msg, rinfo));
+    udp.on('message', (msg, rinfo) => this.onUdp(udp, msg, rinfo));
     this.udp = udp;
     this.tcp = tcp;
     this.boundPort = bound;
@@ -157,7 +159,21 @@ export class DnsServer {
     return wire.errorResponse(q, wire.RCODE_SERVFAIL);
   }
 
-  private onUdp(msg: Buffer, rinfo: RemoteInfo): void {
+  /**
+   * Answers the queries arriving on a UDP socket bound elsewhere (an in-pod DNS socket), replying from
+   * that socket. The caller owns it: closing it stops this, and drain() leaves it alone.
+   */
+  serveUdp(socket: UdpSocket): void {
+    socket.on('message', (msg, rinfo) => this.onUdp(socket, msg, rinfo));
+    socket.on('error', (e) => this.options.log?.('warn', `DNS UDP (in-pod): ${e.message}`));
+  }
+
+  /** Serves one TCP DNS client accepted elsewhere (an in-pod DNS listener). */
+  serveTcp(socket: Socket): void {
+    this.onTcp(socket);
+  }
+
+  private onUdp(udp: UdpSocket, msg: Buffer, rinfo: RemoteInfo): void {
     if (this.inFlight >= (this.options.maxInFlight ?? 1024)) {
       this.counters.dropped++; // the client retries; better than queueing without bound
       return;
@@ -165,7 +181,13 @@ export class DnsServer {
     this.inFlight++;
     void this.answer(msg, plainAddress(rinfo.address), 'udp').then((res) => {
       this.inFlight--;
-      if (res && this.udp) this.udp.send(res, rinfo.port, rinfo.address);
+      if (res) {
+        try {
+          udp.send(res, rinfo.port, rinfo.address); // throws once the socket is closed (drained, or its pod left)
+        } catch {
+          // the client retries
+        }
+      }
     });
   }
 
