@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import { hboneHeaders, planOutbound, resolveMeshName } from '../../../core/node/index.ts';
 import type { NodeWorkload, OutboundPlan } from '../../../core/node/index.ts';
 import type { HboneClient } from '../hbone/index.ts';
-import { splice } from '../servers/index.ts';
+import { POOLED_READS, splice } from '../servers/index.ts';
 import type { ConnectOutcome, EntryRequest, Refusal } from '../servers/index.ts';
 import { endpointKey, failureReason, outboundRefusalFlag, refuseReason, sourceWorkloadFor } from './decisions.ts';
 import type { NodeProxyInputs } from './inputs.ts';
@@ -155,7 +155,7 @@ export function dialTcp(address: string, timeoutMs = 10_000, from?: PodSocket): 
   const [host, port] = splitHostPort(address);
   return new Promise((resolve, reject) => {
     const pod = from && podSideSocket(from, isIPv6(host) ? 6 : 4);
-    const s = pod ? pod.connect({ host, port }) : tcpConnect({ host, port, allowHalfOpen: true, noDelay: true });
+    const s = pod ? pod.connect({ host, port }) : tcpConnect({ host, port, allowHalfOpen: true, noDelay: true, onread: POOLED_READS });
     const timer = setTimeout(() => {
       s.destroy();
       reject(Object.assign(new Error(`connecting to ${address} timed out`), { code: 'ETIMEDOUT' }));
@@ -176,7 +176,7 @@ function podSideSocket(from: PodSocket, family: 4 | 6): Socket | undefined {
   const fd = from(family);
   if (fd === undefined) return undefined;
   try {
-    return new Socket({ fd, allowHalfOpen: true, noDelay: true });
+    return new Socket({ fd, allowHalfOpen: true, noDelay: true, onread: POOLED_READS });
   } catch {
     closeSync(fd); // not a TCP descriptor after all: dial from the node
     return undefined;

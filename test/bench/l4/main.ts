@@ -13,6 +13,7 @@
  *                              [--node-flags '--max-semi-space-size=2']   (V8 flags for the weft node processes;
  *                              default: the `weft` launcher's, `--max-semi-space-size=1 --v8-pool-size=1`)
  *                              [--skip rest]   (only the wrk runs at --conns: for profiling one phase)
+ *                              [--skip wrk,paced,churn,bulk]   (leave out those phases, e.g. all but bulk)
  * Namespaces, their iptables rules and every process are removed at the end, on an error and on
  * SIGINT/SIGTERM/SIGHUP; namespaces left by a run that was killed outright go at the next start.
  */
@@ -43,7 +44,7 @@ async function measure(r: Running, seconds: number, conns: number[], pace: strin
   const rssIdle = r.pids.length ? Math.max(...(await rssMb(r.pids))) : NaN;
   await wrk(ns, r.url, { connections: 16, seconds: 1 });
   const s: Sample = { rps: {}, p50: {}, p99: {}, cpuPer1k: {}, bulk: NaN, connsPerSec: NaN, churnErrors: NaN, rssIdle, rssLoad: NaN, rssPaced: NaN, pacedRps: NaN };
-  for (const c of conns) {
+  for (const c of skip.includes('wrk') ? [] : conns) {
     const before = r.pids.length ? await cpuMs(r.pids) : 0;
     const { result, peakMb } = await peakRss(r.pids, wrk(ns, r.url, { connections: c, seconds }));
     const used = r.pids.length ? (await cpuMs(r.pids)) - before : NaN;
@@ -55,13 +56,18 @@ async function measure(r: Running, seconds: number, conns: number[], pace: strin
     if (c === conns[conns.length - 1]) s.rssLoad = peakMb;
   }
   if (skip.includes('rest')) return s;
-  const paced = await peakRss(r.pids, wrk(ns, r.url, { connections: PACED_CONNECTIONS, seconds, script: pace }));
-  s.rssPaced = paced.peakMb;
-  s.pacedRps = paced.result.rps;
-  const churn = await wrk(ns, r.url, { connections: 16, seconds, close: true });
-  s.connsPerSec = churn.rps;
-  s.churnErrors = churn.errors + churn.non2xx;
-  if (s.churnErrors) process.stderr.write(`  ${r.name} churn: ${churn.errors} socket errors, ${churn.non2xx} non-2xx\n`);
+  if (!skip.includes('paced')) {
+    const paced = await peakRss(r.pids, wrk(ns, r.url, { connections: PACED_CONNECTIONS, seconds, script: pace }));
+    s.rssPaced = paced.peakMb;
+    s.pacedRps = paced.result.rps;
+  }
+  if (!skip.includes('churn')) {
+    const churn = await wrk(ns, r.url, { connections: 16, seconds, close: true });
+    s.connsPerSec = churn.rps;
+    s.churnErrors = churn.errors + churn.non2xx;
+    if (s.churnErrors) process.stderr.write(`  ${r.name} churn: ${churn.errors} socket errors, ${churn.non2xx} non-2xx\n`);
+  }
+  if (skip.includes('bulk')) return s;
   // best of three 256 MB downloads: one transfer lasts 1-3 s here, and a neighbour's burst or a
   // GC pause in that window moves a single sample by 2x
   const bulk: number[] = [];

@@ -1,0 +1,103 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { POOLED_READS, splicePair } from './splice.ts';
+
+/**
+ * Pooled reads recycle their 64 KiB buffers once a write completes: a buffer handed back too early
+ * would let a later read overwrite bytes still queued, so these tests push more than the free list
+ * holds through a slow sink and compare digests end to end.
+ */
+const servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+function listen(onConnection: (s: Socket) => void): Promise<number> {
+  const server = createServer({ allowHalfOpen: true }, onConnection);
+  servers.push(server);
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+function connected(port: number, pooled: boolean): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true, ...(pooled ? { onread: POOLED_READS } : {}) });
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+describe('splice with pooled reads', () => {
+  it('carries a bulk transfer byte for byte through a slow reader, with the buffers recycled', async () => {
+    const payload = randomBytes(24 * 1024 * 1024);
+    const want = createHash('sha256').update(payload).digest('hex');
+    // the origin: sends the payload, then FIN
+    const originPort = await listen((s) => s.end(payload));
+    // the sink: reads slowly (pauses every 1 MB), hashes what it got
+    let got = '';
+    let gotBytes = 0;
+    const sinkDone = new Promise<void>((resolve) => {
+      void listen((s) => {
+        const h = createHash('sha256');
+        let sinceBreak = 0;
+        s.on('data', (d: Buffer) => {
+          h.update(d);
+          gotBytes += d.length;
+          sinceBreak += d.length;
+          if (sinceBreak > 1024 * 1024) {
+            sinceBreak = 0;
+            s.pause();
+            setTimeout(() => s.resume(), 2);
+          }
+        });
+        s.on('end', () => {
+          got = h.digest('hex');
+          s.end();
+          resolve();
+        });
+      }).then((port) => (sinkPort = port));
+    });
+    let sinkPort = 0;
+    while (!sinkPort) await new Promise((r) => setTimeout(r, 5));
+    const client = await connected(sinkPort, false);
+    const upstream = await connected(originPort, true);
+    const end = await splicePair(client, upstream);
+    await sinkDone;
+    expect(gotBytes).toBe(payload.length);
+    expect(got).toBe(want);
+    expect(end.sent).toBe(payload.length);
+    expect(end.error).toBeUndefined();
+  });
+
+  it('keeps what a server says before the splice starts (a banner) and passes it on first', async () => {
+    const originPort = await listen((s) => {
+      s.write('220 ready\r\n');
+      s.on('data', (d: Buffer) => s.end(`echo ${d.toString()}`));
+    });
+    let received = '';
+    let sinkPort = 0;
+    const done = new Promise<void>((resolve) => {
+      void listen((s) => {
+        s.on('data', (d: Buffer) => {
+          received += d.toString();
+          if (received === '220 ready\r\n') s.write('hello');
+        });
+        s.on('end', () => {
+          s.end();
+          resolve();
+        });
+      }).then((p) => (sinkPort = p));
+    });
+    while (!sinkPort) await new Promise((r) => setTimeout(r, 5));
+    const upstream = await connected(originPort, true);
+    // the banner arrives while nothing is spliced yet
+    await new Promise((r) => setTimeout(r, 50));
+    const client = await connected(sinkPort, false);
+    const end = await splicePair(client, upstream);
+    await done;
+    expect(received).toBe('220 ready\r\necho hello');
+    expect(end.error).toBeUndefined();
+    expect(end.sent).toBe('220 ready\r\necho hello'.length);
+    expect(end.received).toBe(5);
+  }, 10_000);
+});
