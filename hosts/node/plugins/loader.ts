@@ -12,9 +12,10 @@ import type { PluginMetricsSink } from '../../../core/plugin/host-imports.ts';
 import { loadCompiledForTest, type PluginUnderTest } from '../../../core/plugin/plugin-under-test.ts';
 import { createPluginRuntime, type PluginRuntimeWithKv } from '../../../core/plugin/runtime.ts';
 import { checkComponentHeader, checkSha256, fetchComponentBytes } from './runtime/fetch-component.ts';
-import { compileComponent, DEFAULT_MEMORY_MAX_MIB } from './runtime/compile-component.ts';
+import { compileComponent, DEFAULT_MEMORY_MAX_MIB, type StepTimer } from './runtime/compile-component.ts';
 import type { Spawner } from './runtime/child-transpile.ts';
 import { defaultPluginCacheDir } from './runtime/prepared-store.ts';
+import { ShapeCache } from './runtime/shape-cache.ts';
 import { isNativePluginUrl, loadNativePlugin } from './runtime/native-plugin.ts';
 import { binaryRuntime } from '../binary/runtime.ts';
 
@@ -37,6 +38,10 @@ export interface NodePluginLoaderOptions {
   spawn?: Spawner;
   /** told how a component that was not prepared got prepared (tests, logs) */
   onPrepare?: (how: 'child' | 'in-process' | 'memory', sha256: string, why?: string) => void;
+  /** told how long each step of a load took (test/bench/plugins/swap-profile.ts) */
+  onStep?: StepTimer;
+  /** false: no glue reuse across components of one shape (runtime/shape-cache.ts; the bench's "before") */
+  shapeCache?: boolean;
 }
 
 export interface NodePluginLoader extends PluginLoader {
@@ -63,6 +68,8 @@ export function createNodePluginLoader(o: NodePluginLoaderOptions = {}): NodePlu
   const preparedDirs = o.preparedDirs ?? [join(builtinDir, 'prepared')];
   // an unchanged plugin (same bytes) is never transpiled or compiled twice
   const cache = new Map<string, Promise<CompiledPlugin>>();
+  // a rebuilt plugin reuses the glue of its shape and the compiled modules it shares (the engine)
+  const shapes = o.shapeCache === false ? undefined : new ShapeCache();
 
   function compileBytes(bytes: Uint8Array, url = 'memory:', sha256?: string): Promise<CompiledPlugin> {
     const actual = checkSha256(bytes, sha256, url);
@@ -76,6 +83,8 @@ export function createNodePluginLoader(o: NodePluginLoaderOptions = {}): NodePlu
         preparedDirs,
         spawn: o.spawn,
         onPrepare: onPrepare ? (how, why) => onPrepare(how, actual, why) : undefined,
+        onStep: o.onStep,
+        shapes,
       });
       cache.set(actual, p);
       p.catch(() => cache.delete(actual));
@@ -94,7 +103,9 @@ export function createNodePluginLoader(o: NodePluginLoaderOptions = {}): NodePlu
     async load(b: PluginBinding): Promise<CompiledPlugin> {
       // a trusted native module (benchmarks, development): refused unless the process opts in
       if (isNativePluginUrl(b.url)) return loadNativePlugin(b.url, b.sha256, { builtinDir, fetchTimeoutMs: o.fetchTimeoutMs });
+      const t0 = performance.now();
       const bytes = await fetchComponentBytes(b.url, { builtinDir, fetchTimeoutMs: o.fetchTimeoutMs });
+      o.onStep?.('fetch', performance.now() - t0);
       return compileBytes(bytes, b.url, b.sha256);
     },
     compileBytes: async (bytes, url, sha256) => compileBytes(bytes, url, sha256),
@@ -115,6 +126,8 @@ export interface NodePluginRuntimeOptions {
   budgetMs?: number;
   /** per-instance memory cap (default 64 MiB) */
   memoryMaxMiB?: number;
+  /** see NodePluginLoaderOptions.shapeCache */
+  shapeCache?: boolean;
 }
 
 export function createNodePluginRuntime(opts: NodePluginRuntimeOptions = {}): PluginRuntimeWithKv {
@@ -132,6 +145,7 @@ export function createNodePluginRuntime(opts: NodePluginRuntimeOptions = {}): Pl
           }
         : undefined),
     memoryMaxMiB: opts.memoryMaxMiB,
+    shapeCache: opts.shapeCache,
   });
   const log = opts.log;
   return createPluginRuntime(loader, {

@@ -12,6 +12,7 @@ import { cpuMs, rssMb, waitPort, wrk } from '../lib/load.ts';
 import { gatewayMesh } from '../lib/gateway-mesh.ts';
 import { WEFT_BIN } from '../../support/weft-child.ts';
 import { nginxConf, originServer } from '../l7/origin.ts';
+import { AB_ROUTER_CONFIG, RATE_LIMIT_CONFIG, REWRITE_CONFIG } from './specs.ts';
 
 // apart from the L7 bench's 1818x/1819x, so both can run on one machine (not at once: CPU)
 export const P = { origin: 18380, gateway: 18384, xds: 18390, secure: 18391, http: 18392, admin: 18393, stats: 18394, ready: 18395 };
@@ -19,19 +20,7 @@ export const P = { origin: 18380, gateway: 18384, xds: 18390, secure: 18391, htt
 export const CONTENDERS = ['none', 'one', 'chain3', 'native'] as const;
 export type Contender = (typeof CONTENDERS)[number];
 
-/**
- * `one` is header-rewrite: the most common kind of filter (headers in, headers out), and it is
- * called in both header phases, so it shows the per-request cost of a plugin that touches the
- * request and the response. (rate-limit is called once per request and mostly exercises the KV.)
- */
-export const REWRITE_CONFIG = {
-  request: { set: { 'x-client': '${header.user-agent}' } },
-  response: { set: { 'x-bench': 'rewritten' } },
-};
-/** never denies: the bench measures the cost of the check, not of refusals */
-export const RATE_LIMIT_CONFIG = { requestsPerSecond: 1e9, burst: 1e9 };
-/** no request names a variant: every request reads the header and the cookie and goes on to its route */
-export const AB_ROUTER_CONFIG = { header: 'x-variant', cookie: 'variant', variants: { beta: { route: 'beta' } } };
+export { AB_ROUTER_CONFIG, RATE_LIMIT_CONFIG, REWRITE_CONFIG } from './specs.ts';
 
 export interface Running {
   name: Contender;
@@ -60,34 +49,40 @@ export async function startOrigin(dir: string): Promise<() => Promise<void>> {
 
 const q = (s: string) => JSON.stringify(s);
 
-function wasmPlugin(name: string, url: string, phase: string, config: unknown, sha256?: string): string {
+export type FailStrategy = 'FAIL_OPEN' | 'FAIL_CLOSE';
+
+export function wasmPlugin(name: string, url: string, phase: string, config: unknown, sha256?: string, fail: FailStrategy = 'FAIL_OPEN'): string {
   return `---
 apiVersion: extensions.istio.io/v1alpha1
 kind: WasmPlugin
 metadata: { name: ${name}, namespace: bench }
 spec:
   url: ${url}
-${sha256 ? `  sha256: ${sha256}\n` : ''}${phase ? `  phase: ${phase}\n` : ''}  failStrategy: FAIL_OPEN
+${sha256 ? `  sha256: ${sha256}\n` : ''}${phase ? `  phase: ${phase}\n` : ''}  failStrategy: ${fail}
   targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: edge }]
   pluginConfig: ${JSON.stringify(config)}
 `;
 }
 
-/** the WasmPlugins of a contender, and how many must be ready */
-function pluginsOf(c: Contender, native: { url: string; sha256: string }): { yaml: string; count: number } {
+/**
+ * The WasmPlugins of a contender, and how many must be ready. The gateway fails open (its
+ * config_dump counts plugin failures); the edge bench fails closed, as the edge host has no such
+ * counters: a failing plugin then shows as non-2xx responses in wrk's figures.
+ */
+export function pluginsOf(c: Contender, native: { url: string; sha256: string }, fail: FailStrategy = 'FAIL_OPEN'): { yaml: string; count: number } {
   switch (c) {
     case 'none':
       return { yaml: '', count: 0 };
     case 'one':
-      return { yaml: wasmPlugin('rewrite', 'file:///builtin/header-rewrite.wasm', 'STATS', REWRITE_CONFIG), count: 1 };
+      return { yaml: wasmPlugin('rewrite', 'file:///builtin/header-rewrite.wasm', 'STATS', REWRITE_CONFIG, undefined, fail), count: 1 };
     case 'native':
-      return { yaml: wasmPlugin('rewrite', native.url, 'STATS', REWRITE_CONFIG, native.sha256), count: 1 };
+      return { yaml: wasmPlugin('rewrite', native.url, 'STATS', REWRITE_CONFIG, native.sha256, fail), count: 1 };
     case 'chain3':
       return {
         yaml:
-          wasmPlugin('rate-limit', 'file:///builtin/rate-limit.wasm', 'AUTHZ', RATE_LIMIT_CONFIG) +
-          wasmPlugin('rewrite', 'file:///builtin/header-rewrite.wasm', 'STATS', REWRITE_CONFIG) +
-          wasmPlugin('ab-router', 'file:///builtin/ab-router.wasm', '', AB_ROUTER_CONFIG),
+          wasmPlugin('rate-limit', 'file:///builtin/rate-limit.wasm', 'AUTHZ', RATE_LIMIT_CONFIG, undefined, fail) +
+          wasmPlugin('rewrite', 'file:///builtin/header-rewrite.wasm', 'STATS', REWRITE_CONFIG, undefined, fail) +
+          wasmPlugin('ab-router', 'file:///builtin/ab-router.wasm', '', AB_ROUTER_CONFIG, undefined, fail),
         count: 3,
       };
   }

@@ -1,5 +1,5 @@
 /**
- * The plugins benchmark (design.md 6; the plugins issue's cost goals). Two parts:
+ * The plugins benchmark (design.md 6; the plugins issue's cost goals). Four parts:
  *
  * 1. Through a real `weft gateway` (WEFT_DIST) to the L7 bench's nginx origin (a 20-byte body), wrk
  *    at 1 and 64 connections, contenders alternating within each repeat (order rotated), medians
@@ -12,9 +12,19 @@
  *    runtime's handle (createNodePluginRuntime, a RecordedExchange) for each built-in as a component
  *    and as a native build; memory per instance; cold load of the first plugin; warm swap times.
  *
+ * 3. Through the edge host (hosts/edge) on Node, Deno and workerd (edge.ts): `edge-<runtime>-none`,
+ *    `-one`, `-chain3`, the same origin and WasmPlugins, wrk at 1 and 64 connections, the figures of
+ *    part 1 per runtime and what the plugins add over `none` on the same runtime, against Node.
+ * 4. In process on Node, Deno and workerd through the edge host's plugin runtime (edge-micro.ts):
+ *    per-call cost, memory per instance, compile and cold load times.
+ *
  * Usage: WEFT_DIST=DIR node test/bench/run.mjs plugins [--repeats 3] [--seconds 5] [--calls 100000]
- *          [--only none,one,chain3,native] [--skip gateway|micro]
- * Needs nginx and wrk (apt-get install -y nginx wrk), and a build (the built-ins in DIR/plugins).
+ *          [--only none,one,chain3,native] [--skip gateway,micro,edge,edge-wrk,edge-micro]
+ *          [--runtimes node,deno,workerd] [--batch 5000]
+ * `--skip edge` skips parts 3 and 4 (the Node-only bench as it was); `--runtimes` picks the edge
+ * runtimes of parts 3 and 4 (node there is the edge host on Node, the reference of the ratios).
+ * Needs nginx and wrk (apt-get install -y nginx wrk), and a build (the built-ins in DIR/plugins);
+ * deno and workerd from node_modules/.bin.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +35,9 @@ import { median } from '../lib/load.ts';
 import { WEFT_BIN } from '../../support/weft-child.ts';
 import { CONTENDERS, measureGateway, startGateway, startOrigin, type Contender, type GatewaySample, type Running } from './gateway.ts';
 import { BUILTINS, childRole, runColdRole, runMicroRole, runSwapRole, type Builtin, type MicroResult } from './micro.ts';
+import { EDGE_RUNTIMES, type EdgeRuntime } from './edge.ts';
+import { edgeMicroPart, edgeWrkPart } from './edge-report.ts';
+import { runEdgeMicroNodeRole } from './edge-runtimes.ts';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -136,9 +149,9 @@ async function microPart(dir: string, o: { calls: number; natives: Map<Builtin, 
     '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => `| ${r.plugin} | ${r.variant} | ${r.phases} | ${f2(r.callP50)} | ${f2(r.callP99)} | ${f2(r.reqP50)} | ${f2(r.reqP99)} | ${f2(r.instMb)} | ${r.failures} |`),
     '',
-    `cold load (the first plugin of a fresh process, update() until its PluginSet serves), median of 5: a component never seen (header-rewrite under a new sha256, empty cache) ${f0(median(cold))} ms (${cold.map(f0).join(', ')}); the built-in header-rewrite as shipped (default caches) ${f0(median(coldShipped))} ms (${coldShipped.map(f0).join(', ')})`,
+    `cold load (the first plugin of a fresh process, update() until its PluginSet serves), median of 5: a component never seen (a rebuilt header-rewrite, a new sha256, empty cache; its shape matches the built-ins' index, so no jco) ${f0(median(cold))} ms (${cold.map(f0).join(', ')}); the built-in header-rewrite as shipped (default caches) ${f0(median(coldShipped))} ms (${coldShipped.map(f0).join(', ')})`,
     `warm swap, new config (same component), median of ${swaps.configMs.length}: ${f1(median(swaps.configMs))} ms (${swaps.configMs.map(f1).join(', ')})`,
-    `warm swap, new component (a sha256 never seen: fetch, transpile, meter, compile, 2 instances), median of ${swaps.componentMs.length}: ${f0(median(swaps.componentMs))} ms (${swaps.componentMs.map(f0).join(', ')})`,
+    `warm swap, new component (the user's rebuild, a sha256 never seen: fetch, glue by shape, meter and compile the changed modules, 2 instances), median of ${swaps.componentMs.length}: ${f0(median(swaps.componentMs))} ms (${swaps.componentMs.map(f0).join(', ')})`,
   ];
   const wasmRow = (p: string) => rows.find((r) => r.variant === 'wasm' && r.plugin === p);
   const one = wasmRow('header-rewrite')?.reqP50 ?? NaN;
@@ -152,7 +165,6 @@ async function microPart(dir: string, o: { calls: number; natives: Map<Builtin, 
     `goals (Node, in process, per request at p50): one plugin (header-rewrite, as in the gateway's \`one\`) ${f2(one)} us (<= 10: ${goal(one <= 10)}; the slowest built-in, ${worst?.plugin}, ${f2(worst?.reqP50 ?? NaN)} us); ` +
       `chain of three (header-rewrite + rate-limit + ab-router, sum of p50s) ${f2(sum3)} us (<= 25: ${goal(sum3 <= 25)}); ` +
       `<= 1 MB per instance: worst ${f2(maxMb)} MB (${goal(maxMb <= 1)}); swap < 200 ms: config ${f1(cfgSwap)} ms (${goal(cfgSwap < 200)}), component ${f0(compSwap)} ms (${goal(compSwap < 200)})`,
-    'Deno and workerd: not measured (the edge host does not exist yet); Node only.',
   );
   return out.join('\n');
 }
@@ -164,7 +176,11 @@ async function main(): Promise<void> {
   const only = opt('only', CONTENDERS.join(',')).split(',') as Contender[];
   for (const c of only) if (!(CONTENDERS as readonly string[]).includes(c)) throw new Error(`--only: no contender ${c} (${CONTENDERS.join(', ')})`);
   if (!only.includes('none')) only.unshift('none');
-  const skip = opt('skip', '');
+  const skip = new Set(opt('skip', '').split(',').filter(Boolean));
+  for (const s of skip) if (!['gateway', 'micro', 'edge', 'edge-wrk', 'edge-micro'].includes(s)) throw new Error(`--skip: no part ${s} (gateway, micro, edge, edge-wrk, edge-micro)`);
+  const runtimes = opt('runtimes', EDGE_RUNTIMES.join(',')).split(',').filter(Boolean) as EdgeRuntime[];
+  for (const r of runtimes) if (!(EDGE_RUNTIMES as readonly string[]).includes(r)) throw new Error(`--runtimes: no runtime ${r} (${EDGE_RUNTIMES.join(', ')})`);
+  const batch = Number(opt('batch', '5000'));
   if (!existsSync(WEFT_BIN) || !existsSync(join(BUILTIN_DIR, 'header-rewrite.wasm'))) throw new Error(`${WEFT_BIN} or its plugins/ is missing: WEFT_DIST=DIR node build.mjs`);
   const dir = mkdtempSync(join(tmpdir(), 'weft-plugins-bench-'));
   try {
@@ -178,8 +194,10 @@ async function main(): Promise<void> {
       if (name === 'header-rewrite') nativeRewrite = { url: pathToFileURL(r.outFile).href, sha256: r.sha256 };
     }
     console.log('The machine is shared with other work and noisy: compare contenders within one run, not across runs.\n');
-    if (skip !== 'gateway') console.log(`${await gatewayPart(dir, { repeats, seconds, only, native: nativeRewrite })}\n`);
-    if (skip !== 'micro') console.log(await microPart(dir, { calls, natives }));
+    if (!skip.has('gateway')) console.log(`${await gatewayPart(dir, { repeats, seconds, only, native: nativeRewrite })}\n`);
+    if (!skip.has('micro')) console.log(`${await microPart(dir, { calls, natives })}\n`);
+    if (!skip.has('edge') && !skip.has('edge-wrk') && runtimes.length) console.log(`${await edgeWrkPart(dir, { repeats, seconds, runtimes, builtinDir: BUILTIN_DIR })}\n`);
+    if (!skip.has('edge') && !skip.has('edge-micro') && runtimes.length) console.log(await edgeMicroPart(dir, { calls, batch, runtimes, builtinDir: BUILTIN_DIR }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -198,7 +216,9 @@ async function role(name: string): Promise<void> {
       mode: opt('mode', 'time') as 'time' | 'memory',
     });
   } else if (name === 'cold') r = await runColdRole({ builtinDir: opt('builtin-dir', BUILTIN_DIR), tmp: opt('tmp', tmpdir()), shipped: opt('shipped', '') === '1' });
-  else if (name === 'swap') r = await runSwapRole({ builtinDir: opt('builtin-dir', BUILTIN_DIR), tmp: opt('tmp', tmpdir()), times: 5 });
+  else if (name === 'edge-micro') {
+    r = await runEdgeMicroNodeRole({ preparedDir: opt('dir', ''), plugin: opt('plugin', '') as Builtin, mode: opt('mode', 'time'), calls: Number(opt('calls', '100000')), batch: Number(opt('batch', '5000')), extra: Number(opt('extra', '20')) });
+  } else if (name === 'swap') r = await runSwapRole({ builtinDir: opt('builtin-dir', BUILTIN_DIR), tmp: opt('tmp', tmpdir()), times: 5 });
   else throw new Error(`unknown role ${name}`);
   process.stdout.write(`${JSON.stringify(r)}\n`);
   // the transpiler worker idles for a while: do not wait for it

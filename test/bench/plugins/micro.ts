@@ -7,51 +7,16 @@
  * serves).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { HttpFilterHandle, L4Connection, PluginBinding, PluginKind, PluginSet } from '../../../core/plugin/contract.ts';
+import type { HttpFilterHandle, PluginSet } from '../../../core/plugin/contract.ts';
 import { RecordedExchange } from '../../../core/plugin/recorded-exchange.ts';
 import { createNodePluginRuntime } from '../../../hosts/node/plugins/loader.ts';
-import { AB_ROUTER_CONFIG, RATE_LIMIT_CONFIG, REWRITE_CONFIG } from './gateway.ts';
+import { BUILTINS, CONN, REQUEST, RESPONSE, REWRITE_CONFIG, SPECS, binding, type Builtin } from './specs.ts';
 
-export const BUILTINS = ['header-rewrite', 'rate-limit', 'ab-router', 'jwt-claims', 'l4-allow-list'] as const;
-export type Builtin = (typeof BUILTINS)[number];
-
-const b64url = (s: string) => Buffer.from(s).toString('base64url');
-/** an (unsigned: jwt-claims does not verify) token, as a client would send it on every request */
-const JWT = `${b64url('{"alg":"RS256","typ":"JWT"}')}.${b64url(JSON.stringify({ sub: 'ada', email: 'ada@example.com', realm_access: { roles: ['dev'] } }))}.c2ln`;
-
-export const SPECS: Record<Builtin, { kind: PluginKind; config: unknown }> = {
-  'header-rewrite': { kind: 'http-filter', config: REWRITE_CONFIG },
-  'rate-limit': { kind: 'http-filter', config: RATE_LIMIT_CONFIG },
-  'ab-router': { kind: 'http-filter', config: AB_ROUTER_CONFIG },
-  'jwt-claims': { kind: 'http-filter', config: { claims: { sub: 'x-user', email: 'x-user-email', 'realm_access.roles': 'x-user-roles' } } },
-  'l4-allow-list': { kind: 'l4-policy', config: { principals: ['spiffe://cluster.local/ns/demo/sa/api', 'spiffe://cluster.local/ns/batch/*'], cidrs: ['10.20.0.0/16'] } },
-};
-
-/** a request as wrk's arrives, plus a token for jwt-claims */
-const REQUEST = {
-  method: 'GET',
-  path: '/api/items?id=1',
-  authority: 'bench.local',
-  headers: { 'user-agent': 'wrk', accept: '*/*', authorization: `Bearer ${JWT}` },
-  sourcePrincipal: 'spiffe://cluster.local/ns/demo/sa/api',
-  sourceAddress: '10.20.1.7:40000',
-};
-const RESPONSE = { status: 200, headers: { 'content-type': 'text/plain', 'content-length': '20' } };
-const CONN: L4Connection = {
-  sourcePrincipal: 'spiffe://cluster.local/ns/batch/sa/etl',
-  destinationPrincipal: 'spiffe://cluster.local/ns/demo/sa/db',
-  sourceAddress: '10.20.1.7',
-  sourcePort: 40000,
-  destinationAddress: '10.20.2.9',
-  destinationPort: 5432,
-};
-
-export function binding(name: string, url: string, kind: PluginKind, config: unknown): PluginBinding {
-  return { name, kind, url, phase: 'UNSPECIFIED_PHASE', priority: 0, failStrategy: 'FAIL_CLOSE', config: JSON.stringify(config), ports: [], workloads: [] };
-}
+export { BUILTINS, SPECS, binding, type Builtin };
 
 export interface MicroResult {
   plugin: string;
@@ -160,43 +125,75 @@ async function timeCalls(o: { plugin: Builtin; variant: 'wasm' | 'native'; calls
 /**
  * --role cold: the first plugin of a fresh process, from update() to its PluginSet serving, ms.
  * `shipped`: the built-in header-rewrite with the loader's default caches (what a proxy starting
- * with a built-in pays); otherwise a copy under a sha256 never seen, with an empty cache dir of its
- * own (what the first custom plugin of a proxy pays).
+ * with a built-in pays); otherwise a user's filter (rebuiltGuest) this process and its empty cache
+ * dir have never seen (what the first custom plugin of a proxy pays).
  */
 export async function runColdRole(o: { builtinDir: string; tmp: string; shipped: boolean }): Promise<{ ms: number }> {
   let url = 'file:///builtin/header-rewrite.wasm';
   let cacheDir: string | undefined;
+  let config: unknown = REWRITE_CONFIG;
   if (!o.shipped) {
     const dir = mkdtempSync(join(o.tmp, 'cold-'));
-    const file = join(dir, 'header-rewrite-cold.wasm');
-    writeFileSync(file, variantOf(readFileSync(join(o.builtinDir, 'header-rewrite.wasm')), `cold-${process.pid}-${Date.now()}`));
+    const file = join(dir, 'rebuilt-cold.wasm');
+    writeFileSync(file, await rebuiltGuest('cold'));
     url = pathToFileURL(file).href;
     cacheDir = join(dir, 'cache');
+    config = { version: 'cold' };
   }
   const t0 = performance.now();
-  const runtime = createNodePluginRuntime({ builtinDir: o.builtinDir, ...(cacheDir ? { cacheDir } : {}) });
-  await runtime.update([binding('bench.p', url, 'http-filter', REWRITE_CONFIG)]);
+  const runtime = createNodePluginRuntime({ builtinDir: o.builtinDir, shapeCache, ...(cacheDir ? { cacheDir } : {}) });
+  await runtime.update([binding('bench.p', url, 'http-filter', config)]);
   const ms = performance.now() - t0;
   if (runtime.status()[0]!.state !== 'ready') throw new Error(`cold load failed: ${runtime.status()[0]!.error}`);
   return { ms };
 }
 
 /**
- * A copy of a component with a custom section appended (ignored by every tool, allowed anywhere in
- * a component): the same plugin under a sha256 never seen, so the loader's cache cannot answer.
+ * The user's edit: the same small filter rebuilt with one constant changed, as `weft plugin build`
+ * makes it (componentize-qjs, QuickJS). It sets `x-version` from its config and `x-build` from its
+ * code, so a swap is seen to serve both. Cached under .tmp/plugin-fixtures (~1.5 s per build once).
  */
-function variantOf(bytes: Uint8Array, tag: string): Uint8Array {
-  const name = Buffer.from('weft-bench');
-  const payload = Buffer.from(tag);
-  const body = Buffer.concat([Buffer.from([name.length]), name, payload]);
-  if (body.length > 127) throw new Error('tag too long');
-  return Buffer.concat([bytes, Buffer.from([0, body.length]), body]);
+export async function rebuiltGuest(build: string, repo = process.cwd()): Promise<Uint8Array> {
+  const jsSource = `import { setRequestHeader } from 'weft:plugin/http@0.1.0';
+import { config } from 'weft:plugin/host@0.1.0';
+const BUILD = '${build}';
+let version;
+export const filter = {
+  wantedPhases() { return { requestHeaders: true, requestBody: false, responseHeaders: false, responseBody: false }; },
+  onRequestHeaders() {
+    version ??= String(JSON.parse(config()).version);
+    setRequestHeader('x-version', version);
+    setRequestHeader('x-build', BUILD);
+    return { tag: 'continue' };
+  },
+  onRequestBody(eos) { return { tag: 'continue' }; },
+  onResponseHeaders() { return { tag: 'continue' }; },
+  onResponseBody(eos) { return { tag: 'continue' }; },
+};
+`;
+  const wit = join(repo, 'plugins', 'wit');
+  const key = createHash('sha256').update('http-filter').update(jsSource).update(readFileSync(join(wit, 'weft-plugin.wit'))).digest('hex').slice(0, 32);
+  const out = join(repo, '.tmp', 'plugin-fixtures', `rebuilt-${key}.wasm`);
+  if (existsSync(out)) return new Uint8Array(readFileSync(out));
+  mkdirSync(join(repo, '.tmp', 'plugin-fixtures'), { recursive: true });
+  // in a child: componentize-qjs in this process would warm V8 and fill the heap of the process being timed
+  const script = `import { componentize } from 'componentize-qjs'; import { writeFileSync, renameSync } from 'node:fs';
+const r = await componentize({ witPath: process.env.WIT, jsSource: process.env.JS, world: 'http-filter', stubWasi: true, sync: true });
+writeFileSync(process.env.OUT + '.' + process.pid, r.component); renameSync(process.env.OUT + '.' + process.pid, process.env.OUT);`;
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: repo, env: { ...process.env, WIT: wit, JS: jsSource, OUT: out }, stdio: ['ignore', 'ignore', 'inherit'] });
+    c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`building the rebuilt guest exited with ${code}`))));
+  });
+  return new Uint8Array(readFileSync(out));
 }
+
+/** the bench's "before": WEFT_BENCH_SHAPE_CACHE=0 loads every new component through jco, as before shape-cache.ts */
+const shapeCache = process.env.WEFT_BENCH_SHAPE_CACHE !== '0';
 
 /** --role swap: in a warm process, update() to a new config, then to a new component, until the new set serves (ms each) */
 export async function runSwapRole(o: { builtinDir: string; tmp: string; times: number }): Promise<{ configMs: number[]; componentMs: number[] }> {
   // a cache dir of its own: the bench leaves nothing in the default one
-  const runtime = createNodePluginRuntime({ builtinDir: o.builtinDir, cacheDir: mkdtempSync(join(o.tmp, 'swap-cache-')) });
+  const runtime = createNodePluginRuntime({ builtinDir: o.builtinDir, cacheDir: mkdtempSync(join(o.tmp, 'swap-cache-')), shapeCache });
   const cfg = (v: string) => ({ request: { set: { 'x-version': v } } });
   const check = (v: string) => {
     const x = new RecordedExchange(REQUEST);
@@ -213,17 +210,25 @@ export async function runSwapRole(o: { builtinDir: string; tmp: string; times: n
     configMs.push(performance.now() - t0);
     check(`c${i}`);
   }
-  const original = readFileSync(join(o.builtinDir, 'header-rewrite.wasm'));
+  // the user's edits: the same filter rebuilt with another constant each time (built before the clock starts)
+  const files: string[] = [];
+  for (let i = 1; i <= o.times; i++) {
+    const file = join(mkdtempSync(join(o.tmp, 'swap-')), `rebuilt-${i}.wasm`);
+    writeFileSync(file, await rebuiltGuest(`swap-${i}`));
+    files.push(file);
+  }
   const componentMs: number[] = [];
   for (let i = 1; i <= o.times; i++) {
-    const file = join(o.tmp, `header-rewrite-${i}.wasm`);
-    writeFileSync(file, variantOf(original, `${process.pid}-${i}`));
     const t0 = performance.now();
-    await runtime.update([binding('bench.p', pathToFileURL(file).href, 'http-filter', cfg(`n${i}`))]);
+    await runtime.update([binding('bench.p', pathToFileURL(files[i - 1]!).href, 'http-filter', { version: `n${i}` })]);
     componentMs.push(performance.now() - t0);
     const st = runtime.status()[0]!;
     if (st.error) throw new Error(`component swap ${i} failed: ${st.error}`);
-    check(`n${i}`);
+    const x = new RecordedExchange(REQUEST);
+    runtime.plugins().httpFilters[0]!.onRequestHeaders(x);
+    if (x.requestHeaders.get('x-version') !== `n${i}` || x.requestHeaders.get('x-build') !== `swap-${i}`) {
+      throw new Error(`swap to build swap-${i} not serving (got ${x.requestHeaders.get('x-version')} / ${x.requestHeaders.get('x-build')})`);
+    }
   }
   return { configMs, componentMs };
 }

@@ -1,5 +1,7 @@
 /**
- * Component bytes -> CompiledPlugin. The component's prepared form (prepared-store.ts: jco's glue
+ * Component bytes -> CompiledPlugin. A component of a shape the loader knows (a rebuilt plugin:
+ * shape-cache.ts) takes that shape's glue and only its changed core modules are metered and
+ * compiled; no jco. Otherwise the component's prepared form (prepared-store.ts: jco's glue
  * and unmetered core modules) is looked up on disk by sha256, first among the prepared built-ins
  * shipped with the bundle, then in the writable cache; a component not prepared yet is prepared
  * by a child process (child-transpile.ts), so jco never runs in the proxy. Then every core module
@@ -16,6 +18,9 @@ import { treatGlue } from '../../../../core/plugin/glue-treatment.ts';
 import { ChildUnavailableError, prepareInChild, prepareInProcess, type Spawner } from './child-transpile.ts';
 import { ensureCacheDir, pruneCache, readPrepared, removePrepared, touchPrepared, writeMetered, type PreparedFiles } from './prepared-store.ts';
 import { transpileComponent } from './transpile.ts';
+import { componentParts } from '../../../../core/plugin/component-parts.ts';
+import { shapeKey, type ShapeCache } from './shape-cache.ts';
+import { sha256Hex } from './fetch-component.ts';
 import { binaryRuntime, notPreparedMessage } from '../../binary/runtime.ts';
 
 let flagsSet = false;
@@ -44,6 +49,23 @@ export interface CompileOptions {
   spawn?: Spawner;
   /** told how a component that was not prepared got prepared */
   onPrepare?: (how: 'child' | 'in-process' | 'memory', why?: string) => void;
+  /** told how long each step took (test/bench/plugins/swap-profile.ts) */
+  onStep?: StepTimer;
+  /** glue by shape, compiled modules by content (shape-cache.ts); absent: every component never seen goes through jco */
+  shapes?: ShapeCache;
+}
+
+export type StepTimer = (step: string, ms: number) => void;
+
+/** runs `f`, telling `onStep` its duration under `name` */
+async function timed<T>(onStep: StepTimer | undefined, name: string, f: () => Promise<T> | T): Promise<T> {
+  if (!onStep) return f();
+  const t0 = performance.now();
+  try {
+    return await f();
+  } finally {
+    onStep(name, performance.now() - t0);
+  }
 }
 
 
@@ -113,7 +135,7 @@ async function transpileInMemory(bytes: Uint8Array): Promise<{ exports: [string,
 /** the prepared entry of `sha256`, prepared now when no root has a sound one; undefined: no usable cache */
 async function findOrPrepare(bytes: Uint8Array, sha256: string, o: CompileOptions, pages: number): Promise<(PreparedFiles & { writable?: boolean }) | undefined> {
   for (const root of o.preparedDirs ?? []) {
-    const r = await readPrepared(root, sha256, pages);
+    const r = await timed(o.onStep, 'read prepared', () => readPrepared(root, sha256, pages));
     if (r.ok) return r.files;
   }
   const root = o.cacheDir;
@@ -124,7 +146,7 @@ async function findOrPrepare(bytes: Uint8Array, sha256: string, o: CompileOption
     o.onPrepare?.('memory', (e as Error).message);
     return undefined;
   }
-  const r = await readPrepared(root, sha256, pages);
+  const r = await timed(o.onStep, 'read prepared', () => readPrepared(root, sha256, pages));
   if (r.ok) {
     touchPrepared(r.files.dir).catch(() => undefined);
     return { ...r.files, writable: true };
@@ -135,7 +157,7 @@ async function findOrPrepare(bytes: Uint8Array, sha256: string, o: CompileOption
   let how: 'child' | 'in-process' = 'child';
   let why: string | undefined;
   try {
-    await prepareInChild(bytes, sha256, root, o.spawn);
+    await timed(o.onStep, 'transpile (child round trip)', () => prepareInChild(bytes, sha256, root, o.spawn));
   } catch (e) {
     if (!(e instanceof ChildUnavailableError)) throw new Error(`cannot transpile the component: ${(e as Error).message}`);
     how = 'in-process';
@@ -147,7 +169,7 @@ async function findOrPrepare(bytes: Uint8Array, sha256: string, o: CompileOption
     }
   }
   o.onPrepare?.(how, why);
-  const again = await readPrepared(root, sha256, pages);
+  const again = await timed(o.onStep, 'read prepared', () => readPrepared(root, sha256, pages));
   if (!again.ok) throw new Error(`the prepared component in ${root} is unusable: ${again.reason}`);
   // after the read: the entry just written must not be pruned from under it
   pruneCache(root).catch(() => undefined);
@@ -157,6 +179,18 @@ async function findOrPrepare(bytes: Uint8Array, sha256: string, o: CompileOption
 export async function compileComponent(bytes: Uint8Array, sha256: string, o: CompileOptions): Promise<CompiledPlugin> {
   enableWasmFeatures();
   const pages = memoryMaxPagesOf(o.memoryMaxMiB);
+  // a rebuilt plugin of a shape seen before: no jco, and only its changed modules metered and compiled (shape-cache.ts)
+  const shapes = o.shapes;
+  const parts = shapes ? await timed(o.onStep, 'component parts', () => componentParts(bytes)) : undefined;
+  const key = parts ? shapeKey(parts, pages) : undefined;
+  const load = binaryRuntime()?.importModule ?? ((u: string) => import(/* @vite-ignore */ u));
+  let shape = key ? shapes!.find(key) : undefined;
+  if (parts && key && !shape) shape = await timed(o.onStep, 'shape from a prepared built-in', () => shapes!.fromPrepared(o.preparedDirs ?? [], sha256, parts, key, pages, load, kindOf));
+  if (parts && shape) {
+    const found = shape;
+    const c = await timed(o.onStep, 'meter + compile (by content)', () => shapes!.compileByShape(parts, found, pages));
+    return compiledPlugin(sha256, shape.kind, shape.instantiate, c.modules, c.fuelExport, pages);
+  }
   const files = await findOrPrepare(bytes, sha256, o, pages);
   let kind: PluginKind | undefined;
   let glueUrl: string;
@@ -176,25 +210,33 @@ export async function compileComponent(bytes: Uint8Array, sha256: string, o: Com
     unmetered = t.modules;
   }
   if (!p) {
-    p = meterAll(unmetered, o.memoryMaxMiB);
+    p = await timed(o.onStep, 'meter', () => meterAll(unmetered, o.memoryMaxMiB));
     // the next load with this cap skips the meter (only in the writable cache; a failure costs nothing)
     if (files?.writable) writeMetered(files.dir, pages, p.modules, p.fuelExport).catch(() => undefined);
   }
-  const compiled = await Promise.all([...p.modules].map(async ([n, b]) => [n, await WebAssembly.compile(b as Uint8Array<ArrayBuffer>)] as const));
+  const meteredModules = p.modules;
+  const compiled = await timed(o.onStep, 'compile', () => Promise.all([...meteredModules].map(async ([n, b]) => [n, await WebAssembly.compile(b as Uint8Array<ArrayBuffer>)] as const)));
   const modules = new Map<string, WebAssembly.Module>(compiled);
-  const load = binaryRuntime()?.importModule ?? ((u: string) => import(/* @vite-ignore */ u));
-  const glueModule = (await load(glueUrl)) as { instantiate?: GlueInstantiate };
+  const glueModule = (await timed(o.onStep, 'glue import', () => load(glueUrl))) as { instantiate?: GlueInstantiate };
   if (typeof glueModule.instantiate !== 'function') throw new Error('jco glue has no instantiate export');
+  if (shapes && parts && key) {
+    const jcoSha256 = files ? files.moduleSha256 : new Map([...unmetered].map(([n, b]) => [n, sha256Hex(b)]));
+    shapes.remember(key, parts, jcoSha256, modules, { kind, instantiate: glueModule.instantiate, pages });
+  }
+  return compiledPlugin(sha256, kind, glueModule.instantiate, modules, p.fuelExport, pages);
+}
+
+function compiledPlugin(sha256: string, kind: PluginKind | undefined, instantiate: GlueInstantiate, modules: ReadonlyMap<string, WebAssembly.Module>, fuelExport: string, pages: number): CompiledPlugin {
   return {
     sha256,
     kind,
-    instantiate: glueModule.instantiate,
+    instantiate,
     getCoreModule(name) {
       const m = modules.get(name);
       if (!m) throw new Error(`jco glue asked for an unknown core module ${name}`);
       return m;
     },
-    fuelExport: p.fuelExport,
-    memoryMaxBytes: p.memoryMaxBytes,
+    fuelExport,
+    memoryMaxBytes: pages * 65536,
   };
 }

@@ -49,6 +49,8 @@ export interface PreparedFiles {
   glueFile: string;
   /** core module name (as the glue asks for it) -> unmetered bytes; empty when `metered` is set */
   modules: Map<string, Uint8Array>;
+  /** core module name -> sha256 of its unmetered bytes, as the manifest says */
+  moduleSha256: Map<string, string>;
   /** the same modules metered for the asked cap, when the entry keeps them */
   metered?: { modules: Map<string, Uint8Array>; fuelExport: string };
 }
@@ -115,7 +117,7 @@ export async function readPrepared(root: string, sha256: string, meteredPages?: 
     if (glue.length !== m.glue.bytes || hash(glue) !== m.glue.sha256) return bad('glue does not match the manifest');
     const names = m.modules.map((f) => f?.name);
     if (names.some((n) => typeof n !== 'string' || !SAFE_NAME.test(n))) return bad('bad module name');
-    const files = { dir, exports: m.exports, glueFile: join(dir, GLUE_FILE) };
+    const files = { dir, exports: m.exports, glueFile: join(dir, GLUE_FILE), moduleSha256: new Map(m.modules.map((f) => [f.name, String(f.sha256)])) };
     if (meteredPages !== undefined) {
       const metered = await readMetered(dir, meteredPages, names);
       if (metered) return { ok: true, files: { ...files, modules: new Map(), metered } };
