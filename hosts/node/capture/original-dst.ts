@@ -25,6 +25,8 @@ interface Addon {
   closeNetns?(fd: number): void;
   socketInNetns?(nsFd: number, family: 4 | 6, mark: number): number;
   socketMark?(fd: number): number;
+  // since the bulk malloc settings (malloc_tune.c)
+  mallocTune?(trimThreshold: number, topPad: number, mmapThreshold: number): boolean;
 }
 
 export interface OriginalDst {
@@ -162,4 +164,18 @@ export function socketInNetns(nsFd: number, family: 4 | 6, mark = 0): number {
 /** A socket's SO_MARK (diagnostics and tests). */
 export function socketMark(fd: number): number {
   return netnsFns().socketMark(fd);
+}
+
+/**
+ * glibc's malloc settings for bulk transfers (native/original-dst/src/malloc_tune.c says why): a 4 MiB
+ * trim threshold, 1 MiB top pad and 1 MiB mmap threshold. True when applied; false where the addon
+ * is missing or older, or the C library is not glibc. Never throws.
+ */
+export function tuneMallocForBulk(): boolean {
+  try {
+    const a = load();
+    return typeof a.mallocTune === 'function' && a.mallocTune(4 * 1024 * 1024, 1024 * 1024, 1024 * 1024);
+  } catch {
+    return false;
+  }
 }

@@ -13,7 +13,7 @@ import type { CniServer } from '../cni/index.ts';
 import type { PodCapture } from '../capture/index.ts';
 import { HboneClient, HboneServer } from '../hbone/index.ts';
 import type { ConnectionInfo } from '../hbone/index.ts';
-import { AdminServer, DnsServer, ProxyEntryServer, ReadyServer, StatsServer } from '../servers/index.ts';
+import { AdminServer, DnsServer, onFirstBulkTransfer, ProxyEntryServer, ReadyServer, StatsServer } from '../servers/index.ts';
 import { CertificateKeeper } from './certificates.ts';
 import { configDump } from './config-dump.ts';
 import { Enrolment } from './enrolment.ts';
@@ -85,6 +85,12 @@ export class NodeProxy {
   async start(): Promise<void> {
     const { config, inputs } = this;
     const host = config.listen;
+    // glibc's malloc settings for bulk transfers, once one connection moves a few MB (splice.ts says why)
+    onFirstBulkTransfer(() => {
+      void import('../capture/original-dst.ts').then((m) => {
+        if (m.tuneMallocForBulk()) config.log('info', 'bulk transfer seen: malloc settings for throughput (trim threshold 4 MiB, top pad 1 MiB, mmap threshold 1 MiB)');
+      });
+    });
     await inputs.accessLog.start();
     this.ports.hbone = (await this.hboneServer.listen(config.ports.hbone, host)).port;
     this.#entry = new ProxyEntryServer({ host, port: config.ports.socks, onConnect: this.outbound.onConnect, log: (l, m) => config.log(l, m) });

@@ -5,7 +5,7 @@
  */
 export { ProxyEntryServer, type ProxyEntryOptions } from './proxy-entry-server.ts';
 export type { ConnectOutcome, EntryRequest, Refusal, RefuseReason, Tunnel } from './entry-api.ts';
-export { POOLED_READS, resetStream, splice, type SpliceEnd, type SpliceOwner } from './splice.ts';
+export { onFirstBulkTransfer, POOLED_READS, resetStream, splice, type SpliceEnd, type SpliceOwner } from './splice.ts';
 export { DnsServer, type DnsCounters, type DnsLookup, type DnsServerOptions } from './dns-server.ts';
 export { parseResolvConf, parseUpstream, readResolvConf, type Upstream } from './dns-upstream.ts';
 export { AdminServer, type AdminServerOptions } from './admin-server.ts';

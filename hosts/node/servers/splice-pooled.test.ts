@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { POOLED_READS, splicePair } from './splice.ts';
+import { onFirstBulkTransfer, POOLED_READS, splicePair } from './splice.ts';
 
 /**
  * Pooled reads recycle their 64 KiB buffers once a write completes: a buffer handed back too early
@@ -100,4 +100,30 @@ describe('splice with pooled reads', () => {
     expect(end.sent).toBe('220 ready\r\necho hello'.length);
     expect(end.received).toBe(5);
   }, 10_000);
+
+  it('tells the bulk hook once, when one connection has carried more than 4 MiB', async () => {
+    let told = 0;
+    onFirstBulkTransfer(() => told++);
+    try {
+      const small = Buffer.alloc(3 * 1024 * 1024, 1);
+      const big = Buffer.alloc(5 * 1024 * 1024, 2);
+      const through = async (payload: Buffer) => {
+        const originPort = await listen((s) => s.end(payload));
+        const sinkPort = await listen((s) => {
+          s.resume();
+          s.on('end', () => s.end());
+        });
+        await splicePair(await connected(sinkPort, false), await connected(originPort, true));
+      };
+      await through(small);
+      await through(small); // 6 MiB in all, but no single connection over 4 MiB
+      expect(told).toBe(0);
+      await through(big);
+      expect(told).toBe(1);
+      await through(big);
+      expect(told).toBe(1);
+    } finally {
+      onFirstBulkTransfer(undefined);
+    }
+  });
 });

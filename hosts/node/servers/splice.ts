@@ -139,14 +139,35 @@ function onData(this: Carrier, chunk: Buffer): void {
 }
 
 function forward(leg: Leg, chunk: Buffer, done: ((err?: Error | null) => void) | undefined): void {
-  if (leg.fromClient) leg.splice.counts.received += chunk.length;
-  else leg.splice.counts.sent += chunk.length;
+  const counts = leg.splice.counts;
+  if (leg.fromClient) counts.received += chunk.length;
+  else counts.sent += chunk.length;
+  if (bulkHook !== undefined && (counts.received > BULK_BYTES || counts.sent > BULK_BYTES)) fireBulkHook();
   if (leg.uncork && !leg.corked) {
     leg.corked = true;
     (leg.peer as Socket).cork();
     setImmediate(leg.uncork);
   }
   leg.peer.write(chunk, done);
+}
+
+/**
+ * Told once per process, the first time one connection carries more than BULK_BYTES in a direction:
+ * the node proxy then switches glibc's malloc to its bulk settings (capture/original-dst.ts
+ * tuneMallocForBulk), which cost about 1 MB resident, so a proxy that never moves bulk keeps the
+ * leaner defaults. One comparison per chunk until then, none after.
+ */
+const BULK_BYTES = 4 * 1024 * 1024;
+let bulkHook: (() => void) | undefined;
+
+export function onFirstBulkTransfer(hook: (() => void) | undefined): void {
+  bulkHook = hook;
+}
+
+function fireBulkHook(): void {
+  const hook = bulkHook!;
+  bulkHook = undefined;
+  hook();
 }
 
 /**

@@ -1,6 +1,7 @@
 /*
  * original_dst.node: originalDst(fd) -> "ip:port" (IPv6 as "[ip]:port"); and, in netns_socket.c, sockets
- * made inside a pod's network namespace (openNetns, closeNetns, socketInNetns, socketMark).
+ * made inside a pod's network namespace (openNetns, closeNetns, socketInNetns, socketMark); in
+ * malloc_tune.c, glibc's mallopt for bulk transfers (mallocTune).
  *
  * A connection REDIRECTed by iptables (nat OUTPUT or PREROUTING) arrives at the proxy's listener with
  * its destination rewritten; conntrack still knows the original one, and the kernel reports it through
@@ -106,5 +107,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_create_function(env, "originalDst", NAPI_AUTO_LENGTH, original_dst, NULL, &fn);
   napi_set_named_property(env, exports, "originalDst", fn);
   weft_register_netns(env, exports);
+  weft_register_malloc(env, exports);
   return exports;
 }
