@@ -36,7 +36,7 @@ describe('SO_ORIGINAL_DST addon loader', () => {
   });
 
   // glibc (Debian, the CI machine): mallopt takes all three settings; elsewhere it reports false
-  it.skipIf(!originalDstAvailable() || process.platform !== 'linux' || !process.report?.getReport().header.glibcVersionRuntime)('applies the bulk malloc settings (glibc mallopt)', () => {
+  it.skipIf(!originalDstAvailable() || process.platform !== 'linux' || !(process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime)('applies the bulk malloc settings (glibc mallopt)', () => {
     expect(tuneMallocForBulk()).toBe(true);
   });
 });

@@ -43,7 +43,7 @@ async function measure(r: Running, seconds: number, conns: number[], pace: strin
   await new Promise((res) => setTimeout(res, 500));
   const rssIdle = r.pids.length ? Math.max(...(await rssMb(r.pids))) : NaN;
   await wrk(ns, r.url, { connections: 16, seconds: 1 });
-  const s: Sample = { rps: {}, p50: {}, p99: {}, cpuPer1k: {}, bulk: NaN, connsPerSec: NaN, churnErrors: NaN, rssIdle, rssLoad: NaN, rssPaced: NaN, pacedRps: NaN };
+  const s: Sample = { rps: {}, p50: {}, p99: {}, cpuPer1k: {}, bulk: NaN, bulkCpuPerGb: [], connsPerSec: NaN, churnErrors: NaN, rssIdle, rssLoad: NaN, rssPaced: NaN, pacedRps: NaN };
   for (const c of skip.includes('wrk') ? [] : conns) {
     const before = r.pids.length ? await cpuMs(r.pids) : 0;
     const { result, peakMb } = await peakRss(r.pids, wrk(ns, r.url, { connections: c, seconds }));
@@ -71,8 +71,12 @@ async function measure(r: Running, seconds: number, conns: number[], pace: strin
   // best of three 256 MB downloads: one transfer lasts 1-3 s here, and a neighbour's burst or a
   // GC pause in that window moves a single sample by 2x
   const bulk: number[] = [];
+  const cpuBefore = await Promise.all(r.pids.map((p) => cpuMs([p])));
   for (let i = 0; i < 3; i++) bulk.push(await bulkMbps(ns, `${r.url}big`));
+  const cpuAfter = await Promise.all(r.pids.map((p) => cpuMs([p])));
   s.bulk = Math.max(...bulk);
+  // 3 x 256 MiB = 0.805 GB
+  s.bulkCpuPerGb = cpuAfter.map((c, i) => (c - cpuBefore[i]!) / ((3 * 256 * 1024 * 1024) / 1e9));
   return s;
 }
 

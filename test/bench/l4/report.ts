@@ -9,6 +9,8 @@ export interface Sample {
   p99: Record<number, number>;
   cpuPer1k: Record<number, number>;
   bulk: number;
+  /** CPU per GB moved in the bulk downloads, each hop (outbound hop first): the steadier bulk figure. */
+  bulkCpuPerGb: number[];
   connsPerSec: number;
   churnErrors: number;
   rssIdle: number;
@@ -46,6 +48,8 @@ export function table(results: Map<string, Sample[]>, conns: number[]): string {
   for (const c of conns) rows.push({ label: `p50 added over direct, ${c} conn (us)`, get: (s) => s.p50[c]! - direct(c), fmt: f0, better: 'low', proxyOnly: true });
   for (const c of conns) rows.push({ label: `CPU ms / 1k req, ${c} conn (both hops)`, get: (s) => s.cpuPer1k[c]!, fmt: f1, better: 'low', proxyOnly: true });
   rows.push({ label: 'bulk MB/s, 1 conn (best of 3 x 256 MB)', get: (s) => s.bulk, fmt: f0, better: 'high' });
+  rows.push({ label: 'bulk CPU ms / GB, busier hop', get: (s) => (s.bulkCpuPerGb.length ? Math.max(...s.bulkCpuPerGb) : NaN), fmt: f0, better: 'low', proxyOnly: true });
+  rows.push({ label: 'bulk CPU ms / GB, both hops', get: (s) => (s.bulkCpuPerGb.length ? s.bulkCpuPerGb.reduce((a, b) => a + b, 0) : NaN), fmt: f0, better: 'low', proxyOnly: true });
   rows.push({ label: 'new conn/s (Connection: close, 16 conn)', get: (s) => s.connsPerSec, fmt: k, better: 'high' });
   rows.push({ label: 'connection errors under churn', get: (s) => s.churnErrors, fmt: f0, better: 'low' });
   rows.push({ label: 'RSS idle MB (largest hop)', get: (s) => s.rssIdle, fmt: f1, better: 'low', proxyOnly: true });
