@@ -107,6 +107,24 @@ describe('glue treatment', () => {
     }
   });
 
+  it('reads a repeated string from its cache only when every byte matches (same slot, other bytes; non-ASCII; empty)', async () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    let top = 1024;
+    const realloc = (_o: number, _s: number, _a: number, n: number) => ((top += n), top - n);
+    const seen: string[] = [];
+    const m = (await load(treatGlue(JCO_GLUE))).make(memory, realloc, (n) => (seen.push(n), 'v'));
+    const ask = (name: string) => {
+      const bytes = new TextEncoder().encode(name);
+      // always at the same address, as a guest's reused buffer would be
+      new Uint8Array(memory.buffer).set(bytes, 16);
+      m.trampoline48(16, bytes.length, 512);
+    };
+    // same length, first and last byte: the same slot of the cache, different middles
+    const names = ['x-aaa-b', 'x-abc-b', 'x-aaa-b', 'x-aaa-b', 'x-aéa-b', 'x-abc-b', 'X-abc-b', '', 'x-abc-b'];
+    for (const n of names) ask(n);
+    expect(seen).toEqual(names);
+  });
+
   it('drops the per-call task bookkeeping and the debug switch', async () => {
     const before = await roundTrip(JCO_GLUE, 'a', 'b');
     const after = await roundTrip(treatGlue(JCO_GLUE), 'a', 'b');

@@ -263,4 +263,20 @@ describe('PluginExchangeView', () => {
     expect(v.responseStatus()).toBe(0);
     expect(v.responseHeader('x')).toBeUndefined();
   });
+
+  it('a name touched several times is removed once and its values added once, in the order first touched; a route-set name is left to the route', () => {
+    const h = head({ headers: ['x-a', 'old', 'keep', 'k'] });
+    const v = new PluginExchangeView(h);
+    v.setRequestHeader('X-B', '1');
+    v.setRequestHeader('x-a', '2');
+    v.appendRequestHeader('x-b', '3');
+    v.setRequestHeader('x-b', '4');
+    v.appendRequestHeader('x-a', '5');
+    v.setRequestHeader('x-route', 'mine');
+    const o = { set: ['x-route', 'theirs'], remove: ['gone'], add: ['pre', 'p'] };
+    v.mergeInto(o);
+    expect(o.remove).toEqual(['gone', 'x-b', 'x-a']);
+    expect(o.add).toEqual(['pre', 'p', 'x-b', '4', 'x-a', '2', 'x-a', '5']);
+    expect(v.changedHead().headers).toEqual(['keep', 'k', 'x-a', '2', 'x-b', '4', 'x-a', '5', 'x-route', 'mine']);
+  });
 });

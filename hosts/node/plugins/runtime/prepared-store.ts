@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { GLUE_RULES } from '../../../../core/plugin/glue-treatment.ts';
 
 /** bump when the layout or the glue's treatment changes: older entries are then prepared again */
-export const PREPARED_FORMAT = 2;
+export const PREPARED_FORMAT = 3;
 export const GLUE_FILE = 'glue.mjs';
 export const MANIFEST_FILE = 'manifest.json';
 
