@@ -44,6 +44,25 @@ const common = {
   plugins: [unusedDependencyParts()],
 };
 
+// @grpc/grpc-js as the bundle sees it: a module that loads grpc-js (its CommonJS, bundled) the first
+// time a client, server or credentials object is made. Importing grpc-js runs all of its module code
+// (resolvers, balancers, channelz: +2.1 MB of heap, +5 MB RSS), and `weft up`'s proxies and the CA
+// service import it for Metadata and status codes only, which come from two small files of it here
+// (the same modules grpc-js itself uses, so `instanceof Metadata` holds). A name Weft starts to use
+// that is not below fails the build ("No matching export").
+const GRPC_JS_FACADE = `
+import { Metadata } from '@grpc/grpc-js/build/src/metadata.js';
+import { Status } from '@grpc/grpc-js/build/src/constants.js';
+let real;
+const grpc = () => (real ??= require('@grpc/grpc-js'));
+export { Metadata, Status as status };
+export function Server(...a) { return new (grpc().Server)(...a); }
+export function Client(...a) { return new (grpc().Client)(...a); }
+export function makeClientConstructor(...a) { return grpc().makeClientConstructor(...a); }
+export const ServerCredentials = { createInsecure: (...a) => grpc().ServerCredentials.createInsecure(...a), createSsl: (...a) => grpc().ServerCredentials.createSsl(...a) };
+export const credentials = { createInsecure: (...a) => grpc().credentials.createInsecure(...a), createSsl: (...a) => grpc().credentials.createSsl(...a) };
+`;
+
 // Parts of dependencies Weft never runs, left out of the bundle: every process that loads a chunk
 // keeps its source text in the heap (docs/benchmarks.md, "weft up memory").
 // - @grpc/proto-loader (with lodash.camelcase and protobufjs's .proto parser): grpc-js requires it only
@@ -56,11 +75,15 @@ function unusedDependencyParts() {
     name: 'weft-unused-dependency-parts',
     setup(b) {
       b.onResolve({ filter: /^@grpc\/proto-loader$/ }, () => ({ path: 'proto-loader', namespace: 'weft-stub' }));
+      // Weft's own modules get grpc-js through the facade; the facade itself gets the real package
+      b.onResolve({ filter: /^@grpc\/grpc-js$/ }, (a) => (a.namespace === 'weft-stub' ? undefined : { path: 'grpc-js', namespace: 'weft-stub' }));
       b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (a) =>
         /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(a.importer) ? { path: 'zod-locales', namespace: 'weft-stub', pluginData: a.resolveDir } : undefined,
       );
       b.onLoad({ filter: /.*/, namespace: 'weft-stub' }, (a) =>
-        a.path === 'proto-loader'
+        a.path === 'grpc-js'
+          ? { contents: GRPC_JS_FACADE, loader: 'js', resolveDir: import.meta.dirname }
+          : a.path === 'proto-loader'
           ? { contents: "export function loadSync() { throw new Error('@grpc/proto-loader is not in the weft bundle (channelz and ORCA are never enabled)'); }", loader: 'js' }
           : { contents: "export { default as en } from '../locales/en.js';", loader: 'js', resolveDir: a.pluginData },
       );

@@ -4,15 +4,15 @@
  * name Gateway (Istio's and Gateway API's): both are filed under `Gateway` and told apart by apiVersion
  * (`isIstioGateway`); their identities (`group/Kind/ns/name`) differ, so they never collide.
  */
-import { z } from './schema/zod.ts';
-import { ConfigMapResource, EndpointSliceResource, NamespaceResource, PodResource, SecretResource, ServiceAccountResource, ServiceResource } from './schema/core-v1.ts';
+import * as z from './schema/zod.ts';
+import { configMapResource, endpointSliceResource, NamespaceResource, podResource, secretResource, ServiceAccountResource, ServiceResource } from './schema/core-v1.ts';
 import { VirtualServiceSpec } from './schema/istio-virtual-service.ts';
-import { DestinationRuleSpec } from './schema/istio-destination-rule.ts';
-import { IstioGatewaySpec, ServiceEntrySpec, WorkloadEntrySpec } from './schema/istio-networking.ts';
-import { AuthorizationPolicySpec, PeerAuthenticationSpec, RequestAuthenticationSpec } from './schema/istio-security.ts';
+import { destinationRuleSpec } from './schema/istio-destination-rule.ts';
+import { IstioGatewaySpec, serviceEntrySpec, WorkloadEntrySpec } from './schema/istio-networking.ts';
+import { AuthorizationPolicySpec, peerAuthenticationSpec, requestAuthenticationSpec } from './schema/istio-security.ts';
 import { WasmPluginSpec } from './schema/istio-extensions.ts';
-import { GatewayClassSpec, GatewaySpec, ReferenceGrantSpec } from './schema/gateway-api.ts';
-import { GRPCRouteSpec, HTTPRouteSpec } from './schema/gateway-api-routes.ts';
+import { gatewayClassSpec, GatewaySpec, referenceGrantSpec } from './schema/gateway-api.ts';
+import { grpcRouteSpec, HTTPRouteSpec } from './schema/gateway-api-routes.ts';
 import { InferenceObjectiveSpec, InferencePoolSpec, InferencePoolV1alpha2Spec } from './schema/inference.ts';
 import { resourceShape } from './schema/meta.ts';
 
@@ -59,36 +59,47 @@ const ISTIO_NET = ['v1alpha3', 'v1beta1', 'v1'];
 const ISTIO_SEC = ['v1beta1', 'v1'];
 const GW = ['v1', 'v1beta1'];
 
-const def = (key: KindKey, kind: string, group: string, versions: readonly string[], schema: z.ZodType, namespaced = true): KindDef => ({
-  key, gk: `${group}/${kind}`, kind, group, versions, namespaced, schema,
-});
+/**
+ * `schema` is built on first use (a getter): a kind's whole-object schema, and for the kinds whose
+ * schema modules defer it (schema/lazy.ts) its own schemas, cost nothing until a resource of that kind
+ * is validated.
+ */
+const def = (key: KindKey, kind: string, group: string, versions: readonly string[], build: () => z.ZodType, namespaced = true): KindDef => {
+  let schema: z.ZodType | undefined;
+  return {
+    key, gk: `${group}/${kind}`, kind, group, versions, namespaced,
+    get schema() {
+      return (schema ??= build());
+    },
+  };
+};
 
 export const KIND_DEFS: readonly KindDef[] = [
-  def('Namespace', 'Namespace', '', ['v1'], NamespaceResource, false),
-  def('Service', 'Service', '', ['v1'], ServiceResource),
-  def('Pod', 'Pod', '', ['v1'], PodResource),
-  def('ServiceAccount', 'ServiceAccount', '', ['v1'], ServiceAccountResource),
-  def('Secret', 'Secret', '', ['v1'], SecretResource),
-  def('ConfigMap', 'ConfigMap', '', ['v1'], ConfigMapResource),
-  def('EndpointSlice', 'EndpointSlice', 'discovery.k8s.io', ['v1'], EndpointSliceResource),
-  def('VirtualService', 'VirtualService', 'networking.istio.io', ISTIO_NET, resourceShape(VirtualServiceSpec)),
-  def('DestinationRule', 'DestinationRule', 'networking.istio.io', ISTIO_NET, resourceShape(DestinationRuleSpec)),
-  def('Gateway', 'Gateway', 'networking.istio.io', ISTIO_NET, resourceShape(IstioGatewaySpec)),
-  def('ServiceEntry', 'ServiceEntry', 'networking.istio.io', ISTIO_NET, resourceShape(ServiceEntrySpec)),
-  def('WorkloadEntry', 'WorkloadEntry', 'networking.istio.io', ISTIO_NET, resourceShape(WorkloadEntrySpec)),
-  def('AuthorizationPolicy', 'AuthorizationPolicy', 'security.istio.io', ISTIO_SEC, resourceShape(AuthorizationPolicySpec)),
-  def('PeerAuthentication', 'PeerAuthentication', 'security.istio.io', ISTIO_SEC, resourceShape(PeerAuthenticationSpec)),
-  def('RequestAuthentication', 'RequestAuthentication', 'security.istio.io', ISTIO_SEC, resourceShape(RequestAuthenticationSpec)),
-  def('WasmPlugin', 'WasmPlugin', 'extensions.istio.io', ['v1alpha1'], resourceShape(WasmPluginSpec)),
-  def('GatewayClass', 'GatewayClass', 'gateway.networking.k8s.io', GW, resourceShape(GatewayClassSpec), false),
-  def('Gateway', 'Gateway', 'gateway.networking.k8s.io', GW, resourceShape(GatewaySpec)),
-  def('HTTPRoute', 'HTTPRoute', 'gateway.networking.k8s.io', GW, resourceShape(HTTPRouteSpec)),
-  def('GRPCRoute', 'GRPCRoute', 'gateway.networking.k8s.io', GW, resourceShape(GRPCRouteSpec)),
-  def('ReferenceGrant', 'ReferenceGrant', 'gateway.networking.k8s.io', GW, resourceShape(ReferenceGrantSpec)),
-  def('InferencePool', 'InferencePool', 'inference.networking.k8s.io', ['v1'], resourceShape(InferencePoolSpec)),
+  def('Namespace', 'Namespace', '', ['v1'], () => NamespaceResource, false),
+  def('Service', 'Service', '', ['v1'], () => ServiceResource),
+  def('Pod', 'Pod', '', ['v1'], () => podResource()),
+  def('ServiceAccount', 'ServiceAccount', '', ['v1'], () => ServiceAccountResource),
+  def('Secret', 'Secret', '', ['v1'], () => secretResource()),
+  def('ConfigMap', 'ConfigMap', '', ['v1'], () => configMapResource()),
+  def('EndpointSlice', 'EndpointSlice', 'discovery.k8s.io', ['v1'], () => endpointSliceResource()),
+  def('VirtualService', 'VirtualService', 'networking.istio.io', ISTIO_NET, () => resourceShape(VirtualServiceSpec)),
+  def('DestinationRule', 'DestinationRule', 'networking.istio.io', ISTIO_NET, () => resourceShape(destinationRuleSpec())),
+  def('Gateway', 'Gateway', 'networking.istio.io', ISTIO_NET, () => resourceShape(IstioGatewaySpec)),
+  def('ServiceEntry', 'ServiceEntry', 'networking.istio.io', ISTIO_NET, () => resourceShape(serviceEntrySpec())),
+  def('WorkloadEntry', 'WorkloadEntry', 'networking.istio.io', ISTIO_NET, () => resourceShape(WorkloadEntrySpec)),
+  def('AuthorizationPolicy', 'AuthorizationPolicy', 'security.istio.io', ISTIO_SEC, () => resourceShape(AuthorizationPolicySpec)),
+  def('PeerAuthentication', 'PeerAuthentication', 'security.istio.io', ISTIO_SEC, () => resourceShape(peerAuthenticationSpec())),
+  def('RequestAuthentication', 'RequestAuthentication', 'security.istio.io', ISTIO_SEC, () => resourceShape(requestAuthenticationSpec())),
+  def('WasmPlugin', 'WasmPlugin', 'extensions.istio.io', ['v1alpha1'], () => resourceShape(WasmPluginSpec)),
+  def('GatewayClass', 'GatewayClass', 'gateway.networking.k8s.io', GW, () => resourceShape(gatewayClassSpec()), false),
+  def('Gateway', 'Gateway', 'gateway.networking.k8s.io', GW, () => resourceShape(GatewaySpec)),
+  def('HTTPRoute', 'HTTPRoute', 'gateway.networking.k8s.io', GW, () => resourceShape(HTTPRouteSpec)),
+  def('GRPCRoute', 'GRPCRoute', 'gateway.networking.k8s.io', GW, () => resourceShape(grpcRouteSpec())),
+  def('ReferenceGrant', 'ReferenceGrant', 'gateway.networking.k8s.io', GW, () => resourceShape(referenceGrantSpec())),
+  def('InferencePool', 'InferencePool', 'inference.networking.k8s.io', ['v1'], () => resourceShape(InferencePoolSpec)),
   // The older group of InferencePool: same key, converted to the v1 shape by its own schema.
-  def('InferencePool', 'InferencePool', 'inference.networking.x-k8s.io', ['v1alpha2'], resourceShape(InferencePoolV1alpha2Spec)),
-  def('InferenceObjective', 'InferenceObjective', 'inference.networking.x-k8s.io', ['v1alpha2'], resourceShape(InferenceObjectiveSpec)),
+  def('InferencePool', 'InferencePool', 'inference.networking.x-k8s.io', ['v1alpha2'], () => resourceShape(InferencePoolV1alpha2Spec)),
+  def('InferenceObjective', 'InferenceObjective', 'inference.networking.x-k8s.io', ['v1alpha2'], () => resourceShape(InferenceObjectiveSpec)),
 ];
 
 /** Kinds that exist upstream but that Weft does not use: reported with advice, never silently dropped. */

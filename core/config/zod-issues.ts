@@ -2,7 +2,7 @@
  * Turns zod's issues into the words a user reads (`is required`, `must be 0..100`, `must be one of
  * ALLOW, DENY`), and separates unknown fields (warnings) from errors.
  */
-import type { z } from './schema/zod.ts';
+import type * as z from './schema/zod.ts';
 import type { PathSegment } from './field-path.ts';
 
 export interface FieldProblem {

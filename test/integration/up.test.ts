@@ -19,6 +19,8 @@ import { StaticCerts } from './hbone-fixtures.ts';
 import { spawnWeft, type WeftChild } from '../support/weft-child.ts';
 import { httpGet } from '../support/proxy-fixtures.ts';
 import { eventually } from '../support/weft-process.ts';
+import { DeltaXdsClient } from '../../hosts/node/xds/delta-client.ts';
+import { TYPE_URL } from '../../core/xds/type-urls.ts';
 
 const HELLO_HOST = process.platform === 'linux' ? '127.0.0.2' : '127.0.0.1';
 const dir = mkdtempSync(join(tmpdir(), 'weft-up-'));
@@ -171,5 +173,23 @@ describe('weft up', () => {
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     console.log(`weft up: RSS after the tests ${Math.round(rssKb / 1024)} MB`);
     expect(rssKb).toBeGreaterThan(0);
+  });
+
+  it('serves xDS on its plaintext port to a proxy outside the process (gRPC made on the first connection)', async () => {
+    const xds = /xDS 127\.0\.0\.1:(\d+) \(plaintext\)/.exec(up.stdout());
+    expect(xds).not.toBeNull();
+    const client = new DeltaXdsClient({
+      address: `127.0.0.1:${xds![1]}`,
+      node: { id: 'ztunnel~127.0.0.1~outside.demo~demo.svc.cluster.local', metadata: { NODE_NAME: 'outside' } },
+      subscriptions: [{ typeUrl: TYPE_URL.address }],
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
+    try {
+      client.start();
+      const name = await eventually(() => [...client.resources(TYPE_URL.address).keys()].find((n) => n.includes('/demo/')), 10_000, 'the sample\'s workloads over xDS');
+      expect(name).toMatch(/WorkloadEntry\/demo\//);
+    } finally {
+      client.close();
+    }
   });
 });

@@ -3,7 +3,7 @@
  * regexes, IPs, Istio's StringMatch and selectors. Each check carries the message a user reads
  * (`must be 1..65535`), since zod's defaults speak about types rather than fields.
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 import { parseGatewayDuration, parseGoDuration } from './duration.ts';
 import { checkRegex } from './regex.ts';
 import { isCIDR, isIP, isIPOrCIDR } from '../../net/ip.ts';

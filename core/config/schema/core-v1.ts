@@ -3,10 +3,11 @@
  * discovery.k8s.io/v1 EndpointSlice, with the API server's field names, defaults and checks. Pod specs
  * carry many fields a mesh never reads (containers' images, volumes...): those are accepted as they are.
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 import { bool, dnsLabel, ipAddress, labelMap, port, stringList, stringMap } from './common.ts';
 import { resourceShape, specLessShape } from './meta.ts';
 import { isIP, isIPv4, isIPv6 } from '../../net/ip.ts';
+import { lazy } from './lazy.ts';
 
 /** IANA_SVC_NAME: how a named port is spelled (container ports, Service targetPort). */
 const IANA_SVC_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -94,47 +95,51 @@ export const ServiceSpec = z
   });
 export const ServiceResource = resourceShape(ServiceSpec, { nameRule: 'dns1035' });
 
-const ContainerPort = z.strictObject({
-  name: portName().optional(),
-  containerPort: port(),
-  protocol: Protocol.default('TCP'),
-  hostPort: port().optional(),
-  hostIP: z.string().optional(),
+// Pods: built when the first Pod is validated (lazy.ts)
+const podSchemas = lazy(() => {
+  const ContainerPort = z.strictObject({
+    name: portName().optional(),
+    containerPort: port(),
+    protocol: Protocol.default('TCP'),
+    hostPort: port().optional(),
+    hostIP: z.string().optional(),
+  });
+
+  /** A container: Weft reads its name and ports; image, env, resources and the rest pass through unread. */
+  const Container = z.looseObject({ name: z.string(), ports: z.array(ContainerPort).optional() });
+
+  /** Pod spec fields that exist upstream but mean nothing to a mesh: accepted without a warning. */
+  const POD_SPEC_PASSTHROUGH = [
+    'activeDeadlineSeconds', 'affinity', 'automountServiceAccountToken', 'dnsConfig', 'dnsPolicy', 'enableServiceLinks',
+    'ephemeralContainers', 'hostAliases', 'hostIPC', 'hostPID', 'hostUsers', 'hostname', 'hostnameOverride',
+    'imagePullSecrets', 'nodeSelector', 'os', 'overhead', 'preemptionPolicy', 'priority', 'priorityClassName',
+    'readinessGates', 'resourceClaims', 'resources', 'restartPolicy', 'runtimeClassName', 'schedulerName',
+    'schedulingGates', 'securityContext', 'setHostnameAsFQDN', 'shareProcessNamespace', 'subdomain',
+    'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints', 'volumes',
+  ] as const;
+
+  const PodSpec = z.strictObject({
+    nodeName: z.string().optional(),
+    serviceAccountName: z.string().optional(),
+    /** Deprecated alias of serviceAccountName, still read by Kubernetes. */
+    serviceAccount: z.string().optional(),
+    hostNetwork: bool().optional(),
+    containers: z.array(Container).min(1, 'must have at least one container'),
+    initContainers: z.array(Container).optional(),
+    ...Object.fromEntries(POD_SPEC_PASSTHROUGH.map((k) => [k, z.unknown().optional()])),
+  });
+
+  const PodCondition = z.looseObject({ type: z.string(), status: z.enum(['True', 'False', 'Unknown']) });
+  const PodStatus = z.looseObject({
+    phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']).optional(),
+    podIP: ipAddress().optional(),
+    podIPs: z.array(z.strictObject({ ip: ipAddress() })).max(2, 'must have at most 2 items').optional(),
+    hostIP: ipAddress().optional(),
+    conditions: z.array(PodCondition).optional(),
+  });
+  return { PodSpec, PodStatus, PodResource: resourceShape(PodSpec, { status: PodStatus }) };
 });
-
-/** A container: Weft reads its name and ports; image, env, resources and the rest pass through unread. */
-const Container = z.looseObject({ name: z.string(), ports: z.array(ContainerPort).optional() });
-
-/** Pod spec fields that exist upstream but mean nothing to a mesh: accepted without a warning. */
-const POD_SPEC_PASSTHROUGH = [
-  'activeDeadlineSeconds', 'affinity', 'automountServiceAccountToken', 'dnsConfig', 'dnsPolicy', 'enableServiceLinks',
-  'ephemeralContainers', 'hostAliases', 'hostIPC', 'hostPID', 'hostUsers', 'hostname', 'hostnameOverride',
-  'imagePullSecrets', 'nodeSelector', 'os', 'overhead', 'preemptionPolicy', 'priority', 'priorityClassName',
-  'readinessGates', 'resourceClaims', 'resources', 'restartPolicy', 'runtimeClassName', 'schedulerName',
-  'schedulingGates', 'securityContext', 'setHostnameAsFQDN', 'shareProcessNamespace', 'subdomain',
-  'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints', 'volumes',
-] as const;
-
-export const PodSpec = z.strictObject({
-  nodeName: z.string().optional(),
-  serviceAccountName: z.string().optional(),
-  /** Deprecated alias of serviceAccountName, still read by Kubernetes. */
-  serviceAccount: z.string().optional(),
-  hostNetwork: bool().optional(),
-  containers: z.array(Container).min(1, 'must have at least one container'),
-  initContainers: z.array(Container).optional(),
-  ...Object.fromEntries(POD_SPEC_PASSTHROUGH.map((k) => [k, z.unknown().optional()])),
-});
-
-const PodCondition = z.looseObject({ type: z.string(), status: z.enum(['True', 'False', 'Unknown']) });
-export const PodStatus = z.looseObject({
-  phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']).optional(),
-  podIP: ipAddress().optional(),
-  podIPs: z.array(z.strictObject({ ip: ipAddress() })).max(2, 'must have at most 2 items').optional(),
-  hostIP: ipAddress().optional(),
-  conditions: z.array(PodCondition).optional(),
-});
-export const PodResource = resourceShape(PodSpec, { status: PodStatus });
+export const podResource = () => podSchemas().PodResource;
 
 export const ServiceAccountResource = specLessShape({
   secrets: z.array(z.unknown()).optional(),
@@ -151,71 +156,78 @@ const base64Map = () =>
     }
   });
 
-export const SecretResource = specLessShape({
-  type: z.string().default('Opaque'),
-  data: base64Map().optional(),
-  stringData: stringMap().optional(),
-  immutable: bool().optional(),
-}).superRefine((s, ctx) => {
-  if (s.type !== 'kubernetes.io/tls') return;
-  for (const key of ['tls.crt', 'tls.key']) {
-    if (s.data?.[key] === undefined && s.stringData?.[key] === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['data', key], message: 'is required for a Secret of type kubernetes.io/tls' });
+export const secretResource = lazy(() =>
+  specLessShape({
+    type: z.string().default('Opaque'),
+    data: base64Map().optional(),
+    stringData: stringMap().optional(),
+    immutable: bool().optional(),
+  }).superRefine((s, ctx) => {
+    if (s.type !== 'kubernetes.io/tls') return;
+    for (const key of ['tls.crt', 'tls.key']) {
+      if (s.data?.[key] === undefined && s.stringData?.[key] === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['data', key], message: 'is required for a Secret of type kubernetes.io/tls' });
+      }
     }
-  }
-});
+  }),
+);
 
-export const ConfigMapResource = specLessShape({
-  data: stringMap().optional(),
-  binaryData: base64Map().optional(),
-  immutable: bool().optional(),
-});
+export const configMapResource = lazy(() =>
+  specLessShape({
+    data: stringMap().optional(),
+    binaryData: base64Map().optional(),
+    immutable: bool().optional(),
+  }),
+);
 
-const EndpointConditions = z.strictObject({ ready: bool().optional(), serving: bool().optional(), terminating: bool().optional() });
-const ObjectReference = z.strictObject({
-  kind: z.string().optional(),
-  namespace: z.string().optional(),
-  name: z.string().optional(),
-  uid: z.string().optional(),
-  apiVersion: z.string().optional(),
-  resourceVersion: z.string().optional(),
-  fieldPath: z.string().optional(),
-});
-const Endpoint = z.strictObject({
-  addresses: stringList().min(1, 'must have at least one address').max(100, 'must have at most 100 addresses'),
-  conditions: EndpointConditions.optional(),
-  hostname: z.string().optional(),
-  targetRef: ObjectReference.optional(),
-  nodeName: z.string().optional(),
-  zone: z.string().optional(),
-  hints: z.unknown().optional(),
-  deprecatedTopology: stringMap().optional(),
-});
-const EndpointPort = z.strictObject({
-  name: z.string().optional(),
-  protocol: Protocol.default('TCP'),
-  port: port().optional(),
-  appProtocol: z.string().optional(),
-});
+// EndpointSlices: built when the first one is validated (lazy.ts)
+export const endpointSliceResource = lazy(() => {
+  const EndpointConditions = z.strictObject({ ready: bool().optional(), serving: bool().optional(), terminating: bool().optional() });
+  const ObjectReference = z.strictObject({
+    kind: z.string().optional(),
+    namespace: z.string().optional(),
+    name: z.string().optional(),
+    uid: z.string().optional(),
+    apiVersion: z.string().optional(),
+    resourceVersion: z.string().optional(),
+    fieldPath: z.string().optional(),
+  });
+  const Endpoint = z.strictObject({
+    addresses: stringList().min(1, 'must have at least one address').max(100, 'must have at most 100 addresses'),
+    conditions: EndpointConditions.optional(),
+    hostname: z.string().optional(),
+    targetRef: ObjectReference.optional(),
+    nodeName: z.string().optional(),
+    zone: z.string().optional(),
+    hints: z.unknown().optional(),
+    deprecatedTopology: stringMap().optional(),
+  });
+  const EndpointPort = z.strictObject({
+    name: z.string().optional(),
+    protocol: Protocol.default('TCP'),
+    port: port().optional(),
+    appProtocol: z.string().optional(),
+  });
 
-export const EndpointSliceResource = specLessShape({
-  addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
-  endpoints: z.array(Endpoint).prefault([]),
-  ports: z.array(EndpointPort).optional(),
-}).superRefine((s, ctx) => {
-  const ok = s.addressType === 'IPv4' ? isIPv4 : s.addressType === 'IPv6' ? isIPv6 : (a: string) => a.length > 0;
-  s.endpoints.forEach((e, i) =>
-    e.addresses.forEach((a, j) => {
-      if (!ok(a)) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'addresses', j], message: `"${a}" is not an ${s.addressType} address` });
-    }),
-  );
+  return specLessShape({
+    addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
+    endpoints: z.array(Endpoint).prefault([]),
+    ports: z.array(EndpointPort).optional(),
+  }).superRefine((s, ctx) => {
+    const ok = s.addressType === 'IPv4' ? isIPv4 : s.addressType === 'IPv6' ? isIPv6 : (a: string) => a.length > 0;
+    s.endpoints.forEach((e, i) =>
+      e.addresses.forEach((a, j) => {
+        if (!ok(a)) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'addresses', j], message: `"${a}" is not an ${s.addressType} address` });
+      }),
+    );
+  });
 });
 
 export type NamespaceSpec = z.output<typeof NamespaceSpec>;
 export type ServiceSpec = z.output<typeof ServiceSpec>;
-export type PodSpec = z.output<typeof PodSpec>;
-export type PodStatus = z.output<typeof PodStatus>;
-export type SecretData = Omit<z.output<typeof SecretResource>, 'apiVersion' | 'kind' | 'metadata' | 'status'>;
-export type ConfigMapData = Omit<z.output<typeof ConfigMapResource>, 'apiVersion' | 'kind' | 'metadata' | 'status'>;
-export type EndpointSliceData = Omit<z.output<typeof EndpointSliceResource>, 'apiVersion' | 'kind' | 'metadata' | 'status'>;
+export type PodSpec = z.output<ReturnType<typeof podSchemas>['PodSpec']>;
+export type PodStatus = z.output<ReturnType<typeof podSchemas>['PodStatus']>;
+export type SecretData = Omit<z.output<ReturnType<typeof secretResource>>, 'apiVersion' | 'kind' | 'metadata' | 'status'>;
+export type ConfigMapData = Omit<z.output<ReturnType<typeof configMapResource>>, 'apiVersion' | 'kind' | 'metadata' | 'status'>;
+export type EndpointSliceData = Omit<z.output<ReturnType<typeof endpointSliceResource>>, 'apiVersion' | 'kind' | 'metadata' | 'status'>;
 

@@ -3,7 +3,8 @@
  * filters, backendRefs, timeouts, with the CRDs' defaults (PathPrefix "/", weight 1, kind Service)
  * and CEL rules (filter/type agreement, redirect vs backendRefs, path value rules).
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
+import { lazy } from './lazy.ts';
 import { HEADER_NAME, gatewayDuration, group, intRange, kind, objectName } from './common.ts';
 import { BackendObjectReference, ParentReference, backendRefShape, gatewayHostname, needsServicePort, sectionName } from './gateway-api.ts';
 import { parseGatewayDuration } from './duration.ts';
@@ -185,53 +186,57 @@ export const HTTPRouteSpec = z
     if (total > 128) ctx.addIssue({ code: 'custom', path: ['rules'], message: 'must have at most 128 matches across all rules' });
   });
 
-const GRPC_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'ExtensionRef'] as const;
-const GRPCRouteFilter = z
-  .strictObject({
-    type: z.enum(GRPC_FILTERS),
-    requestHeaderModifier: HeaderModifier.optional(),
-    responseHeaderModifier: HeaderModifier.optional(),
-    requestMirror: RequestMirror.optional(),
-    extensionRef: LocalObjectReference.optional(),
-  })
-  .superRefine(filterAgreement(GRPC_FILTERS));
+// built when the first resource of its kind is validated (lazy.ts)
+export const grpcRouteSpec = lazy(() => {
+  const GRPC_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'ExtensionRef'] as const;
+  const GRPCRouteFilter = z
+    .strictObject({
+      type: z.enum(GRPC_FILTERS),
+      requestHeaderModifier: HeaderModifier.optional(),
+      responseHeaderModifier: HeaderModifier.optional(),
+      requestMirror: RequestMirror.optional(),
+      extensionRef: LocalObjectReference.optional(),
+    })
+    .superRefine(filterAgreement(GRPC_FILTERS));
 
-const GRPCMethodMatch = z
-  .strictObject({ type: z.enum(['Exact', 'RegularExpression']).default('Exact'), service: z.string().max(1024).optional(), method: z.string().max(1024).optional() })
-  .superRefine((m, ctx) => {
-    if (m.service === undefined && m.method === undefined) ctx.addIssue({ code: 'custom', message: "one or both of 'service' or 'method' must be specified" });
-    if (m.type === 'Exact') {
-      if (m.service !== undefined && !/^\.?[a-zA-Z_][a-zA-Z_0-9]*(\.[a-zA-Z_][a-zA-Z_0-9]*)*$/.test(m.service)) ctx.addIssue({ code: 'custom', path: ['service'], message: 'must be a gRPC service name (e.g. grpc.health.v1.Health)' });
-      if (m.method !== undefined && !/^[A-Za-z_][A-Za-z_0-9]*$/.test(m.method)) ctx.addIssue({ code: 'custom', path: ['method'], message: 'must be a gRPC method name' });
-    } else {
-      for (const k of ['service', 'method'] as const) {
-        const p = m[k] !== undefined ? checkRegex(m[k]!) : undefined;
-        if (p) ctx.addIssue({ code: 'custom', path: [k], message: p });
+  const GRPCMethodMatch = z
+    .strictObject({ type: z.enum(['Exact', 'RegularExpression']).default('Exact'), service: z.string().max(1024).optional(), method: z.string().max(1024).optional() })
+    .superRefine((m, ctx) => {
+      if (m.service === undefined && m.method === undefined) ctx.addIssue({ code: 'custom', message: "one or both of 'service' or 'method' must be specified" });
+      if (m.type === 'Exact') {
+        if (m.service !== undefined && !/^\.?[a-zA-Z_][a-zA-Z_0-9]*(\.[a-zA-Z_][a-zA-Z_0-9]*)*$/.test(m.service)) ctx.addIssue({ code: 'custom', path: ['service'], message: 'must be a gRPC service name (e.g. grpc.health.v1.Health)' });
+        if (m.method !== undefined && !/^[A-Za-z_][A-Za-z_0-9]*$/.test(m.method)) ctx.addIssue({ code: 'custom', path: ['method'], message: 'must be a gRPC method name' });
+      } else {
+        for (const k of ['service', 'method'] as const) {
+          const p = m[k] !== undefined ? checkRegex(m[k]!) : undefined;
+          if (p) ctx.addIssue({ code: 'custom', path: [k], message: p });
+        }
       }
-    }
-  });
+    });
 
-const GRPCRouteRule = z
-  .strictObject({
-    name: sectionName().optional(),
-    matches: z.array(z.strictObject({ method: GRPCMethodMatch.optional(), headers: z.array(HeaderMatch).max(16).optional() })).max(64).optional(),
-    filters: z.array(GRPCRouteFilter).max(16).optional(),
-    backendRefs: z
-      .array(z.strictObject({ ...backendRefShape, weight: intRange(0, 1000000).default(1), filters: z.array(GRPCRouteFilter).max(16).optional() }).superRefine(needsServicePort))
-      .max(16)
-      .optional(),
-  })
-  .superRefine((r, ctx) => filterListRules(r.filters ?? [], ctx, ['filters']));
+  const GRPCRouteRule = z
+    .strictObject({
+      name: sectionName().optional(),
+      matches: z.array(z.strictObject({ method: GRPCMethodMatch.optional(), headers: z.array(HeaderMatch).max(16).optional() })).max(64).optional(),
+      filters: z.array(GRPCRouteFilter).max(16).optional(),
+      backendRefs: z
+        .array(z.strictObject({ ...backendRefShape, weight: intRange(0, 1000000).default(1), filters: z.array(GRPCRouteFilter).max(16).optional() }).superRefine(needsServicePort))
+        .max(16)
+        .optional(),
+    })
+    .superRefine((r, ctx) => filterListRules(r.filters ?? [], ctx, ['filters']));
 
-export const GRPCRouteSpec = z
-  .strictObject({
-    parentRefs: z.array(ParentReference).max(32).optional(),
-    hostnames: z.array(gatewayHostname()).max(16).optional(),
-    rules: z.array(GRPCRouteRule).max(16, 'must have at most 16 rules').optional(),
-  })
-  .superRefine((s, ctx) => parentRefRules(s.parentRefs ?? [], ctx));
+  const GRPCRouteSpec = z
+    .strictObject({
+      parentRefs: z.array(ParentReference).max(32).optional(),
+      hostnames: z.array(gatewayHostname()).max(16).optional(),
+      rules: z.array(GRPCRouteRule).max(16, 'must have at most 16 rules').optional(),
+    })
+    .superRefine((s, ctx) => parentRefRules(s.parentRefs ?? [], ctx));
+  return GRPCRouteSpec;
+});
 
 export type HTTPRouteSpec = z.output<typeof HTTPRouteSpec>;
 export type HTTPRouteRule = z.output<typeof HTTPRouteRule>;
-export type GRPCRouteSpec = z.output<typeof GRPCRouteSpec>;
+export type GRPCRouteSpec = z.output<ReturnType<typeof grpcRouteSpec>>;
 

@@ -3,7 +3,8 @@
  * (v1 and v1beta1 read alike): the CRDs' defaults, patterns and CEL rules. Routes are in
  * gateway-api-routes.ts; the references both use are here.
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
+import { lazy } from './lazy.ts';
 import { GATEWAY_HOSTNAME, dnsLabel, dnsSubdomain, group, kind, labelKeyProblem, objectName, port } from './common.ts';
 import { isIP } from '../../net/ip.ts';
 
@@ -40,10 +41,14 @@ export const BackendObjectReference = z.strictObject(backendRefShape).superRefin
 
 const ParametersReference = z.strictObject({ group: group(), kind: kind(), name: objectName(), namespace: dnsLabel().optional() });
 
-export const GatewayClassSpec = z.strictObject({
-  controllerName: z.string().min(1).max(253).regex(CONTROLLER_NAME, 'must be a domain-prefixed path (e.g. weft.io/gateway-controller)'),
-  parametersRef: ParametersReference.optional(),
-  description: z.string().max(64).optional(),
+// built when the first resource of its kind is validated (lazy.ts)
+export const gatewayClassSpec = lazy(() => {
+  const GatewayClassSpec = z.strictObject({
+    controllerName: z.string().min(1).max(253).regex(CONTROLLER_NAME, 'must be a domain-prefixed path (e.g. weft.io/gateway-controller)'),
+    parametersRef: ParametersReference.optional(),
+    description: z.string().max(64).optional(),
+  });
+  return GatewayClassSpec;
 });
 
 const SecretObjectReference = z.strictObject({
@@ -152,12 +157,16 @@ export const GatewaySpec = z
     });
   });
 
-export const ReferenceGrantSpec = z.strictObject({
-  from: z.array(z.strictObject({ group: group(), kind: kind(), namespace: dnsLabel() })).min(1, 'must have at least one item').max(16),
-  to: z.array(z.strictObject({ group: group(), kind: kind(), name: objectName().optional() })).min(1, 'must have at least one item').max(16),
+// built when the first resource of its kind is validated (lazy.ts)
+export const referenceGrantSpec = lazy(() => {
+  const ReferenceGrantSpec = z.strictObject({
+    from: z.array(z.strictObject({ group: group(), kind: kind(), namespace: dnsLabel() })).min(1, 'must have at least one item').max(16),
+    to: z.array(z.strictObject({ group: group(), kind: kind(), name: objectName().optional() })).min(1, 'must have at least one item').max(16),
+  });
+  return ReferenceGrantSpec;
 });
 
-export type GatewayClassSpec = z.output<typeof GatewayClassSpec>;
+export type GatewayClassSpec = z.output<ReturnType<typeof gatewayClassSpec>>;
 export type GatewaySpec = z.output<typeof GatewaySpec>;
-export type ReferenceGrantSpec = z.output<typeof ReferenceGrantSpec>;
+export type ReferenceGrantSpec = z.output<ReturnType<typeof referenceGrantSpec>>;
 

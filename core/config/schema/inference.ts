@@ -3,7 +3,7 @@
  * `inference.networking.x-k8s.io/v1alpha2` whose fields differ: it is read with its own schema and
  * converted to the v1 shape, so consumers see one type) and InferenceObjective (v1alpha2).
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 import { group, kind, labelKeyProblem, labelValueProblem, objectName, port } from './common.ts';
 
 const matchLabels = () =>

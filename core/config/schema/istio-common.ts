@@ -2,7 +2,7 @@
  * Pieces shared by Istio's networking kinds: hostnames as VirtualService/DestinationRule/ServiceEntry
  * spell them, destinations, header operations, percentages, port selectors and exportTo.
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 import { DNS_LABEL, HEADER_NAME, numberRange, port } from './common.ts';
 import { isIP } from '../../net/ip.ts';
 

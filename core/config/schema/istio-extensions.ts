@@ -2,7 +2,7 @@
  * extensions.istio.io/v1alpha1 WasmPlugin (Istio 1.29). Weft loads plugins by URL (file://, http(s)://)
  * with an optional sha256 (design.md 6); the schema keeps every upstream field so users' files validate.
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 import { PolicyTargetReference, WorkloadSelector, int32 } from './common.ts';
 
 const VmConfig = z.strictObject({

@@ -2,7 +2,8 @@
  * networking.istio.io Gateway, ServiceEntry and WorkloadEntry (Istio 1.29), with the CRDs' CEL rules
  * and istiod's checks on protocols, server hosts and TLS settings.
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
+import { lazy } from './lazy.ts';
 import { DNS_LABEL, bool, intRange, port, stringList, stringMap, uint32 } from './common.ts';
 import { exportTo, istioHost, istioHostProblem } from './istio-common.ts';
 import { isCIDR, isIP, isIPOrCIDR } from '../../net/ip.ts';
@@ -129,54 +130,58 @@ const checkWorkloadEntry = (w: { address?: string; network?: string; ports?: unk
 
 export const WorkloadEntrySpec = z.strictObject(workloadEntryShape).superRefine(checkWorkloadEntry);
 
-const ServicePort = z.strictObject({
-  number: port(),
-  protocol: protocol().optional(),
-  name: z.string().min(1, 'must not be empty').max(256),
-  targetPort: port().optional(),
-});
-
-export const ServiceEntrySpec = z
-  .strictObject({
-    hosts: z.array(istioHost({ allowIP: false })).min(1, 'must have at least one host').max(256),
-    addresses: z
-      .array(
-        z.string().superRefine((s, ctx) => {
-          if (!isIPOrCIDR(s)) ctx.addIssue({ code: 'custom', message: `"${s}" is not an IP address or CIDR block` });
-        }),
-      )
-      .max(256)
-      .optional(),
-    ports: z.array(ServicePort).max(256).optional(),
-    location: z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).default('MESH_EXTERNAL'),
-    resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS']).default('NONE'),
-    endpoints: z.array(z.strictObject(workloadEntryShape).superRefine(checkWorkloadEntry)).max(4096).optional(),
-    workloadSelector: z.strictObject({ labels: stringMap().optional() }).optional(),
-    exportTo: exportTo(),
-    subjectAltNames: stringList().optional(),
-  })
-  .superRefine((s, ctx) => {
-    s.hosts.forEach((h, i) => {
-      if (h === '*') ctx.addIssue({ code: 'custom', path: ['hosts', i], message: 'the host cannot be the wildcard *' });
-    });
-    if (s.workloadSelector && s.endpoints) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'only one of workloadSelector, endpoints may be set' });
-    if ((s.addresses ?? []).some(isCIDR) && s.resolution !== 'NONE' && s.resolution !== 'STATIC') {
-      ctx.addIssue({ code: 'custom', path: ['addresses'], message: 'CIDR addresses are allowed only with resolution NONE or STATIC' });
-    }
-    if (s.resolution === 'NONE' && s.endpoints) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'must not be set with resolution NONE' });
-    if (s.resolution === 'DNS_ROUND_ROBIN' && (s.endpoints?.length ?? 0) > 1) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'DNS_ROUND_ROBIN allows at most one endpoint' });
-    if (s.resolution === 'STATIC') {
-      (s.endpoints ?? []).forEach((e, i) => {
-        if (e.address && !isIP(e.address) && !e.address.startsWith('unix://')) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'address'], message: 'must be an IP address with resolution STATIC' });
-      });
-    }
-    const numbers = new Map<number, number>();
-    (s.ports ?? []).forEach((p, i) => {
-      if (numbers.has(p.number)) ctx.addIssue({ code: 'custom', path: ['ports', i, 'number'], message: `port ${p.number} is duplicated (also ports[${numbers.get(p.number)}])` });
-      numbers.set(p.number, i);
-    });
+// built when the first resource of its kind is validated (lazy.ts)
+export const serviceEntrySpec = lazy(() => {
+  const ServicePort = z.strictObject({
+    number: port(),
+    protocol: protocol().optional(),
+    name: z.string().min(1, 'must not be empty').max(256),
+    targetPort: port().optional(),
   });
 
+  const ServiceEntrySpec = z
+    .strictObject({
+      hosts: z.array(istioHost({ allowIP: false })).min(1, 'must have at least one host').max(256),
+      addresses: z
+        .array(
+          z.string().superRefine((s, ctx) => {
+            if (!isIPOrCIDR(s)) ctx.addIssue({ code: 'custom', message: `"${s}" is not an IP address or CIDR block` });
+          }),
+        )
+        .max(256)
+        .optional(),
+      ports: z.array(ServicePort).max(256).optional(),
+      location: z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).default('MESH_EXTERNAL'),
+      resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS']).default('NONE'),
+      endpoints: z.array(z.strictObject(workloadEntryShape).superRefine(checkWorkloadEntry)).max(4096).optional(),
+      workloadSelector: z.strictObject({ labels: stringMap().optional() }).optional(),
+      exportTo: exportTo(),
+      subjectAltNames: stringList().optional(),
+    })
+    .superRefine((s, ctx) => {
+      s.hosts.forEach((h, i) => {
+        if (h === '*') ctx.addIssue({ code: 'custom', path: ['hosts', i], message: 'the host cannot be the wildcard *' });
+      });
+      if (s.workloadSelector && s.endpoints) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'only one of workloadSelector, endpoints may be set' });
+      if ((s.addresses ?? []).some(isCIDR) && s.resolution !== 'NONE' && s.resolution !== 'STATIC') {
+        ctx.addIssue({ code: 'custom', path: ['addresses'], message: 'CIDR addresses are allowed only with resolution NONE or STATIC' });
+      }
+      if (s.resolution === 'NONE' && s.endpoints) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'must not be set with resolution NONE' });
+      if (s.resolution === 'DNS_ROUND_ROBIN' && (s.endpoints?.length ?? 0) > 1) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'DNS_ROUND_ROBIN allows at most one endpoint' });
+      if (s.resolution === 'STATIC') {
+        (s.endpoints ?? []).forEach((e, i) => {
+          if (e.address && !isIP(e.address) && !e.address.startsWith('unix://')) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'address'], message: 'must be an IP address with resolution STATIC' });
+        });
+      }
+      const numbers = new Map<number, number>();
+      (s.ports ?? []).forEach((p, i) => {
+        if (numbers.has(p.number)) ctx.addIssue({ code: 'custom', path: ['ports', i, 'number'], message: `port ${p.number} is duplicated (also ports[${numbers.get(p.number)}])` });
+        numbers.set(p.number, i);
+      });
+    });
+  return ServiceEntrySpec;
+});
+
 export type IstioGatewaySpec = z.output<typeof IstioGatewaySpec>;
-export type ServiceEntrySpec = z.output<typeof ServiceEntrySpec>;
+export type ServiceEntrySpec = z.output<ReturnType<typeof serviceEntrySpec>>;
 export type WorkloadEntrySpec = z.output<typeof WorkloadEntrySpec>;

@@ -2,7 +2,8 @@
  * security.istio.io AuthorizationPolicy, PeerAuthentication and RequestAuthentication (v1beta1 and v1
  * share them), Istio 1.29: the CRDs' rules and istiod's checks on condition keys, ports and ipBlocks.
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
+import { lazy } from './lazy.ts';
 import { PolicyTargetReference, WorkloadSelector, bool, duration, ipOrCidr, stringList } from './common.ts';
 import { isIPOrCIDR } from '../../net/ip.ts';
 
@@ -116,67 +117,75 @@ export const AuthorizationPolicySpec = z
     if (p.action !== 'CUSTOM' && p.provider) ctx.addIssue({ code: 'custom', path: ['provider'], message: 'may only be set when action is CUSTOM' });
   });
 
-const MtlsMode = z.enum(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
-export const PeerAuthenticationSpec = z
-  .strictObject({
-    selector: WorkloadSelector.optional(),
-    mtls: z.strictObject({ mode: MtlsMode.default('UNSET') }).optional(),
-    portLevelMtls: z
-      .record(z.string(), z.strictObject({ mode: MtlsMode.default('UNSET') }))
-      .superRefine((m, ctx) => {
-        for (const k of Object.keys(m)) {
-          if (!/^[0-9]+$/.test(k) || Number(k) < 1 || Number(k) > 65535) ctx.addIssue({ code: 'custom', path: [k], message: 'port must be 1..65535' });
-        }
-      })
-      .optional(),
-  })
-  .superRefine((p, ctx) => {
-    if (p.portLevelMtls && Object.keys(p.selector?.matchLabels ?? {}).length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['portLevelMtls'], message: 'requires a selector with matchLabels' });
-    }
-  });
+// built when the first resource of its kind is validated (lazy.ts)
+export const peerAuthenticationSpec = lazy(() => {
+  const MtlsMode = z.enum(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
+  const PeerAuthenticationSpec = z
+    .strictObject({
+      selector: WorkloadSelector.optional(),
+      mtls: z.strictObject({ mode: MtlsMode.default('UNSET') }).optional(),
+      portLevelMtls: z
+        .record(z.string(), z.strictObject({ mode: MtlsMode.default('UNSET') }))
+        .superRefine((m, ctx) => {
+          for (const k of Object.keys(m)) {
+            if (!/^[0-9]+$/.test(k) || Number(k) < 1 || Number(k) > 65535) ctx.addIssue({ code: 'custom', path: [k], message: 'port must be 1..65535' });
+          }
+        })
+        .optional(),
+    })
+    .superRefine((p, ctx) => {
+      if (p.portLevelMtls && Object.keys(p.selector?.matchLabels ?? {}).length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['portLevelMtls'], message: 'requires a selector with matchLabels' });
+      }
+    });
+  return PeerAuthenticationSpec;
+});
 
-const httpUrl = () =>
-  z
-    .string()
-    .min(1)
-    .max(2048)
-    .superRefine((s, ctx) => {
-      if (!/^https?:\/\/[^/\s]+/.test(s)) ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+// built when the first resource of its kind is validated (lazy.ts)
+export const requestAuthenticationSpec = lazy(() => {
+  const httpUrl = () =>
+    z
+      .string()
+      .min(1)
+      .max(2048)
+      .superRefine((s, ctx) => {
+        if (!/^https?:\/\/[^/\s]+/.test(s)) ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+      });
+
+  const JWTRule = z
+    .strictObject({
+      issuer: z.string().min(1, 'must not be empty'),
+      audiences: z.array(z.string().min(1, 'must not be empty')).optional(),
+      jwksUri: httpUrl().optional(),
+      jwks_uri: httpUrl().optional(),
+      jwks: z.string().optional(),
+      fromHeaders: z.array(z.strictObject({ name: z.string().min(1, 'must not be empty'), prefix: z.string().optional() })).optional(),
+      fromParams: z.array(z.string().min(1, 'must not be empty')).optional(),
+      fromCookies: z.array(z.string().min(1, 'must not be empty')).optional(),
+      outputPayloadToHeader: z.string().optional(),
+      forwardOriginalToken: bool().optional(),
+      outputClaimToHeaders: z
+        .array(z.strictObject({ header: z.string().regex(/^[-_A-Za-z0-9]+$/, 'must be a header name (letters, digits, - and _)'), claim: z.string().min(1, 'must not be empty') }))
+        .optional(),
+      spaceDelimitedClaims: z.array(z.string().min(1)).max(64).optional(),
+      timeout: duration().optional(),
+    })
+    .superRefine((r, ctx) => {
+      const set = [r.jwksUri, r.jwks_uri, r.jwks].filter((x) => x !== undefined).length;
+      if (set > 1) ctx.addIssue({ code: 'custom', message: 'only one of jwks, jwksUri may be set' });
     });
 
-const JWTRule = z
-  .strictObject({
-    issuer: z.string().min(1, 'must not be empty'),
-    audiences: z.array(z.string().min(1, 'must not be empty')).optional(),
-    jwksUri: httpUrl().optional(),
-    jwks_uri: httpUrl().optional(),
-    jwks: z.string().optional(),
-    fromHeaders: z.array(z.strictObject({ name: z.string().min(1, 'must not be empty'), prefix: z.string().optional() })).optional(),
-    fromParams: z.array(z.string().min(1, 'must not be empty')).optional(),
-    fromCookies: z.array(z.string().min(1, 'must not be empty')).optional(),
-    outputPayloadToHeader: z.string().optional(),
-    forwardOriginalToken: bool().optional(),
-    outputClaimToHeaders: z
-      .array(z.strictObject({ header: z.string().regex(/^[-_A-Za-z0-9]+$/, 'must be a header name (letters, digits, - and _)'), claim: z.string().min(1, 'must not be empty') }))
-      .optional(),
-    spaceDelimitedClaims: z.array(z.string().min(1)).max(64).optional(),
-    timeout: duration().optional(),
-  })
-  .superRefine((r, ctx) => {
-    const set = [r.jwksUri, r.jwks_uri, r.jwks].filter((x) => x !== undefined).length;
-    if (set > 1) ctx.addIssue({ code: 'custom', message: 'only one of jwks, jwksUri may be set' });
-  });
-
-export const RequestAuthenticationSpec = z
-  .strictObject({
-    selector: WorkloadSelector.optional(),
-    targetRef: PolicyTargetReference.optional(),
-    targetRefs: z.array(PolicyTargetReference).max(16).optional(),
-    jwtRules: z.array(JWTRule).max(4096).optional(),
-  })
-  .superRefine(targeting);
+  const RequestAuthenticationSpec = z
+    .strictObject({
+      selector: WorkloadSelector.optional(),
+      targetRef: PolicyTargetReference.optional(),
+      targetRefs: z.array(PolicyTargetReference).max(16).optional(),
+      jwtRules: z.array(JWTRule).max(4096).optional(),
+    })
+    .superRefine(targeting);
+  return RequestAuthenticationSpec;
+});
 
 export type AuthorizationPolicySpec = z.output<typeof AuthorizationPolicySpec>;
-export type PeerAuthenticationSpec = z.output<typeof PeerAuthenticationSpec>;
-export type RequestAuthenticationSpec = z.output<typeof RequestAuthenticationSpec>;
+export type PeerAuthenticationSpec = z.output<ReturnType<typeof peerAuthenticationSpec>>;
+export type RequestAuthenticationSpec = z.output<ReturnType<typeof requestAuthenticationSpec>>;

@@ -3,7 +3,7 @@
  * CEL rules plus the checks istiod's Go validation makes (one action per HTTP route, weights, status
  * codes, retryOn policies, regexes).
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 import { StringMatch, bool, cidr, duration, intRange, ipOrCidr, labelMap, port, regex, stringList, uint32 } from './common.ts';
 import { Destination, Headers, Percent, exportTo, istioHost, istioHostProblem } from './istio-common.ts';
 

@@ -3,7 +3,7 @@
  * typed and checked; every other MeshConfig field is accepted and reported as not supported yet, and a
  * name MeshConfig does not have is reported as unknown.
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 
 /** MeshConfig fields Weft acts on. */
 export const MESH_SUPPORTED = ['trustDomain', 'trustDomainAliases', 'outboundTrafficPolicy', 'rootNamespace', 'extensionProviders'] as const;

@@ -4,7 +4,7 @@
  * labels, Services DNS-1035 labels. Status is accepted and ignored: controllers write it, users rarely do
  * (Pods are the exception; their schema reads status itself).
  */
-import { z } from './zod.ts';
+import * as z from './zod.ts';
 import { dns1035Problem, dnsLabel, dnsLabelProblem, dnsSubdomainProblem, labelMap, stringMap } from './common.ts';
 
 export type NameRule = 'subdomain' | 'label' | 'dns1035';

@@ -1,7 +1,8 @@
 /**
  * `weft control`: the Store (fed by a directory of YAML, or the embedded sample), the CA, and the
  * ADS server on 15010 (plaintext, loopback by default) and 15012 (TLS, join token required), plus
- * the HTTP API on 15014. One snapshot feeds everything: a change is validated, swapped in, pushed.
+ * the HTTP API on 15014 (with `lazyGrpc`, the gRPC servers are made on a port's first connection).
+ * One snapshot feeds everything: a change is validated, swapped in, pushed.
  */
 import { Metadata, Server, ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { readFile } from 'node:fs/promises';
@@ -22,6 +23,7 @@ import { createHttpApi } from './http-api.ts';
 import { RestXds } from './rest-xds.ts';
 import type { NodeInfo } from '../../../core/xds/index.ts';
 import { StaticSource } from './static-source.ts';
+import { listenLazily, type LazyGrpcPort } from './lazy-grpc-port.ts';
 
 export interface ControlOptions {
   /** Directory of YAML; the embedded sample mesh when absent. */
@@ -42,6 +44,11 @@ export interface ControlOptions {
   httpPort: number;
   /** Debounce of file changes and of pushes, in ms. */
   debounceMs?: number;
+  /**
+   * Bind 15010 and 15012 at start but make their gRPC servers on the first connection
+   * (lazy-grpc-port.ts): `weft up`, whose own proxies reach the control plane in memory.
+   */
+  lazyGrpc?: boolean;
   log?: (line: string) => void;
 }
 
@@ -65,6 +72,7 @@ export class ControlPlane {
   readonly #log: (line: string) => void;
   #grpcPlain?: Server;
   #grpcSecure?: Server;
+  #lazyPorts: LazyGrpcPort[] = [];
   #http?: HttpServer;
   #ready = false;
 
@@ -95,6 +103,11 @@ export class ControlPlane {
 
   get snapshot(): MeshSnapshot {
     return this.#store.snapshot;
+  }
+
+  /** Which gRPC servers exist (with `lazyGrpc`, only after a connection to their port). */
+  get grpcServers(): { plain: boolean; secure: boolean } {
+    return { plain: this.#grpcPlain !== undefined, secure: this.#grpcSecure !== undefined };
   }
 
   /** The config source's id (`dir:<path>`, `k8s:<API server URL>`, `sample`). */
@@ -131,28 +144,48 @@ export class ControlPlane {
     this.rootCertPath = join(this.opts.cacertsDir ?? state.stateDir, 'root-cert.pem');
     this.#onSnapshot(snap);
 
-    const plain = new Server();
-    this.#ads.addTo(plain);
-    this.ports.xds = await bind(plain, `${this.opts.xdsListen}:${this.opts.xdsPort}`, ServerCredentials.createInsecure());
-    this.#grpcPlain = plain;
-
+    const plainServer = (): Server => {
+      const plain = new Server();
+      this.#ads.addTo(plain);
+      return plain;
+    };
     const cert = issueControlPlaneCertificate(state.ca, {
       trustDomain: snap.mesh.trustDomain,
       ipAddresses: servingAddresses(this.opts.listen),
     });
-    const secure = new Server();
-    this.#ads.addTo(secure, (this.#secureAccess = {
+    const secureAccess: AdsAccess = {
       authenticate: (call) => this.#authenticate(call),
       admitNode,
-    }));
+    };
+    this.#secureAccess = secureAccess;
     const caService = createCaService({ ca: state.ca, tokens: state.tokens, snapshot: () => this.#store.snapshot, metrics: this.metrics, log: this.#log });
-    secure.addService(caService.definition, caService.implementation);
     this.#caService = caService.implementation;
-    const creds = ServerCredentials.createSsl(Buffer.from(state.ca.rootCertPem), [
-      { private_key: Buffer.from(cert.keyPem), cert_chain: Buffer.from(cert.chainPem) },
-    ], false);
-    this.ports.secure = await bind(secure, `${this.opts.listen}:${this.opts.securePort}`, creds);
-    this.#grpcSecure = secure;
+    const secureServer = (): Server => {
+      const secure = new Server();
+      this.#ads.addTo(secure, secureAccess);
+      secure.addService(caService.definition, caService.implementation);
+      return secure;
+    };
+    const secureCreds = (): ServerCredentials =>
+      ServerCredentials.createSsl(Buffer.from(state.ca.rootCertPem), [{ private_key: Buffer.from(cert.keyPem), cert_chain: Buffer.from(cert.chainPem) }], false);
+    const plainAddr = { host: this.opts.xdsListen, port: this.opts.xdsPort };
+    const secureAddr = { host: this.opts.listen, port: this.opts.securePort };
+    if (this.opts.lazyGrpc) {
+      const failed = (port: string) => (err: Error): void => this.#log(`control plane: cannot serve gRPC on ${port}: ${err.message}`);
+      const lazyPlain = await listenLazily(plainAddr.host, plainAddr.port, () => ({ server: (this.#grpcPlain = plainServer()), creds: ServerCredentials.createInsecure() }), failed('the xDS port'));
+      this.#lazyPorts.push(lazyPlain);
+      this.ports.xds = lazyPlain.port;
+      const lazySecure = await listenLazily(secureAddr.host, secureAddr.port, () => ({ server: (this.#grpcSecure = secureServer()), creds: secureCreds() }), failed('the secure port'));
+      this.#lazyPorts.push(lazySecure);
+      this.ports.secure = lazySecure.port;
+    } else {
+      const plain = plainServer();
+      this.ports.xds = await bind(plain, `${plainAddr.host}:${plainAddr.port}`, ServerCredentials.createInsecure());
+      this.#grpcPlain = plain;
+      const secure = secureServer();
+      this.ports.secure = await bind(secure, `${secureAddr.host}:${secureAddr.port}`, secureCreds());
+      this.#grpcSecure = secure;
+    }
     this.#tokens = state.tokens;
 
     this.#http = createHttpApi({
@@ -243,6 +276,7 @@ export class ControlPlane {
     await this.#source.stop();
     this.#ads.close();
     await Promise.all([
+      ...this.#lazyPorts.map((p) => p.close()),
       new Promise<void>((r) => (this.#grpcPlain ? this.#grpcPlain.tryShutdown(() => r()) : r())),
       new Promise<void>((r) => (this.#grpcSecure ? this.#grpcSecure.tryShutdown(() => r()) : r())),
       new Promise<void>((r) => (this.#http ? this.#http.close(() => r()) : r())),

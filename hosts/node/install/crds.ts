@@ -4,7 +4,7 @@
  * field names and types by construction. Every served version has the same schema: Weft reads them all
  * with one (design.md 4), and upstream's versions differ only in name.
  */
-import { z } from '../../../core/config/schema/zod.ts';
+import * as z from '../../../core/config/schema/zod.ts';
 import { KIND_DEFS } from '../../../core/config/kinds.ts';
 import { CRDS, type CrdEntry, type CrdSet } from './crd-table.ts';
 import { toStructural, type Schema } from './structural-schema.ts';

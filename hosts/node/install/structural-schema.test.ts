@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from '../../../core/config/schema/zod.ts';
+import * as z from '../../../core/config/schema/zod.ts';
 import { toStructural } from './structural-schema.ts';
 import { structuralProblems } from './structural-check.ts';
 

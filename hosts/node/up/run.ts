@@ -3,7 +3,8 @@
  * one process. The proxies take their certificates from the CA in-process (the CA service's own
  * checks, no gRPC) and their xDS over in-memory streams to the same AdsServer a remote proxy reaches
  * (xds/in-memory.ts): one translation of one snapshot feeds everything, ACK/NACK and syncz included.
- * The control plane keeps its ports, so `weft proxy-config` and external node proxies work as usual.
+ * The control plane keeps its ports, so `weft proxy-config` and external node proxies work as usual
+ * (its gRPC servers are made when something connects to 15010 or 15012: control/lazy-grpc-port.ts).
  */
 import type { Server } from 'node:http';
 import { join } from 'node:path';
@@ -69,6 +70,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
     xdsPort: o.ports.xds,
     securePort: o.ports.secure,
     httpPort: o.ports.http,
+    // 15010/15012 stay bound for proxies and tools outside; gRPC loads when one connects
+    lazyGrpc: true,
     log: (line) => o.log('info', line),
   });
   const trustDomain = control.snapshot.mesh.trustDomain;
