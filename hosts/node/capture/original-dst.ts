@@ -27,6 +27,7 @@ interface Addon {
   socketMark?(fd: number): number;
   // since the bulk malloc settings (malloc_tune.c)
   mallocTune?(trimThreshold: number, topPad: number, mmapThreshold: number): boolean;
+  mallocTrim?(): boolean;
 }
 
 export interface OriginalDst {
@@ -175,6 +176,19 @@ export function tuneMallocForBulk(): boolean {
   try {
     const a = load();
     return typeof a.mallocTune === 'function' && a.mallocTune(4 * 1024 * 1024, 1024 * 1024, 1024 * 1024);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * glibc's malloc_trim(0): free heap pages go back to the kernel (malloc_tune.c says how much that is
+ * after startup). True when memory was released. Never throws: false without the addon or glibc.
+ */
+export function trimMalloc(): boolean {
+  try {
+    const a = load();
+    return typeof a.mallocTrim === 'function' && a.mallocTrim();
   } catch {
     return false;
   }

@@ -84,6 +84,7 @@ export function register(program: Command): void {
         log: stderrLog(f.verbose),
       });
       await proxy.start();
+      (await import('../capture/malloc-trim.ts')).scheduleMallocTrim();
       const p = proxy.ports;
       const h = f.listen;
       process.stdout.write(

@@ -109,6 +109,7 @@ export function register(program: Command): void {
       process.once('SIGTERM', () => void stop());
       await up.ready;
       const readyMs = performance.now(); // since the process started (performance.timeOrigin)
+      (await import('../capture/malloc-trim.ts')).scheduleMallocTrim();
       process.stdout.write(banner({ up, listen: f.listen, controlListen: f.controlListen, ...(f.config ? { configDir: f.config } : {}), gateway: gw, readyMs, rssBytes: process.memoryUsage.rss(), weft: 'weft' }));
     });
 }

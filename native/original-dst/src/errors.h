@@ -9,6 +9,6 @@ napi_value weft_throw_errno(napi_env env, int err, const char *what);
 /* netns_socket.c: openNetns, closeNetns, socketInNetns, socketMark */
 void weft_register_netns(napi_env env, napi_value exports);
 
-/* malloc_tune.c: mallocTune */
+/* malloc_tune.c: mallocTune, mallocTrim */
 void weft_register_malloc(napi_env env, napi_value exports);
 #endif

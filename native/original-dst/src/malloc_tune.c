@@ -35,8 +35,28 @@ static napi_value malloc_tune(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * mallocTrim() -> boolean: glibc's malloc_trim(0), which hands back free memory at the heap top and,
+ * since glibc 2.8, the free pages inside every arena. After startup the heap holds what V8's
+ * compiler zones and the config parse freed (an idle `weft up`: malloc heap 7.4 -> 4.4 MB, RSS
+ * 78.5 -> 73.7 MB when trimmed by hand); glibc only trims the top on its own. true when memory was
+ * released; false when none was, or the C library is not glibc.
+ */
+static napi_value malloc_trim_fn(napi_env env, napi_callback_info info) {
+  (void)info;
+  int released = 0;
+#ifdef __GLIBC__
+  released = malloc_trim(0);
+#endif
+  napi_value result;
+  napi_get_boolean(env, released, &result);
+  return result;
+}
+
 void weft_register_malloc(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "mallocTune", NAPI_AUTO_LENGTH, malloc_tune, NULL, &fn);
   napi_set_named_property(env, exports, "mallocTune", fn);
+  napi_create_function(env, "mallocTrim", NAPI_AUTO_LENGTH, malloc_trim_fn, NULL, &fn);
+  napi_set_named_property(env, exports, "mallocTrim", fn);
 }
