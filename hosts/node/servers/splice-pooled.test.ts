@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import http2 from 'node:http2';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { onFirstBulkTransfer, POOLED_READS, splicePair } from './splice.ts';
@@ -126,4 +127,46 @@ describe('splice with pooled reads', () => {
       onFirstBulkTransfer(undefined);
     }
   });
+
+  it('carries a bulk transfer byte for byte into an HTTP/2 stream (the HBONE direction), recycling only after the session wrote', async () => {
+    const payload = randomBytes(24 * 1024 * 1024);
+    const want = createHash('sha256').update(payload).digest('hex');
+    const originPort = await listen((s) => s.end(payload));
+    // the inbound node proxy's side: each CONNECT stream spliced to a pooled-read socket to the origin
+    const h2server = http2.createServer({ settings: { initialWindowSize: 4 * 1024 * 1024 } });
+    h2server.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      const upstream = connect({ port: originPort, host: '127.0.0.1', allowHalfOpen: true, onread: POOLED_READS });
+      upstream.once('connect', () => void splicePair(stream, upstream));
+    });
+    await new Promise<void>((r) => h2server.listen(0, '127.0.0.1', r));
+    try {
+      const session = http2.connect(`http://127.0.0.1:${(h2server.address() as AddressInfo).port}`);
+      const req = session.request({ ':method': 'CONNECT', ':authority': '127.0.0.1:1' });
+      req.end();
+      const h = createHash('sha256');
+      let n = 0;
+      let sinceBreak = 0;
+      await new Promise<void>((resolve, reject) => {
+        req.on('data', (d: Buffer) => {
+          h.update(d);
+          n += d.length;
+          sinceBreak += d.length;
+          if (sinceBreak > 2 * 1024 * 1024) {
+            // a slow reader: the session's writes back up and the free list runs dry and refills
+            sinceBreak = 0;
+            req.pause();
+            setTimeout(() => req.resume(), 3);
+          }
+        });
+        req.on('end', resolve);
+        req.on('error', reject);
+      });
+      session.close();
+      expect(n).toBe(payload.length);
+      expect(h.digest('hex')).toBe(want);
+    } finally {
+      h2server.close();
+    }
+  }, 20_000);
 });
