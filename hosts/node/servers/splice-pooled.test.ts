@@ -135,7 +135,7 @@ describe('splice with pooled reads', () => {
     // the inbound node proxy's side: each CONNECT stream spliced to a pooled-read socket to the origin
     const h2server = http2.createServer({ settings: { initialWindowSize: 4 * 1024 * 1024 } });
     h2server.on('stream', (stream) => {
-      stream.respond({ ':status': 200 });
+      (stream as http2.ServerHttp2Stream).respond({ ':status': 200 });
       const upstream = connect({ port: originPort, host: '127.0.0.1', allowHalfOpen: true, onread: POOLED_READS });
       upstream.once('connect', () => void splicePair(stream, upstream));
     });

@@ -7,13 +7,13 @@
  * serves).
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HttpFilterHandle, PluginSet } from '../../../core/plugin/contract.ts';
 import { RecordedExchange } from '../../../core/plugin/recorded-exchange.ts';
 import { createNodePluginRuntime } from '../../../hosts/node/plugins/loader.ts';
+import { cachedHttpFilter } from '../../support/plugin-fixtures.ts';
 import { BUILTINS, CONN, REQUEST, RESPONSE, REWRITE_CONFIG, SPECS, binding, type Builtin } from './specs.ts';
 
 export { BUILTINS, SPECS, binding, type Builtin };
@@ -151,7 +151,7 @@ export async function runColdRole(o: { builtinDir: string; tmp: string; shipped:
 /**
  * The user's edit: the same small filter rebuilt with one constant changed, as `weft plugin build`
  * makes it (componentize-qjs, QuickJS). It sets `x-version` from its config and `x-build` from its
- * code, so a swap is seen to serve both. Cached under .tmp/plugin-fixtures (~1.5 s per build once).
+ * code, so a swap is seen to serve both (test/support/plugin-fixtures.ts builds and caches it).
  */
 export async function rebuiltGuest(build: string, repo = process.cwd()): Promise<Uint8Array> {
   const jsSource = `import { setRequestHeader } from 'weft:plugin/http@0.1.0';
@@ -171,20 +171,7 @@ export const filter = {
   onResponseBody(eos) { return { tag: 'continue' }; },
 };
 `;
-  const wit = join(repo, 'plugins', 'wit');
-  const key = createHash('sha256').update('http-filter').update(jsSource).update(readFileSync(join(wit, 'weft-plugin.wit'))).digest('hex').slice(0, 32);
-  const out = join(repo, '.tmp', 'plugin-fixtures', `rebuilt-${key}.wasm`);
-  if (existsSync(out)) return new Uint8Array(readFileSync(out));
-  mkdirSync(join(repo, '.tmp', 'plugin-fixtures'), { recursive: true });
-  // in a child: componentize-qjs in this process would warm V8 and fill the heap of the process being timed
-  const script = `import { componentize } from 'componentize-qjs'; import { writeFileSync, renameSync } from 'node:fs';
-const r = await componentize({ witPath: process.env.WIT, jsSource: process.env.JS, world: 'http-filter', stubWasi: true, sync: true });
-writeFileSync(process.env.OUT + '.' + process.pid, r.component); renameSync(process.env.OUT + '.' + process.pid, process.env.OUT);`;
-  await new Promise<void>((resolve, reject) => {
-    const c = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: repo, env: { ...process.env, WIT: wit, JS: jsSource, OUT: out }, stdio: ['ignore', 'ignore', 'inherit'] });
-    c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`building the rebuilt guest exited with ${code}`))));
-  });
-  return new Uint8Array(readFileSync(out));
+  return cachedHttpFilter(repo, 'rebuilt', jsSource);
 }
 
 /** the bench's "before": WEFT_BENCH_SHAPE_CACHE=0 loads every new component through jco, as before shape-cache.ts */

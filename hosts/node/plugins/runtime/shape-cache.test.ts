@@ -2,11 +2,10 @@
  * A rebuilt plugin (a sha256 never seen, same world and toolchain) loads without jco: the glue of
  * its shape and the compiled modules it shares come from shape-cache.ts. Real components: the
  * bundle's built-ins (WEFT_DIST, prepared with their shape index) and small filters built here with
- * componentize-qjs, cached under .tmp/plugin-fixtures.
+ * componentize-qjs (test/support/plugin-fixtures.ts).
  */
 import { spawn as nodeSpawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,6 +20,7 @@ import type { Spawner } from './child-transpile.ts';
 import { compileComponent } from './compile-component.ts';
 import { sha256Hex } from './fetch-component.ts';
 import { ShapeCache } from './shape-cache.ts';
+import { cachedHttpFilter } from '../../../../test/support/plugin-fixtures.ts';
 
 const repo = resolve(import.meta.dirname, '..', '..', '..', '..');
 const builtinDir = resolve(repo, process.env.WEFT_DIST ?? 'dist', 'plugins');
@@ -43,16 +43,7 @@ export const filter = {
   onResponseBody(eos) { return { tag: 'continue' }; },
 };
 `;
-  const wit = join(repo, 'plugins', 'wit');
-  const key = createHash('sha256').update('http-filter').update(jsSource).update(readFileSync(join(wit, 'weft-plugin.wit'))).digest('hex').slice(0, 32);
-  const out = join(repo, '.tmp', 'plugin-fixtures', `shape-${key}.wasm`);
-  if (existsSync(out)) return new Uint8Array(readFileSync(out));
-  const { componentize } = await import('componentize-qjs');
-  const r = await componentize({ witPath: wit, jsSource, world: 'http-filter', stubWasi: true, sync: true });
-  mkdirSync(join(repo, '.tmp', 'plugin-fixtures'), { recursive: true });
-  writeFileSync(`${out}.${process.pid}`, r.component);
-  renameSync(`${out}.${process.pid}`, out);
-  return new Uint8Array(r.component);
+  return cachedHttpFilter(repo, 'shape', jsSource);
 }
 
 function fileUrl(name: string, bytes: Uint8Array): string {
