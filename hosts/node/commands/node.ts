@@ -27,6 +27,7 @@ interface NodeFlags {
   certTtl?: string;
   loadBalancing: string;
   verbose?: boolean;
+  pageOut: boolean;
 }
 
 export function register(program: Command): void {
@@ -56,6 +57,7 @@ export function register(program: Command): void {
         'Node-wide: in ambient, DestinationRule loadBalancer settings apply in waypoints, not in the node proxy (as in ztunnel)',
       'round-robin',
     )
+    .option('--no-page-out', 'keep start-up code resident (by default, after start and when the process falls quiet after traffic, pages of the node executable and libraries no other process maps go back to the kernel, read again from disk if used)')
     .option('-v, --verbose', 'debug logs on stderr');
   proxySideOptions(cmd, { accessLog: 'JSON access log file (default stdout)', drain: 'grace for open connections on SIGTERM' })
     .action(async (f: NodeFlags) => {
@@ -84,7 +86,7 @@ export function register(program: Command): void {
         log: stderrLog(f.verbose),
       });
       await proxy.start();
-      (await import('../capture/malloc-trim.ts')).scheduleMallocTrim();
+      (await import('../capture/memory-release.ts')).scheduleMemoryRelease({ pageOut: f.pageOut });
       const p = proxy.ports;
       const h = f.listen;
       process.stdout.write(

@@ -29,6 +29,7 @@ interface UpFlags {
   portOffset: string;
   accessLog?: string;
   verbose?: boolean;
+  pageOut: boolean;
 }
 
 export function register(program: Command): void {
@@ -55,6 +56,7 @@ export function register(program: Command): void {
     .option('--port-offset <n>', "moves the sample's ingress (8080, 8081) and backend (18080, 18081) ports, e.g. to run beside another weft up", '0')
     .option('--access-log <file>', "the node proxy's JSON access log (default stdout)")
     .option('--wasm-tier <tier>', "plugins' WebAssembly code: baseline (V8's Liftoff only: about 13 MB less RSS per QuickJS plugin, 0-3 us more per call) or optimizing (Liftoff, then TurboFan for hot code)", 'baseline')
+    .option('--no-page-out', 'keep start-up code resident (by default, after start and when the process falls quiet after traffic, pages of the node executable and libraries no other process maps go back to the kernel, read again from disk if used)')
     .option('-v, --verbose', 'debug logs on stderr')
     .action(async (f: UpFlags) => {
       if (f.wasmTier !== 'baseline' && f.wasmTier !== 'optimizing') throw new Error(`--wasm-tier is baseline or optimizing, not ${f.wasmTier}`);
@@ -109,7 +111,7 @@ export function register(program: Command): void {
       process.once('SIGTERM', () => void stop());
       await up.ready;
       const readyMs = performance.now(); // since the process started (performance.timeOrigin)
-      (await import('../capture/malloc-trim.ts')).scheduleMallocTrim();
+      (await import('../capture/memory-release.ts')).scheduleMemoryRelease({ pageOut: f.pageOut });
       process.stdout.write(banner({ up, listen: f.listen, controlListen: f.controlListen, ...(f.config ? { configDir: f.config } : {}), gateway: gw, readyMs, rssBytes: process.memoryUsage.rss(), weft: 'weft' }));
     });
 }

@@ -11,4 +11,7 @@ void weft_register_netns(napi_env env, napi_value exports);
 
 /* malloc_tune.c: mallocTune, mallocTrim */
 void weft_register_malloc(napi_env env, napi_value exports);
+
+/* page_out.c: pageOutFiles */
+void weft_register_page_out(napi_env env, napi_value exports);
 #endif

@@ -108,5 +108,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_set_named_property(env, exports, "originalDst", fn);
   weft_register_netns(env, exports);
   weft_register_malloc(env, exports);
+  weft_register_page_out(env, exports);
   return exports;
 }

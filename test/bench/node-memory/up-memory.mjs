@@ -27,9 +27,17 @@
  *       [--flags '--max-semi-space-size=1|--max-semi-space-size=2']   (V8 flags for the `node` variant; | between sets)
  *       [--breakdown-load]                    (the breakdown at the end of a load, not idle)
  *       [--maps]                              (each run: VmRSS by kind of mapping, idle and after the load)
+ *       [--private-node]                      (weft up runs on a private copy of this node executable)
+ *       [--variants binary]                   (the single binary, DIST/weft-<os>-<arch>, with the launcher's V8 flags in NODE_OPTIONS)
+ *
+ * --private-node: the kernel's page-out (hosts/node/capture/memory-release.ts) leaves alone the pages
+ * of the node executable that another process maps too, and this bench's own process is a node
+ * process: its pages of the binary stay in weft up's RSS. A copy of the executable in the work
+ * directory (first on PATH for the launcher) shares no page with anything, as on a device where weft
+ * is the only Node program, or with the single binary, which is its own file.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync, copyFileSync, chmodSync } from 'node:fs';
 import { createServer, Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -74,16 +82,26 @@ const kinds = opt('variants', 'node,launcher').split(',');
 /** Each variant: how it is started (`node`: node DIST/weft.mjs up, `launcher`: DIST/weft up) and on which build. */
 const variants = DISTS.flatMap((dist) =>
   kinds.flatMap((kind) =>
-    (kind === 'launcher' ? [[]] : flagSets).map((flags) => ({
+    (kind === 'node' ? flagSets : [[]]).map((flags) => ({
       kind,
       dist,
       flags,
-      name: `${kind === 'launcher' ? 'DIST/weft up' : `node ${flags.length ? flags.join(' ') + ' ' : ''}DIST/weft.mjs up`}${DISTS.length > 1 ? ` (${dist.split('/').pop()})` : ''}`,
+      name: `${kind === 'launcher' ? 'DIST/weft up' : kind === 'binary' ? 'DIST/weft-<os>-<arch> up' : `node ${flags.length ? flags.join(' ') + ' ' : ''}DIST/weft.mjs up`}${DISTS.length > 1 ? ` (${dist.split('/').pop()})` : ''}`,
     })),
   ),
 );
 const fullPath = has('full-path');
 const work = mkdtempSync(join(tmpdir(), 'weft-upmem-'));
+// --private-node: weft up's own copy of the node executable (see the header)
+let nodeExe = process.execPath;
+const childPath = { PATH: process.env.PATH ?? '' };
+if (has('private-node')) {
+  mkdirSync(join(work, 'bin'));
+  nodeExe = join(work, 'bin', 'node');
+  copyFileSync(process.execPath, nodeExe);
+  chmodSync(nodeExe, 0o755);
+  childPath.PATH = `${join(work, 'bin')}:${childPath.PATH}`;
+}
 const state = join(work, 'state');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rss = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
@@ -156,17 +174,33 @@ process.on('SIGUSR2', () => {
 `,
 );
 
+/** DIST/weft-<os>-<arch>, made by `node build.mjs --binary` */
+function singleBinary(dist) {
+  const f = join(dist, `weft-${process.platform}-${process.arch}`);
+  if (!existsSync(f)) throw new Error(`${f} missing: build it with WEFT_DIST=${dist} node build.mjs --binary`);
+  return f;
+}
+
 function start({ kind: variant, dist: DIST, flags: extraFlags }, env = {}, preload = false) {
   const args = ['up', '--state', state, ...configArgs];
   const pre = preload ? [`--import=${PRELOAD}`] : [];
   const [cmd, full] =
     variant === 'launcher'
       ? [join(DIST, 'weft'), args]
-      : [process.execPath, [...extraFlags, join(DIST, 'weft.mjs'), ...args]];
+      : variant === 'binary'
+        ? [singleBinary(DIST), args]
+        : [nodeExe, [...extraFlags, join(DIST, 'weft.mjs'), ...args]];
   const t0 = performance.now();
-  const child = spawn(cmd, variant === 'launcher' ? full : [...pre, ...full], {
+  const child = spawn(cmd, variant === 'node' ? [...pre, ...full] : full, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env, ...(preload && variant === 'launcher' ? { NODE_OPTIONS: `--import=${PRELOAD}` } : {}) },
+    env: {
+      ...process.env,
+      ...childPath,
+      // the binary as deploy/systemd/weft.service runs it (the launcher's two V8 flags)
+      ...(variant === 'binary' ? { NODE_OPTIONS: `--max-semi-space-size=1 --v8-pool-size=1${preload ? ` --import=${PRELOAD}` : ''}` } : {}),
+      ...env,
+      ...(preload && variant === 'launcher' ? { NODE_OPTIONS: `--import=${PRELOAD}` } : {}),
+    },
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -292,7 +326,7 @@ function smaps(pid) {
     const head = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
       const [, perms, path] = head;
-      key = path === process.execPath || path.endsWith('/node') ? 'node binary' : path.startsWith('/') ? 'other files' : path === '[heap]' ? 'malloc heap' : path ? path : perms.includes('x') ? 'anon exec (JIT/Wasm code)' : 'anon';
+      key = path === process.execPath || path === nodeExe || path.endsWith('/node') ? 'node binary' : path.startsWith('/') ? 'other files' : path === '[heap]' ? 'malloc heap' : path ? path : perms.includes('x') ? 'anon exec (JIT/Wasm code)' : 'anon';
       continue;
     }
     const m = /^Rss:\s+(\d+) kB/.exec(line);
@@ -352,7 +386,7 @@ function summarise(file) {
 
 // --- main ---------------------------------------------------------------------------------------
 try {
-  console.log(`weft up memory: ${DISTS.join(', ')}, ${repeats} repeats, ${fullPath ? 'full path (rate limit raised)' : 'the embedded sample'}, load ${rate}/s x ${seconds} s on ${conns} connections, idle ${idleS} s`);
+  console.log(`weft up memory: ${DISTS.join(', ')}, ${repeats} repeats, ${fullPath ? 'full path (rate limit raised)' : 'the embedded sample'}, load ${rate}/s x ${seconds} s on ${conns} connections, idle ${idleS} s${has('private-node') ? ', weft up on a private copy of node' : ''}`);
   await stop((await start(variants[0])).child); // warm-up: the CA and token key in the state directory
   const results = new Map(variants.map((v) => [v, []]));
   for (let r = 0; r < repeats; r++) {
