@@ -1,11 +1,13 @@
 // `node build.mjs --binary`: the single executable (Node's single executable applications, SEA).
-// 1. hosts/node/binary/sea-main.ts bundled into ONE CommonJS file (a SEA main script cannot be ESM
-//    nor load other files), with `import.meta.url` replaced by the executable's file URL;
-// 2. the built-in plugins (<dist>/plugins: components, prepared glue and core modules) and the
-//    SO_ORIGINAL_DST addon packed into one brotli archive (scripts/pack-assets.mjs), an asset;
-// 3. `node --experimental-sea-config` makes the blob (with V8's code cache of the main script: the
-//    start skips compiling its top level, ~0.3 s here), and postject injects it into a copy of the
-//    node executable.
+// 1. hosts/node/binary/sea-main.ts bundled into ONE small CommonJS file (a SEA main script cannot be
+//    ESM nor load other files), with `import.meta.url` replaced by the executable's file URL;
+// 2. the program as the npm build made it (<dist>/weft.mjs and <dist>/chunks: the main script
+//    extracts and imports it, so each command loads only its own chunks), the built-in plugins
+//    (<dist>/plugins: components, prepared glue and core modules) and the SO_ORIGINAL_DST addon
+//    packed into one brotli archive (scripts/pack-assets.mjs), an asset;
+// 3. `node --experimental-sea-config` makes the blob, and postject injects it into a copy of the node
+//    executable. No code cache: the main script is small, and V8 refuses a cache made without the
+//    flags the binary runs with (NODE_OPTIONS=--max-semi-space-size=1, deploy/systemd) anyway.
 // Output: <dist>/weft-<os>-<arch> (the npm launcher <dist>/weft stays as it is). WEFT_SEA_NODE
 // names another node executable to copy (it must be the same Node version as the one running this).
 import { build } from 'esbuild';
@@ -55,9 +57,7 @@ export async function buildBinary({ dist, esbuildOptions, log = console.log }) {
   await mkdir(work, { recursive: true });
   const node = process.env.WEFT_SEA_NODE ?? process.execPath;
 
-  // 1. one CommonJS file. No code splitting: esbuild turns each lazy `import('./x.ts')` into a
-  //    function that initialises that module on first call, so a command still runs only its own
-  //    modules (but the whole source is in memory: README, "Single binary").
+  // 1. the main script: sets the binary's runtime and imports the extracted program
   const main = join(work, 'weft-sea.cjs');
   await build({
     ...esbuildOptions,
@@ -82,7 +82,9 @@ export async function buildBinary({ dist, esbuildOptions, log = console.log }) {
   // 2. the assets
   const plugins = join(dist, 'plugins');
   if (!existsSync(join(plugins, 'prepared'))) throw new Error(`${plugins}/prepared is missing: build the plugins first (build.mjs without --skip-plugins)`);
-  const entries = await collectFiles(plugins, 'plugins', (f) => f.endsWith('.wasm') || f.includes('/prepared/'));
+  if (!existsSync(join(dist, 'weft.mjs')) || !existsSync(join(dist, 'chunks'))) throw new Error(`${dist}/weft.mjs or ${dist}/chunks is missing: build the bundle first (build.mjs)`);
+  const program = [{ path: 'app/weft.mjs', file: join(dist, 'weft.mjs') }, ...(await collectFiles(join(dist, 'chunks'), 'app/chunks', (f) => f.endsWith('.mjs')))];
+  const entries = [...program, ...(await collectFiles(plugins, 'plugins', (f) => f.endsWith('.wasm') || f.includes('/prepared/')))];
   if (existsSync(ADDON)) entries.push({ path: 'original_dst.node', file: ADDON });
   else log(`binary: ${ADDON} is not built; transparent capture (--capture iptables) will not work from the binary`);
   const packed = await packAssets(entries);
@@ -95,7 +97,7 @@ export async function buildBinary({ dist, esbuildOptions, log = console.log }) {
     main,
     output: blob,
     disableExperimentalSEAWarning: true,
-    useCodeCache: true,
+    useCodeCache: false,
     assets: { [ASSET_ARCHIVE]: join(work, ASSET_ARCHIVE), [ASSET_ID]: join(work, ASSET_ID) },
   };
   await writeFile(join(work, 'sea-config.json'), `${JSON.stringify(config, null, 1)}\n`);
@@ -110,7 +112,7 @@ export async function buildBinary({ dist, esbuildOptions, log = console.log }) {
   const size = (await readFile(out)).length;
   log(
     `built ${out} (${(size / 2 ** 20).toFixed(1)} MB: main script ${(ascii.length / 2 ** 20).toFixed(1)} MB, ` +
-      `${packed.files} plugin files ${(packed.rawBytes / 2 ** 20).toFixed(1)} MB packed into ${(packed.archive.length / 2 ** 20).toFixed(2)} MB; ${Date.now() - t0} ms)`,
+      `${packed.files} files (program and plugins) ${(packed.rawBytes / 2 ** 20).toFixed(1)} MB packed into ${(packed.archive.length / 2 ** 20).toFixed(2)} MB; ${Date.now() - t0} ms)`,
   );
   return out;
 }

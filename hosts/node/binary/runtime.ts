@@ -14,15 +14,19 @@ export interface BinaryRuntime {
   importModule(url: string): Promise<unknown>;
 }
 
-let current: BinaryRuntime | undefined;
+// On globalThis, not in a module variable: the binary's main script (its own bundle) sets it, and the
+// program it then imports from the extracted dist (another bundle, with its own copy of this
+// module) reads it.
+const SLOT = Symbol.for('weft.binaryRuntime');
+type Slot = { [SLOT]?: BinaryRuntime };
 
 export function setBinaryRuntime(r: BinaryRuntime): void {
-  current = r;
+  (globalThis as Slot)[SLOT] = r;
 }
 
 /** set when running as the single binary */
 export function binaryRuntime(): BinaryRuntime | undefined {
-  return current;
+  return (globalThis as Slot)[SLOT];
 }
 
 /** what a load of a component nobody prepared says in the binary (no jco inside) */
