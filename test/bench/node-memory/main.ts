@@ -11,9 +11,15 @@
  *       [--node-flags '--max-semi-space-size=1']   (V8 flags for the weft node processes)
  *       [--env KEY=V]                              (extra environment for the weft node processes)
  *       [--weft dist/weft.mjs]                     (the bundle to run)
+ *       [--private-node]                           (each weft node on its own copy of the node executable)
+ *
+ * --private-node: weft node pages out the read-only file mappings no other process maps
+ * (hosts/node/capture/memory-release.ts); here the control plane, both node proxies and this bench
+ * are node processes of one executable, so the pages they share stay. A copy per node proxy is what
+ * a real node has: one node proxy per machine, no other process mapping its executable.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,8 +60,8 @@ spec: { address: ${B_IP}, serviceAccount: backend, labels: { app: backend } }
 `;
 
 const children: ChildProcess[] = [];
-function start(args: string[], flags: string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess; out: () => string }> {
-  const child = spawn(process.execPath, [...flags, WEFT, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+function start(args: string[], flags: string[] = [], env: Record<string, string> = {}, exe = process.execPath): Promise<{ child: ChildProcess; out: () => string }> {
+  const child = spawn(exe, [...flags, WEFT, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d) => {
@@ -152,6 +158,15 @@ interface Sample {
   idleAfter: number[];
 }
 
+/** --private-node: a copy of the node executable for one node proxy, else the shared one */
+function privateExe(dir: string, name: string): string {
+  if (!argv.includes('--private-node')) return process.execPath;
+  const exe = join(dir, `node-${name}`);
+  copyFileSync(process.execPath, exe);
+  chmodSync(exe, 0o755);
+  return exe;
+}
+
 async function once(dir: string): Promise<Sample> {
   const state = join(dir, 'state');
   mkdirSync(join(dir, 'config'), { recursive: true });
@@ -160,7 +175,7 @@ async function once(dir: string): Promise<Sample> {
   const secure = /xDS \+ CA \(TLS\)\s+(\S+)/.exec(cp.out())![1]!;
   const node = (name: string, ip: string) => {
     const token = spawnSync(process.execPath, [WEFT, 'token', 'create', '--node', name, '--state', state], { encoding: 'utf8' }).stdout.trim();
-    return start(['node', '--control', secure, '--root-cert', join(state, 'root-cert.pem'), '--token', token, '--node-name', name, '--listen', ip, '--capture', 'none', '--access-log', '/dev/null'], nodeFlags, extraEnv);
+    return start(['node', '--control', secure, '--root-cert', join(state, 'root-cert.pem'), '--token', token, '--node-name', name, '--listen', ip, '--capture', 'none', '--access-log', '/dev/null'], nodeFlags, extraEnv, privateExe(dir, name));
   };
   const [a, b] = await Promise.all([node('node-a', A_IP), node('node-b', B_IP)]);
   await Promise.all([ready(A_IP), ready(B_IP)]);
@@ -221,7 +236,7 @@ try {
   backend.close();
 }
 const row = (name: string, pick: (s: Sample) => number) => console.log(`| ${name} | ${f1(median(samples.map(pick)))} |`);
-console.log(`\n## weft node memory on loopback (${repeats} x ${seconds} s, ${conns} conns x ${gapMs} ms gap${nodeFlags.length ? `, flags ${nodeFlags.join(' ')}` : ''}${Object.keys(extraEnv).length ? `, env ${JSON.stringify(extraEnv)}` : ''})\n`);
+console.log(`\n## weft node memory on loopback (${repeats} x ${seconds} s, ${conns} conns x ${gapMs} ms gap${nodeFlags.length ? `, flags ${nodeFlags.join(' ')}` : ''}${Object.keys(extraEnv).length ? `, env ${JSON.stringify(extraEnv)}` : ''}${argv.includes('--private-node') ? ', each node proxy on a private copy of node' : ''})\n`);
 console.log('| metric (median) | value |\n| --- | ---: |');
 row('RSS idle MB, node-a (source)', (s) => s.idle[0]!);
 row('RSS idle MB, node-b (destination)', (s) => s.idle[1]!);
