@@ -28,6 +28,14 @@ describe('plugin SDK', () => {
     expect(f.onRequestHeaders()).toBe(sdk.action.continue()); // one constant, no allocation
     expect(f.onResponseHeaders()).toEqual({ tag: 'route', val: 'r' });
   });
+  it('narrows the wanted phases by phases(), never beyond the handlers given', () => {
+    const f = sdk.defineFilter({
+      onRequestHeaders: () => sdk.action.continue(),
+      onResponseHeaders: () => sdk.action.continue(),
+      phases: () => ({ requestHeaders: true, responseHeaders: false, requestBody: true }),
+    });
+    expect(f.wantedPhases()).toEqual({ requestHeaders: true, requestBody: false, responseHeaders: false, responseBody: false });
+  });
   it('builds results in the WIT shapes', () => {
     expect(sdk.action.respond(429, 'slow down', { 'retry-after': '1' })).toEqual({
       tag: 'respond',

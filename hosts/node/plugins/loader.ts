@@ -11,7 +11,8 @@ import type { CompiledPlugin, PluginLoader } from '../../../core/plugin/compiled
 import type { PluginMetricsSink } from '../../../core/plugin/host-imports.ts';
 import { loadCompiledForTest, type PluginUnderTest } from '../../../core/plugin/plugin-under-test.ts';
 import { createPluginRuntime, type PluginRuntimeWithKv } from '../../../core/plugin/runtime.ts';
-import { checkComponentHeader, checkSha256, fetchComponentBytes } from './runtime/fetch-component.ts';
+import { checkComponentHeader, checkSha256, componentFilePath, fetchComponentBytes, sha256Mismatch } from './runtime/fetch-component.ts';
+import { FileShaCache, fileStamp, SETTLE_MS } from './runtime/file-identity.ts';
 import { compileComponent, DEFAULT_MEMORY_MAX_MIB, type StepTimer } from './runtime/compile-component.ts';
 import type { Spawner } from './runtime/child-transpile.ts';
 import { defaultPluginCacheDir } from './runtime/prepared-store.ts';
@@ -42,6 +43,8 @@ export interface NodePluginLoaderOptions {
   onStep?: StepTimer;
   /** false: no glue reuse across components of one shape (runtime/shape-cache.ts; the bench's "before") */
   shapeCache?: boolean;
+  /** a file changed more recently than this is read again on every load (runtime/file-identity.ts; tests) */
+  fileSettleMs?: number;
 }
 
 export interface NodePluginLoader extends PluginLoader {
@@ -71,8 +74,15 @@ export function createNodePluginLoader(o: NodePluginLoaderOptions = {}): NodePlu
   // a rebuilt plugin reuses the glue of its shape and the compiled modules it shares (the engine)
   const shapes = o.shapeCache === false ? undefined : new ShapeCache();
 
+  // a file loaded again unchanged (another binding, a config change) is not read or hashed again
+  // (runtime/file-identity.ts)
+  const files = new FileShaCache();
+
   function compileBytes(bytes: Uint8Array, url = 'memory:', sha256?: string): Promise<CompiledPlugin> {
-    const actual = checkSha256(bytes, sha256, url);
+    return compileChecked(bytes, checkSha256(bytes, sha256, url), url);
+  }
+
+  function compileChecked(bytes: Uint8Array, actual: string, url: string): Promise<CompiledPlugin> {
     let p = cache.get(actual);
     if (p === undefined) {
       checkComponentHeader(bytes, url);
@@ -104,9 +114,25 @@ export function createNodePluginLoader(o: NodePluginLoaderOptions = {}): NodePlu
       // a trusted native module (benchmarks, development): refused unless the process opts in
       if (isNativePluginUrl(b.url)) return loadNativePlugin(b.url, b.sha256, { builtinDir, fetchTimeoutMs: o.fetchTimeoutMs });
       const t0 = performance.now();
+      const path = componentFilePath(b.url, builtinDir);
+      const stamp = path === undefined ? undefined : await fileStamp(path, o.fileSettleMs ?? SETTLE_MS);
+      if (stamp !== undefined) {
+        const known = files.get(path!, stamp.id);
+        const compiled = known === undefined ? undefined : cache.get(known);
+        if (compiled !== undefined) {
+          if (b.sha256 && b.sha256.toLowerCase() !== known) throw sha256Mismatch(b.url, b.sha256, known!);
+          o.onStep?.('fetch (unchanged file)', performance.now() - t0);
+          // most recently used last
+          cache.delete(known!);
+          cache.set(known!, compiled);
+          return compiled;
+        }
+      }
       const bytes = await fetchComponentBytes(b.url, { builtinDir, fetchTimeoutMs: o.fetchTimeoutMs });
       o.onStep?.('fetch', performance.now() - t0);
-      return compileBytes(bytes, b.url, b.sha256);
+      const actual = checkSha256(bytes, b.sha256, b.url);
+      if (stamp !== undefined) files.set(path!, stamp, actual);
+      return compileChecked(bytes, actual, b.url);
     },
     compileBytes: async (bytes, url, sha256) => compileBytes(bytes, url, sha256),
   };

@@ -27,10 +27,11 @@ export default {
       expect: { requestHeaders: { 'x-new': 'v1', 'x-old': null } },
     },
     {
-      name: 'an absent header renders as empty text',
-      config: { request: { set: { 'x-greeting': 'hello ${header.x-name}!' } } },
+      name: 'an absent header renders as empty text; a remove alone',
+      config: { request: { set: { 'x-greeting': 'hello ${header.x-name}!' } }, response: { remove: ['server'] } },
       request: {},
-      expect: { requestHeaders: { 'x-greeting': 'hello !' } },
+      response: { status: 200, headers: { server: 'upstream/1.0', 'x-keep': '1' } },
+      expect: { requestHeaders: { 'x-greeting': 'hello !' }, responseHeaders: { server: null, 'x-keep': '1' } },
     },
     {
       name: 'response rules: status and a response header in a template, server header removed',
@@ -45,6 +46,16 @@ export default {
       request: { headers: { 'x-request-id': 'abc-123' } },
       response: { status: 200 },
       expect: { responseHeaders: { 'x-request-id': 'abc-123' } },
+    },
+    {
+      name: 'a rule alone (text, then a variable); constants beside templates: remove, set, add',
+      config: {
+        request: { set: { 'x-a': 'id-${header.x-id}' } },
+        response: { set: { 'x-const': 'c', 'x-copy': '${response.header.x-in}!' }, add: { 'x-in': 'added' }, remove: ['x-in'] },
+      },
+      request: { headers: { 'x-id': '7' } },
+      response: { status: 200, headers: { 'x-in': 'original' } },
+      expect: { requestHeaders: { 'x-a': 'id-7' }, responseHeaders: { 'x-const': 'c', 'x-copy': 'original!', 'x-in': 'added' } },
     },
   ],
 } satisfies PluginTests;

@@ -58,13 +58,14 @@ interface Side {
   set: Op[];
   add: Op[];
   remove: string[];
-  /** scratch for the values of set then add, evaluated before any change */
-  values: string[];
 }
 
+/** the work of one phase, made once from the config: a call runs only this closure */
+type Apply = () => void;
+
 interface Compiled {
-  request: Side | undefined;
-  response: Side | undefined;
+  request: Apply | undefined;
+  response: Apply | undefined;
   phases: Phases;
 }
 
@@ -129,7 +130,7 @@ function side(rules: Rules | undefined, response: boolean): Side | undefined {
   const add = ops(rules.add, response);
   const remove = (rules.remove ?? []).map((n) => String(n).toLowerCase());
   if (set.length + add.length + remove.length === 0) return undefined;
-  return { set, add, remove, values: new Array<string>(set.length + add.length).fill('') };
+  return { set, add, remove };
 }
 
 let compiled: Compiled | undefined;
@@ -138,54 +139,98 @@ function load(): Compiled {
   const c = config<HeaderRewriteConfig>();
   const request = side(c.request, false);
   const response = side(c.response, true);
-  return { request, response, phases: { requestHeaders: !!request, responseHeaders: !!response } };
+  return {
+    request: request && compileSide(request, setRequestHeader, appendRequestHeader, removeRequestHeader),
+    response: response && compileSide(response, setResponseHeader, appendResponseHeader, removeResponseHeader),
+    phases: { requestHeaders: !!request, responseHeaders: !!response },
+  };
 }
 
-function render(op: Op): string {
-  if (op.constant !== undefined) return op.constant;
+/**
+ * A template as one function. The usual shapes get a closure of their own (a lone variable is its
+ * reader, `text${var}` one concatenation), so a call runs a few bytecodes instead of a loop over
+ * parts: the guest is interpreted, and its work per request is what a plugin costs (benchmarks.md,
+ * "Per-request cost, second pass").
+ */
+function renderer(op: Op): () => string {
+  const constant = op.constant;
+  if (constant !== undefined) return () => constant;
   const parts = op.parts;
-  let out = '';
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i]!;
-    out += typeof p === 'string' ? p : p();
+  if (parts.length === 1) return parts[0] as () => string;
+  if (parts.length === 2) {
+    const [a, b] = parts;
+    if (typeof a === 'string') return () => a + (b as () => string)();
+    if (typeof b === 'string') return () => a!() + b;
   }
-  return out;
+  return () => {
+    let out = '';
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
+      out += typeof p === 'string' ? p : p();
+    }
+    return out;
+  };
 }
+
+const noop: Apply = () => {};
 
 /**
  * Every template is rendered before any header changes, so templates see the headers as they came
  * in (a rule may rename a header: set `x-new: ${header.x-old}`, remove `x-old`). Then remove, set,
- * add, in that order.
+ * add, in that order. One rule alone (the common case) needs no scratch: it renders, then writes.
  */
-function apply(
+function compileSide(
   s: Side,
   set: (name: string, value: string) => void,
   add: (name: string, value: string) => void,
   remove: (name: string) => void,
-): void {
-  const values = s.values;
-  const nSet = s.set.length;
-  for (let i = 0; i < nSet; i++) values[i] = render(s.set[i]!);
-  for (let i = 0; i < s.add.length; i++) values[nSet + i] = render(s.add[i]!);
-  for (let i = 0; i < s.remove.length; i++) remove(s.remove[i]!);
-  for (let i = 0; i < nSet; i++) set(s.set[i]!.name, values[i]!);
-  for (let i = 0; i < s.add.length; i++) add(s.add[i]!.name, values[nSet + i]!);
+): Apply {
+  const writes: { name: string; write: (name: string, value: string) => void; render: () => string; constant: boolean }[] = [];
+  for (const op of s.set) writes.push({ name: op.name, write: set, render: renderer(op), constant: op.constant !== undefined });
+  for (const op of s.add) writes.push({ name: op.name, write: add, render: renderer(op), constant: op.constant !== undefined });
+  const removes = s.remove;
+  if (writes.length + removes.length === 0) return noop;
+  if (writes.length === 1 && removes.length === 0) {
+    const { name, write, render } = writes[0]!;
+    return () => write(name, render());
+  }
+  if (writes.length === 0 && removes.length === 1) {
+    const name = removes[0]!;
+    return () => remove(name);
+  }
+  // constants are rendered once, here; only templates are rendered per call, into `values`
+  const nowRead = writes.filter((w) => !w.constant);
+  const values = new Array<string>(nowRead.length).fill('');
+  const valueOf = writes.map((w) => (w.constant ? -1 : nowRead.indexOf(w)));
+  const fixed = writes.map((w) => (w.constant ? w.render() : ''));
+  return () => {
+    for (let i = 0; i < nowRead.length; i++) values[i] = nowRead[i]!.render();
+    for (let i = 0; i < removes.length; i++) remove(removes[i]!);
+    for (let i = 0; i < writes.length; i++) {
+      const w = writes[i]!;
+      const k = valueOf[i]!;
+      w.write(w.name, k < 0 ? fixed[i]! : values[k]!);
+    }
+  };
 }
+
+// the same constant as the SDK's action.continue(), without the call
+const CONTINUE = action.continue();
 
 export const filter: Filter = {
   wantedPhases(): Phases {
     return (compiled ??= load()).phases;
   },
   onRequestHeaders(): Action {
-    const c = (compiled ??= load());
-    if (c.request) apply(c.request, setRequestHeader, appendRequestHeader, removeRequestHeader);
-    return action.continue();
+    const apply = (compiled ??= load()).request;
+    if (apply !== undefined) apply();
+    return CONTINUE;
   },
   onResponseHeaders(): Action {
-    const c = (compiled ??= load());
-    if (c.response) apply(c.response, setResponseHeader, appendResponseHeader, removeResponseHeader);
-    return action.continue();
+    const apply = (compiled ??= load()).response;
+    if (apply !== undefined) apply();
+    return CONTINUE;
   },
-  onRequestBody: () => action.continue(),
-  onResponseBody: () => action.continue(),
+  onRequestBody: () => CONTINUE,
+  onResponseBody: () => CONTINUE,
 };

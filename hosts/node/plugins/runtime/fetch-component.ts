@@ -16,13 +16,17 @@ export interface FetchOptions {
   maxBytes?: number;
 }
 
+/** the local file a `file://` URL names (built-ins from `builtinDir`); undefined for other schemes */
+export function componentFilePath(url: string, builtinDir: string): string | undefined {
+  if (url.startsWith('file:///builtin/')) return join(builtinDir, basename(url.slice('file:///builtin/'.length)));
+  if (url.startsWith('file://')) return fileURLToPath(url);
+  return undefined;
+}
+
 export async function fetchComponentBytes(url: string, o: FetchOptions): Promise<Uint8Array> {
   const maxBytes = o.maxBytes ?? 64 * 1024 * 1024;
-  if (url.startsWith('file:///builtin/')) {
-    const name = basename(url.slice('file:///builtin/'.length));
-    return readLimited(join(o.builtinDir, name), maxBytes, url);
-  }
-  if (url.startsWith('file://')) return readLimited(fileURLToPath(url), maxBytes, url);
+  const path = componentFilePath(url, o.builtinDir);
+  if (path !== undefined) return readLimited(path, maxBytes, url);
   if (url.startsWith('http://') || url.startsWith('https://')) {
     let res: Response;
     try {
@@ -60,10 +64,12 @@ export function sha256Hex(bytes: Uint8Array): string {
 /** refuses bytes whose hash is not the pinned one */
 export function checkSha256(bytes: Uint8Array, expected: string | undefined, url: string): string {
   const actual = sha256Hex(bytes);
-  if (expected && expected.toLowerCase() !== actual) {
-    throw new Error(`sha256 mismatch for ${url}: expected ${expected.toLowerCase()}, got ${actual}`);
-  }
+  if (expected && expected.toLowerCase() !== actual) throw sha256Mismatch(url, expected, actual);
   return actual;
+}
+
+export function sha256Mismatch(url: string, expected: string, actual: string): Error {
+  return new Error(`sha256 mismatch for ${url}: expected ${expected.toLowerCase()}, got ${actual}`);
 }
 
 /** a component: "\0asm", version 0x0d, layer 1; a core module has layer 0 */
