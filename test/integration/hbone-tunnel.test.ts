@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, connect, type Server } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { splicePair } from '../../hosts/node/servers/splice.ts';
 import { HboneClient, CONNECTION_WINDOW, STREAM_WINDOW, type HboneTunnel } from '../../hosts/node/hbone/index.ts';
 import { baggageFor, forwardedFor } from '../../core/node/hbone-headers.ts';
@@ -64,6 +65,24 @@ describe('HBONE tunnel', () => {
     const tls = srv.server.sessions()[0]!.socket as unknown as import('node:tls').TLSSocket;
     expect(tls.getProtocol()).toBe('TLSv1.3');
     expect(tls.alpnProtocol).toBe('h2');
+    // AES-128-GCM: the cheaper of the two suites ztunnel allows (hbone/constants.ts HBONE_CIPHERSUITES)
+    expect(tls.getCipher().standardName).toBe('TLS_AES_128_GCM_SHA256');
+  });
+
+  it('accepts both suites ztunnel allows, and picks AES-128-GCM for a peer that prefers AES-256 (as rustls does)', async () => {
+    const me = certs.current(CLIENT_ID)!;
+    const handshake = (ciphers: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port: srv.port, key: me.keyPem, cert: me.chainPems.join(''), ca: [...me.rootPems], ciphers, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'], rejectUnauthorized: false });
+        s.once('secureConnect', () => {
+          resolve(s.getCipher().standardName);
+          s.destroy();
+        });
+        s.once('error', reject);
+      });
+    expect(await handshake('TLS_AES_256_GCM_SHA384')).toBe('TLS_AES_256_GCM_SHA384');
+    expect(await handshake('TLS_AES_128_GCM_SHA256')).toBe('TLS_AES_128_GCM_SHA256');
+    expect(await handshake('TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256')).toBe('TLS_AES_128_GCM_SHA256');
   });
 
   it('carries many concurrent streams over one TLS connection', async () => {

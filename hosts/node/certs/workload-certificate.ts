@@ -6,6 +6,7 @@
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { formatName, parseCertificate, parseSpiffeId, pemDecodeAll } from '../../../core/identity/index.ts';
+import { HBONE_CIPHERSUITES } from '../hbone/constants.ts';
 
 export interface WorkloadCertificate {
   identity: string;
@@ -49,6 +50,8 @@ export function workloadSecureContext(o: { keyPem: string; chainPems: readonly s
     ca: [...o.rootPems],
     minVersion: 'TLSv1.3',
     maxVersion: 'TLSv1.3',
+    // AES-128-GCM first: cheaper per byte, and both AES suites stay accepted (hbone/constants.ts)
+    ciphers: HBONE_CIPHERSUITES,
     sessionTimeout: TLS_SESSION_TIMEOUT_SECONDS,
   });
 }

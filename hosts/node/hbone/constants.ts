@@ -29,6 +29,16 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
 export const KEEPALIVE_INTERVAL_MS = 30_000;
 export const KEEPALIVE_TIMEOUT_MS = 10_000;
 
+/**
+ * TLS 1.3 suites, AES-128-GCM first. OpenSSL's (and Node's) default puts AES-256-GCM first; with
+ * AES-NI the stitched AES-GCM routine is ~11% of each hop's CPU in a bulk transfer, and AES-128 runs
+ * 10 rounds instead of 14. ztunnel accepts exactly TLS13_AES_256_GCM_SHA384 and
+ * TLS13_AES_128_GCM_SHA256, so both stay on offer (ChaCha20 last, as before, for peers without AES).
+ * Set on the workload contexts (the client, certs/workload-certificate.ts) and on the server, which
+ * honours its own order so that a peer preferring AES-256 (rustls) still gets AES-128.
+ */
+export const HBONE_CIPHERSUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
+
 /** Settings both ends send. */
 export const H2_SETTINGS = {
   initialWindowSize: STREAM_WINDOW,

@@ -21,7 +21,7 @@ import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, t
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { parseAuthority } from './authority.ts';
-import { CONNECTION_WINDOW, H2_SETTINGS, HANDSHAKE_TIMEOUT_MS, MAX_SESSION_MEMORY_MB, SERVER_MAX_CONCURRENT_STREAMS } from './constants.ts';
+import { CONNECTION_WINDOW, H2_SETTINGS, HANDSHAKE_TIMEOUT_MS, HBONE_CIPHERSUITES, MAX_SESSION_MEMORY_MB, SERVER_MAX_CONCURRENT_STREAMS } from './constants.ts';
 import { REFUSAL_GOAWAY_CODE } from './dial.ts';
 import { InboundTunnel, respondStatus, type PeerConnection } from './inbound-tunnel.ts';
 import { judgePeer } from './server-peer.ts';
@@ -172,6 +172,8 @@ export class HboneServer extends EventEmitter {
       ca: [...cert.rootPems],
       minVersion: 'TLSv1.3',
       maxVersion: 'TLSv1.3',
+      ciphers: HBONE_CIPHERSUITES,
+      honorCipherOrder: true,
       requestCert: true,
       // verdicts are ours (server-peer.ts): a refused peer learns why through GOAWAY debug data
       rejectUnauthorized: false,

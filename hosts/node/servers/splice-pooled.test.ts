@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http2 from 'node:http2';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { onFirstBulkTransfer, POOLED_READS, splicePair } from './splice.ts';
+import { BUFFER_LIMIT, H2_BUFFER_LIMIT, onFirstBulkTransfer, POOLED_READS, splice, splicePair, type SpliceEnd } from './splice.ts';
 
 /**
  * Pooled reads recycle their 64 KiB buffers once a write completes: a buffer handed back too early
@@ -165,6 +165,72 @@ describe('splice with pooled reads', () => {
       session.close();
       expect(n).toBe(payload.length);
       expect(h.digest('hex')).toBe(want);
+    } finally {
+      h2server.close();
+    }
+  }, 20_000);
+
+  it('into an HTTP/2 stream: stops reading the origin at H2_BUFFER_LIMIT while the reader stalls, then delivers every byte in order, with the client half-closed', async () => {
+    const payload = randomBytes(32 * 1024 * 1024);
+    const want = createHash('sha256').update(payload).digest('hex');
+    // the origin sends the payload only after the client's FIN (half-close passed through), and records what it got
+    let originGot = '';
+    const originPort = await listen((s) => {
+      s.on('data', (d: Buffer) => (originGot += d.toString()));
+      s.on('end', () => s.end(payload));
+    });
+    const counts = { received: 0, sent: 0 };
+    let serverStream: http2.ServerHttp2Stream | undefined;
+    let spliceEnd: Promise<SpliceEnd> | undefined;
+    const h2server = http2.createServer();
+    h2server.on('stream', (stream) => {
+      serverStream = stream as http2.ServerHttp2Stream;
+      serverStream.respond({ ':status': 200 });
+      const upstream = connect({ port: originPort, host: '127.0.0.1', allowHalfOpen: true, onread: POOLED_READS });
+      upstream.once('connect', () => (spliceEnd = new Promise((resolve) => splice(stream, upstream, counts, { onSpliceEnd: resolve }))));
+    });
+    await new Promise<void>((r) => h2server.listen(0, '127.0.0.1', r));
+    try {
+      const session = http2.connect(`http://127.0.0.1:${(h2server.address() as AddressInfo).port}`);
+      const req = session.request({ ':method': 'CONNECT', ':authority': '127.0.0.1:1' });
+      req.pause(); // the stalled reader: nothing is read until resumed below
+      req.end('hello');
+      // sample the sink's buffer until the origin is no longer being read (backpressure reached it)
+      let maxBuffered = 0;
+      let last = -1;
+      let stableFor = 0;
+      while (stableFor < 10) {
+        await new Promise((r) => setTimeout(r, 20));
+        if (serverStream) maxBuffered = Math.max(maxBuffered, serverStream.writableLength);
+        stableFor = counts.sent > 0 && counts.sent === last ? stableFor + 1 : 0;
+        last = counts.sent;
+      }
+      expect(originGot).toBe('hello');
+      expect(counts.received).toBe(5);
+      // paused: far from all of it read, and the sink never held more than the limit plus one read
+      expect(counts.sent).toBeLessThan(payload.length / 2);
+      expect(maxBuffered).toBeLessThanOrEqual(H2_BUFFER_LIMIT + 64 * 1024);
+      // ...and paused because of that limit (past it, nothing drains while the reader stalls), not at
+      // the 256 KiB a socket sink gets
+      expect(serverStream!.writableLength).toBeGreaterThan(H2_BUFFER_LIMIT);
+      expect(H2_BUFFER_LIMIT).toBeGreaterThan(BUFFER_LIMIT);
+      const h = createHash('sha256');
+      let n = 0;
+      await new Promise<void>((resolve, reject) => {
+        req.on('data', (d: Buffer) => {
+          h.update(d);
+          n += d.length;
+        });
+        req.on('end', resolve);
+        req.on('error', reject);
+        req.resume();
+      });
+      session.close();
+      expect(n).toBe(payload.length);
+      expect(h.digest('hex')).toBe(want);
+      const end = await spliceEnd!;
+      expect(end.error).toBeUndefined();
+      expect(end.sent).toBe(payload.length);
     } finally {
       h2server.close();
     }

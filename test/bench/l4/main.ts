@@ -14,6 +14,7 @@
  *                              default: the `weft` launcher's, `--max-semi-space-size=1 --v8-pool-size=1`)
  *                              [--skip rest]   (only the wrk runs at --conns: for profiling one phase)
  *                              [--skip wrk,paced,churn,bulk]   (leave out those phases, e.g. all but bulk)
+ *                              [--bulk-runs 3]   (256 MB downloads in the bulk phase; more to profile it)
  * Namespaces, their iptables rules and every process are removed at the end, on an error and on
  * SIGINT/SIGTERM/SIGHUP; namespaces left by a run that was killed outright go at the next start.
  */
@@ -37,6 +38,9 @@ const opt = (name: string, dflt: string): string => {
 /** The paced run: 10 connections, each waiting 10 ms after every answer: a little under 1,000 req/s. */
 const PACED_CONNECTIONS = 10;
 const PACE_MS = 10;
+
+/** `--bulk-runs N`: 256 MB downloads in the bulk phase (default 3; more to profile it with perf). */
+const bulkRuns = Number(opt('bulk-runs', '3'));
 
 async function measure(r: Running, seconds: number, conns: number[], pace: string, skip: readonly string[]): Promise<Sample> {
   const ns = r.client.ns;
@@ -74,11 +78,13 @@ async function measure(r: Running, seconds: number, conns: number[], pace: strin
   // GC pause in that window moves a single sample by 2x
   const bulk: number[] = [];
   const cpuBefore = await Promise.all(r.pids.map((p) => cpuMs([p])));
-  for (let i = 0; i < 3; i++) bulk.push(await bulkMbps(ns, `${r.url}big`));
+  for (let i = 0; i < bulkRuns; i++) bulk.push(await bulkMbps(ns, `${r.url}big`));
   const cpuAfter = await Promise.all(r.pids.map((p) => cpuMs([p])));
   s.bulk = Math.max(...bulk);
-  // 3 x 256 MiB = 0.805 GB
-  s.bulkCpuPerGb = cpuAfter.map((c, i) => (c - cpuBefore[i]!) / ((3 * 256 * 1024 * 1024) / 1e9));
+  // bulkRuns x 256 MiB (3: 0.805 GB)
+  s.bulkCpuPerGb = cpuAfter.map((c, i) => (c - cpuBefore[i]!) / ((bulkRuns * 256 * 1024 * 1024) / 1e9));
+  // each sample, per hop (client-side hop first): medians hide which hop moved
+  process.stderr.write(`  ${r.name} bulk MB/s ${bulk.map((b) => b.toFixed(0)).join(' ')}; CPU ms/GB per hop ${s.bulkCpuPerGb.map((c) => c.toFixed(0)).join(' ')}\n`);
   return s;
 }
 
