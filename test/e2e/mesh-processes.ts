@@ -45,6 +45,8 @@ export async function httpOk(topo: Topology, where: NetnsRef, url: string): Prom
 export interface MeshOptions {
   /** Node (V8) flags for the `weft node` processes, before the bundle (`--max-semi-space-size=4`). */
   nodeExecArgv?: readonly string[];
+  /** The node executable a `weft node` runs on (default: this process's); the L4 bench's --private-node */
+  nodeExecutable?: (node: E2eNode) => string;
   /** Extra `weft node` flags (`--access-log FILE`); a function gets the node, for per-node values. */
   nodeArgs?: readonly string[] | ((node: E2eNode) => readonly string[]);
 }
@@ -66,7 +68,7 @@ export async function startMesh(topo: Topology, dir: string, opts: MeshOptions =
     if (tok.status !== 0) throw new Error(`weft token create failed: ${tok.stderr}`);
     const extra = typeof opts.nodeArgs === 'function' ? opts.nodeArgs(node) : (opts.nodeArgs ?? []);
     const args = [...(opts.nodeExecArgv ?? []), WEFT_BIN, 'node', '--control', `${topo.net.ip}:15012`, '--root-cert', rootCert, '--token', tok.stdout.trim(), '--node-name', node.name, '--capture', 'iptables', '--socket', socketOf(dir, node), '--listen', node.ip, ...extra];
-    const child = topo.spawn(node, process.execPath, args);
+    const child = topo.spawn(node, opts.nodeExecutable?.(node) ?? process.execPath, args);
     output.set(node.name, collect(child));
     processes.set(node.name, child);
   }

@@ -88,7 +88,7 @@ export class NodeProxy {
     // glibc's malloc settings for bulk transfers, once one connection moves a few MB (splice.ts says why)
     onFirstBulkTransfer(() => {
       void import('../capture/original-dst.ts').then((m) => {
-        if (m.tuneMallocForBulk()) config.log('info', 'bulk transfer seen: malloc settings for throughput (trim threshold 4 MiB, top pad 1 MiB, mmap threshold 1 MiB)');
+        if (m.tuneMallocForBulk()) config.log('info', 'bulk transfer seen: malloc settings for throughput (trim threshold 16 MiB, top pad 4 MiB, mmap threshold 1 MiB)');
       });
     });
     await inputs.accessLog.start();

@@ -15,7 +15,7 @@
  * Every process is spawned through the topology, so `topo.destroy()` stops whatever is left.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpOk, until } from '../../e2e/mesh-processes.ts';
 import { stopChildren } from '../../e2e/cleanup.ts';
@@ -82,8 +82,8 @@ export function direct(topo: Topology): Running {
  * The real mesh: `weft control` + two `weft node`, pods enrolled, ready when curl in pod a reaches
  * the VIP (../lib/mesh-topology.ts).
  */
-export async function startWeft(topo: Topology, dir: string, nodeExecArgv: readonly string[]): Promise<Running> {
-  const mesh = await startWeftMesh(topo, dir, { nodeExecArgv });
+export async function startWeft(topo: Topology, dir: string, nodeExecArgv: readonly string[], privateNode = false): Promise<Running> {
+  const mesh = await startWeftMesh(topo, dir, { nodeExecArgv, ...(privateNode ? { nodeExecutable: (node) => privateNodeCopy(dir, node.name) } : {}) });
   return { name: 'weft', client: topo.pods.a, url: mesh.url, pids: [mesh.pids.node1, mesh.pids.node2], stop: () => mesh.stop() };
 }
 
@@ -118,4 +118,17 @@ export function startHaproxy(topo: Topology, dir: string, pki: BenchPki): Promis
   writeFileSync(join(dir, 'haproxy-in.cfg'), `${head}frontend in\n  bind ${server}:${TLS_PORT} ssl crt ${pki.server.combined} ${tls13}\n  default_backend be\nbackend be\n  server nginx ${topo.pods.d.ip}:${NGINX_PORT}\n`);
   writeFileSync(join(dir, 'haproxy-out.cfg'), `${head}frontend out\n  bind 0.0.0.0:${ENTRY_PORT}\n  default_backend be\nbackend be\n  server hop ${server}:${TLS_PORT} ssl crt ${pki.client.combined} ${tls13}\n`);
   return twoHops(topo, 'haproxy', (where, hop) => topo.spawn(where, 'haproxy', ['-db', '-f', join(dir, `haproxy-${hop}.cfg`)]));
+}
+
+/**
+ * --private-node: a copy of the node executable for one `weft node`. Each node proxy pages out the
+ * read-only file mappings no other process maps (hosts/node/capture/memory-release.ts); on one
+ * machine the control plane, both node proxies and this bench share the executable's pages, where a
+ * real node runs one node proxy that shares them with nothing.
+ */
+function privateNodeCopy(dir: string, name: string): string {
+  const exe = join(dir, `node-${name}`);
+  copyFileSync(process.execPath, exe);
+  chmodSync(exe, 0o755);
+  return exe;
 }

@@ -15,6 +15,8 @@
  *                              [--skip rest]   (only the wrk runs at --conns: for profiling one phase)
  *                              [--skip wrk,paced,churn,bulk]   (leave out those phases, e.g. all but bulk)
  *                              [--bulk-runs 3]   (256 MB downloads in the bulk phase; more to profile it)
+ *                              [--private-node]  (each weft node on its own copy of the node executable, as on a
+ *                                                 real node: its page-out then reaches every page; contenders.ts)
  * Namespaces, their iptables rules and every process are removed at the end, on an error and on
  * SIGINT/SIGTERM/SIGHUP; namespaces left by a run that was killed outright go at the next start.
  */
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
     let weftRuns = 0;
     const starters: Record<string, () => Promise<Running>> = {
       direct: async () => direct(t),
-      weft: () => startWeft(t, join(dir, `weft-${weftRuns++}`), nodeFlags),
+      weft: () => startWeft(t, join(dir, `weft-${weftRuns++}`), nodeFlags, argv.includes('--private-node')),
       stunnel: () => startStunnel(t, dir, pki),
       haproxy: () => startHaproxy(t, dir, pki),
     };
@@ -163,7 +165,7 @@ async function main(): Promise<void> {
     await cleanup();
   }
   const names = [...results.keys()];
-  console.log(`\n## L4 bench: ${repeats} repeats x ${seconds} s per run, medians (${((Date.now() - started) / 1000).toFixed(0)} s, node ${process.version}${nodeFlags.length ? `, weft node flags ${nodeFlags.join(' ')}` : ''}, ${names.join(', ')})\n`);
+  console.log(`\n## L4 bench: ${repeats} repeats x ${seconds} s per run, medians (${((Date.now() - started) / 1000).toFixed(0)} s, node ${process.version}${nodeFlags.length ? `, weft node flags ${nodeFlags.join(' ')}` : ''}${argv.includes('--private-node') ? ', each weft node on a private copy of node' : ''}, ${names.join(', ')})\n`);
   console.log(table(results, conns));
   console.log(`\nNoise: req/s spread (max-min)/median at ${conns[conns.length - 1]} conn across repeats: ${noise(results, conns[conns.length - 1]!)}; load average before ${loadBefore}, after ${load()}.`);
   const g = goals(results, conns);

@@ -81,6 +81,8 @@ export interface WeftMesh {
 export interface WeftMeshOptions {
   /** Node (V8) flags for the `weft node` processes. */
   nodeExecArgv: readonly string[];
+  /** the node executable each `weft node` runs on (default: this process's) */
+  nodeExecutable?: (node: E2eNode) => string;
   /**
    * Put a `weft waypoint` (bench/waypoint) in front of the nginx Service: it runs in node2's namespace
    * on WAYPOINT_ADDRESS, `weft waypoint apply --address` writes its Gateway, WorkloadEntry and Service,
@@ -114,7 +116,7 @@ export async function startWeftMesh(topo: Topology, dir: string, o: WeftMeshOpti
   };
   const logs = (): string => [...(mesh?.output ?? []), ...(waypoint ? [['waypoint', waypointOut] as const] : [])].map(([k, f]) => `--- ${k}\n${f().slice(-2000)}`).join('\n');
   try {
-    mesh = await startMesh(topo, dir, { nodeExecArgv: o.nodeExecArgv, nodeArgs: (node) => ['--access-log', join(dir, `${node.name}-access.log`), '--drain-ms', '500'] });
+    mesh = await startMesh(topo, dir, { nodeExecArgv: o.nodeExecArgv, ...(o.nodeExecutable ? { nodeExecutable: o.nodeExecutable } : {}), nodeArgs: (node) => ['--access-log', join(dir, `${node.name}-access.log`), '--drain-ms', '500'] });
     for (const name of Object.keys(BENCH_PODS) as PodName[]) cniAdd(dir, topo.pods[name], BENCH_PODS[name].ns);
     let waypointStats: (() => Promise<string>) | undefined;
     if (o.waypoint) {
