@@ -15,6 +15,7 @@
  *                              [--skip rest]   (only the wrk runs at --conns: for profiling one phase)
  *                              [--skip wrk,paced,churn,bulk]   (leave out those phases, e.g. all but bulk)
  *                              [--bulk-runs 3]   (256 MB downloads in the bulk phase; more to profile it)
+ *                              [--settle-s 4]   (wait after each contender starts before idle RSS and the paced run)
  *                              [--private-node]  (each weft node on its own copy of the node executable, as on a
  *                                                 real node: its page-out then reaches every page; contenders.ts)
  * Namespaces, their iptables rules and every process are removed at the end, on an error and on
@@ -43,10 +44,14 @@ const PACE_MS = 10;
 
 /** `--bulk-runs N`: 256 MB downloads in the bulk phase (default 3; more to profile it with perf). */
 const bulkRuns = Number(opt('bulk-runs', '3'));
+/** `--settle-s S`: wait after each contender starts, before its idle RSS and the paced run (default 4) */
+const settleMs = Number(opt('settle-s', '4')) * 1000;
 
 async function measure(r: Running, seconds: number, conns: number[], pace: string, skip: readonly string[]): Promise<Sample> {
   const ns = r.client.ns;
-  await new Promise((res) => setTimeout(res, 500));
+  // settle after start: `weft node` trims malloc and pages out start-up's code 3 s after it starts
+  // (memory-release.ts); idle and ~1k req/s RSS are read on a settled process, for every contender
+  await new Promise((res) => setTimeout(res, settleMs));
   const rssIdle = r.pids.length ? Math.max(...(await rssMb(r.pids))) : NaN;
   const s: Sample = { rps: {}, p50: {}, p99: {}, cpuPer1k: {}, bulk: NaN, bulkCpuPerGb: [], connsPerSec: NaN, churnErrors: NaN, rssIdle, rssLoad: NaN, rssPaced: NaN, pacedRps: NaN };
   // The paced run first, on the freshly started proxies: RSS at a steady ~1,000 req/s. After the
