@@ -65,13 +65,17 @@ export function addonCandidates(from: string = dirname(fileURLToPath(import.meta
   return out;
 }
 
+/** The addon file that loads, the first candidate that exists; undefined where none was built. */
+export function addonPath(): string | undefined {
+  return addonCandidates().find((p) => existsSync(p));
+}
+
 function load(): Addon {
   if (addon) return addon;
   if (loadError) throw loadError;
-  const candidates = addonCandidates();
-  const path = candidates.find((p) => existsSync(p));
+  const path = addonPath();
   try {
-    if (!path) throw new Error(`not found in ${candidates.join(', ')}`);
+    if (!path) throw new Error(`not found in ${addonCandidates().join(', ')}`);
     const mod = { exports: {} as Partial<Addon> };
     process.dlopen(mod, path);
     if (typeof mod.exports.originalDst !== 'function') throw new Error(`${path} does not export originalDst`);

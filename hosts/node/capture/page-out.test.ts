@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addonCandidates, originalDstAvailable, pageOutFileMappings } from './original-dst.ts';
+import { addonPath, originalDstAvailable, pageOutFileMappings } from './original-dst.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-pageout-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,13 +21,7 @@ describe('pageOutFileMappings (native/original-dst/src/page_out.c)', () => {
   it.skipIf(!originalDstAvailable() || process.platform !== 'linux')('takes the pages of a private node executable out of the RSS; the process runs on', () => {
     const exe = join(dir, 'node');
     copyFileSync(process.execPath, exe);
-    const addon = addonCandidates().find((p) => {
-      try {
-        return statSync(p).isFile();
-      } catch {
-        return false;
-      }
-    });
+    const addon = addonPath();
     expect(addon).toBeDefined();
     const script = `
       const m = { exports: {} };

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PluginBinding } from '../../../../core/plugin/contract.ts';
 import { createNodePluginLoader } from '../loader.ts';
+import { pluginBinding } from '../../../../test/support/plugin-binding.ts';
 import { sha256Hex } from './fetch-component.ts';
 import { FileShaCache, fileStamp } from './file-identity.ts';
 
@@ -62,18 +63,7 @@ describe('fileStamp and FileShaCache', () => {
 });
 
 describe('the loader with an unchanged file', () => {
-  const binding = (over: Partial<PluginBinding> = {}): PluginBinding => ({
-    name: 'ns.rewrite',
-    kind: 'http-filter',
-    url: 'file:///builtin/header-rewrite.wasm',
-    phase: 'UNSPECIFIED_PHASE',
-    priority: 0,
-    failStrategy: 'FAIL_CLOSE',
-    config: '{}',
-    ports: [],
-    workloads: [],
-    ...over,
-  });
+  const binding = (over: Partial<PluginBinding> = {}): PluginBinding => pluginBinding({ name: 'ns.rewrite', url: 'file:///builtin/header-rewrite.wasm', ...over });
 
   it('reads a settled file once, reads it again when it changes, and still checks the sha256 pin', async () => {
     const mine = mkdtempSync(join(dir, 'builtin-'));

@@ -11,6 +11,7 @@ import { RecordedExchange } from '../../../../core/plugin/recorded-exchange.ts';
 import { createPluginRuntime } from '../../../../core/plugin/runtime.ts';
 import { buildPlugin, type BuiltPlugin } from '../build/build-plugin.ts';
 import { createNodePluginLoader } from '../loader.ts';
+import { pluginBinding } from '../../../../test/support/plugin-binding.ts';
 import { TRUSTED_NATIVE_ENV } from './native-plugin.ts';
 
 const builtin = (name: string) => join(import.meta.dirname, '..', '..', '..', '..', 'plugins', 'builtin', name);
@@ -18,17 +19,7 @@ let dir: string;
 let rewrite: BuiltPlugin;
 let limit: BuiltPlugin;
 
-const binding = (b: Partial<PluginBinding> & { url: string }): PluginBinding => ({
-  name: 'demo.p',
-  kind: 'http-filter',
-  phase: 'UNSPECIFIED_PHASE',
-  priority: 0,
-  failStrategy: 'FAIL_CLOSE',
-  config: '{}',
-  ports: [],
-  workloads: [],
-  ...b,
-});
+const binding = (b: Partial<PluginBinding> & { url: string }): PluginBinding => pluginBinding({ name: 'demo.p', ...b });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'weft-native-plugin-'));
