@@ -7,6 +7,7 @@
  * wins" rule live here once.
  */
 import type { DirectResponse, FilterAction, HttpExchangeView, HttpFilterHandle, PluginSet } from './contract.ts';
+import type { ResponseEdits } from './response-edits.ts';
 
 /** A response the response phase wants sent instead of the upstream's. */
 export interface ReplacedResponse {
@@ -21,6 +22,14 @@ export interface PluginRunView extends HttpExchangeView {
   setRequestBody(body: Uint8Array): void;
   /** The response head the response phase reads and changes in place (a flat `[name, value, ...]` list). */
   setResponse(status: number, fields: string[]): void;
+  /**
+   * The index in the run's filter list of the filter being called (the endpoint picker: the list's
+   * length), set by PluginRun before each request-phase call: a response-header change asked for
+   * before the response exists is kept under it (response-edits.ts).
+   */
+  filterIndex: number;
+  /** The response-header changes asked for in the request phases; undefined when there are none. */
+  readonly responseEdits: ResponseEdits | undefined;
 }
 
 /**
@@ -36,8 +45,8 @@ export class PluginRun<V extends PluginRunView = PluginRunView> {
   cluster: string | undefined;
   /** The filter that answered, chose the route or the cluster (access log, errors). */
   decidedBy: string | undefined;
-  /** Whether a filter of this request wants the response-headers phase. */
-  readonly wantsResponse: boolean;
+  /** Whether a filter of this request wants the response-headers phase (without the edits kept for the response). */
+  readonly #wantsResponsePhase: boolean;
   /** Whether a filter of this request wants the request-body phase (the body is then read whole first). */
   readonly wantsRequestBody: boolean;
   /** The endpoint the picker path counted as active (released at the end). */
@@ -57,8 +66,16 @@ export class PluginRun<V extends PluginRunView = PluginRunView> {
       if (p.responseHeaders) r = true;
       if (p.requestBody) b = true;
     }
-    this.wantsResponse = r;
+    this.#wantsResponsePhase = r;
     this.wantsRequestBody = b;
+  }
+
+  /**
+   * Whether the response head must come through onResponseHead: a filter wants the response-headers
+   * phase, or a request phase asked for response-header changes. Read once the request phases ran.
+   */
+  get wantsResponse(): boolean {
+    return this.#wantsResponsePhase || this.view.responseEdits !== undefined;
   }
 
   /** Request-headers phase in order; a `respond` stops it and is returned. */
@@ -69,6 +86,7 @@ export class PluginRun<V extends PluginRunView = PluginRunView> {
     for (let i = 0; i < filters.length; i++) {
       const f = filters[i]!;
       if (!f.phases.requestHeaders) continue;
+      view.filterIndex = i;
       const answer = this.#decide(f, f.onRequestHeaders(view));
       if (answer !== undefined) return answer;
     }
@@ -86,10 +104,17 @@ export class PluginRun<V extends PluginRunView = PluginRunView> {
     for (let i = 0; i < filters.length; i++) {
       const f = filters[i]!;
       if (!f.phases.requestBody) continue;
+      view.filterIndex = i;
       const answer = this.#decide(f, f.onRequestBody(view, true));
       if (answer !== undefined) return answer;
     }
     return undefined;
+  }
+
+  /** The view for the endpoint picker's call (its response-header changes come first in the response order). */
+  pickerView(): V {
+    this.view.filterIndex = this.filters.length;
+    return this.view;
   }
 
   #decide(f: HttpFilterHandle, a: FilterAction): DirectResponse | undefined {
@@ -112,14 +137,19 @@ export class PluginRun<V extends PluginRunView = PluginRunView> {
 
   /**
    * The response head, before it goes downstream (the Node engine's ForwardOptions.responseHead): response-headers
-   * filters in reverse order, changing `fields` in place; a `respond` replaces the response.
+   * filters in reverse order, changing `fields` in place; a `respond` replaces the response. The
+   * changes a filter asked for in its request phases are made at its place in that order, before
+   * its own response phase (the endpoint picker's first: it ran after every filter).
    */
   onResponseHead(status: number, fields: string[]): ReplacedResponse | undefined {
     const view = this.view;
     view.setResponse(status, fields);
     const filters = this.filters;
+    const edits = view.responseEdits;
+    if (edits !== undefined) edits.applyTo(view, filters.length);
     for (let i = filters.length - 1; i >= 0; i--) {
       const f = filters[i]!;
+      if (edits !== undefined) edits.applyTo(view, i);
       if (!f.phases.responseHeaders) continue;
       const a = f.onResponseHeaders(view);
       if (a.tag === 'respond') {

@@ -2,9 +2,12 @@
  * An HTTP exchange held in plain maps (`weft plugin test`, unit tests, the edge host): built from a
  * TestRequest / TestResponse (plugins/sdk/testing.ts), and the header changes a filter makes stay
  * visible afterwards for assertions. Header names are lower-case; an appended value joins the
- * existing one with ", " (one value per name, as the test format has it).
+ * existing one with ", " (one value per name, as the test format has it). Response-header changes
+ * made before the response arrives are kept and made when it does, as a proxy makes them
+ * (response-edits.ts); with no response, they are not made.
  */
 import type { HttpExchangeView } from './contract.ts';
+import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, ResponseEdits } from './response-edits.ts';
 import type { TestRequest, TestResponse } from '../../plugins/sdk/testing.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -22,7 +25,10 @@ export class RecordedExchange implements HttpExchangeView {
   status = 0;
   reqBody: Uint8Array;
   resBody: Uint8Array = EMPTY;
+  /** response-header changes asked for before the response arrived */
+  responseEdits: ResponseEdits | undefined;
   private readonly req: TestRequest;
+  private arrived = false;
 
   constructor(req: TestRequest = {}, res?: TestResponse) {
     this.req = req;
@@ -37,6 +43,9 @@ export class RecordedExchange implements HttpExchangeView {
     this.responseHeaders.clear();
     for (const [k, v] of toMap(res.headers)) this.responseHeaders.set(k, v);
     this.resBody = res.body !== undefined ? encoder.encode(res.body) : EMPTY;
+    this.arrived = true;
+    this.responseEdits?.applyTo(this, -1);
+    this.responseEdits = undefined;
   }
 
   method(): string {
@@ -73,13 +82,19 @@ export class RecordedExchange implements HttpExchangeView {
     return this.responseHeaders.get(name.toLowerCase());
   }
   setResponseHeader(name: string, value: string): void {
+    if (!this.arrived) return this.keep().record(0, EDIT_SET, name, value);
     this.responseHeaders.set(name.toLowerCase(), value);
   }
   appendResponseHeader(name: string, value: string): void {
+    if (!this.arrived) return this.keep().record(0, EDIT_APPEND, name, value);
     append(this.responseHeaders, name, value);
   }
   removeResponseHeader(name: string): void {
+    if (!this.arrived) return this.keep().record(0, EDIT_REMOVE, name, '');
     this.responseHeaders.delete(name.toLowerCase());
+  }
+  private keep(): ResponseEdits {
+    return (this.responseEdits ??= new ResponseEdits());
   }
   responseBody(): Uint8Array {
     return this.resBody;

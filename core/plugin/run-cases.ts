@@ -58,6 +58,11 @@ function expectHeaders(out: Differences, what: string, want: Record<string, stri
 
 const sorted = (m: Map<string, string>): [string, string][] => [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 
+/** what a case reports after a response phase: its `respond`, else what the request phases decided */
+function later(before: FilterAction, after: FilterAction): FilterAction {
+  return after.tag === 'respond' || before.tag === 'continue' ? after : before;
+}
+
 /** request phases, then (when the case gives a response and the request went on) response phases */
 export function runHttpFilterCase(filter: HttpFilterHandle, c: HttpFilterCase): { action: FilterAction; x: RecordedExchange } {
   const CONTINUE: FilterAction = { tag: 'continue' };
@@ -70,10 +75,12 @@ export function runHttpFilterCase(filter: HttpFilterHandle, c: HttpFilterCase): 
     const p = filter.phases;
     if (p.requestHeaders) action = filter.onRequestHeaders(x);
     if (action.tag === 'continue' && p.requestBody && c.request.body !== undefined) action = filter.onRequestBody(x, true);
-    if (action.tag === 'continue' && c.response) {
+    // the upstream answers unless a filter did (a route or cluster choice goes upstream too); the
+    // response phases' `respond` replaces the answer, their other results change nothing
+    if (action.tag !== 'respond' && c.response) {
       x.setResponse(c.response);
-      if (p.responseHeaders) action = filter.onResponseHeaders(x);
-      if (action.tag === 'continue' && p.responseBody && c.response.body !== undefined) action = filter.onResponseBody(x, true);
+      if (p.responseHeaders) action = later(action, filter.onResponseHeaders(x));
+      if (action.tag !== 'respond' && p.responseBody && c.response.body !== undefined) action = later(action, filter.onResponseBody(x, true));
     }
   }
   return { action, x };

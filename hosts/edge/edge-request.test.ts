@@ -38,6 +38,23 @@ describe('EdgeRequest', () => {
     expect(r.request.headers.get('x-a')).toBe('1');
   });
 
+  it('keeps response changes asked for before the response, by filter, for the response head', () => {
+    const v = make().view();
+    v.filterIndex = 1;
+    v.setResponseHeader('X-A', '1');
+    v.removeResponseHeader('server');
+    v.appendResponseHeader(':status', '500');
+    v.filterIndex = 0;
+    v.appendResponseHeader('vary', 'origin');
+    expect(v.responseEdits?.size).toBe(3);
+    const fields = ['server', 'x', 'vary', 'accept'];
+    v.setResponse(200, fields);
+    v.responseEdits!.applyTo(v, 0);
+    expect(fields).toEqual(['server', 'x', 'vary', 'accept', 'vary', 'origin']);
+    v.responseEdits!.applyTo(v, 1);
+    expect(fields).toEqual(['vary', 'accept', 'vary', 'origin', 'x-a', '1']);
+  });
+
   it('gives the response phase the response head to change in place', () => {
     const v = make().view();
     expect(v.responseStatus()).toBe(0);

@@ -8,6 +8,7 @@
  * join with `,`; header matchers over repeated headers can differ by that space.
  */
 import type { PluginRunView } from '../../core/plugin/plugin-run.ts';
+import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, ResponseEdits, type EditKind } from '../../core/plugin/response-edits.ts';
 import type { RouteRequest } from '../../core/route/types.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -100,6 +101,10 @@ export class EdgeExchangeView implements PluginRunView {
   #body: Uint8Array = EMPTY;
   #status = 0;
   #response: string[] | undefined;
+  /** The filter being called (PluginRun sets it), for the response edits of a request phase. */
+  filterIndex = 0;
+  /** Response-header changes asked for before the response exists (core/plugin/response-edits.ts). */
+  responseEdits: ResponseEdits | undefined;
 
   constructor(readonly req: EdgeRequest) {}
 
@@ -152,19 +157,31 @@ export class EdgeExchangeView implements PluginRunView {
     for (let i = 0; i < f.length; i += 2) if (f[i] === n) out = out === undefined ? f[i + 1] : `${out},${f[i + 1]}`;
     return out;
   }
+  // a pseudo-header (`:status`) is not the guest's to change: Headers would refuse its name
   setResponseHeader(name: string, value: string): void {
-    const f = this.#response;
-    if (f === undefined) return;
     const n = name.toLowerCase();
+    if (n.charCodeAt(0) === 58 /* : */) return;
+    const f = this.#response;
+    if (f === undefined) return this.#keep(EDIT_SET, n, value);
     removeField(f, n);
     f.push(n, value);
   }
   appendResponseHeader(name: string, value: string): void {
-    this.#response?.push(name.toLowerCase(), value);
+    const n = name.toLowerCase();
+    if (n.charCodeAt(0) === 58) return;
+    const f = this.#response;
+    if (f === undefined) return this.#keep(EDIT_APPEND, n, value);
+    f.push(n, value);
   }
   removeResponseHeader(name: string): void {
+    const n = name.toLowerCase();
+    if (n.charCodeAt(0) === 58) return;
     const f = this.#response;
-    if (f !== undefined) removeField(f, name.toLowerCase());
+    if (f === undefined) return this.#keep(EDIT_REMOVE, n, '');
+    removeField(f, n);
+  }
+  #keep(kind: EditKind, name: string, value: string): void {
+    (this.responseEdits ??= new ResponseEdits()).record(this.filterIndex, kind, name, value);
   }
   responseBody(): Uint8Array {
     return EMPTY;

@@ -97,6 +97,9 @@ declare module 'weft:plugin/http@0.1.0' {
    */
   export function responseStatus(): number;
   export function responseHeader(name: string): string | null | undefined;
+  /**
+   * in a request phase: kept for the response (see above)
+   */
   export function setResponseHeader(name: string, value: string): void;
   export function appendResponseHeader(name: string, value: string): void;
   export function removeResponseHeader(name: string): void;

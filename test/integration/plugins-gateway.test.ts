@@ -38,6 +38,8 @@ export const filter = {
     if (user == null) return { tag: 'respond', val: { status: 401, headers: [{ name: 'x-why', value: 'no-user' }], body: 'no user\\n' } };
     counterAdd('seen', 1);
     setRequestHeader('x-seen', cfg.tag + ':' + user);
+    // asked for before there is a response: the gateway makes it on the upstream's response head
+    setResponseHeader('x-asked-early', user);
     return { tag: 'continue' };
   },
   onRequestBody(eos) {
@@ -235,6 +237,8 @@ describe('WasmPlugins on weft gateway', () => {
     expect(r.json.headers['X-Routed']).toEqual(['tenant-rule']);
     expect(r.headers['x-upstream-status']).toBe('200');
     expect(r.headers['x-filter-saw']).toBe('200');
+    expect(r.headers['x-asked-early']).toBe('carol');
+    expect(r.json.headers['X-Asked-Early']).toBeUndefined();
     const other = await get('/hello', { 'x-user': 'dave' });
     expect(other.status).toBe(200);
     expect(other.json.headers['X-Routed']).toBeUndefined();

@@ -127,6 +127,42 @@ describe('HTTP filter plugins in the route handler', () => {
     expect(fields).toEqual(['content-type', 'text/plain', 'x-route', 'default', 'x-by', 'one']);
   });
 
+  it("response-header changes asked for in a request phase are made on the response head, at the asking filter's place in the reverse order", () => {
+    const seen = [];
+    const early = filter('early', {
+      req: (x) => {
+        // before there is a response: nothing to read, and the changes are kept
+        seen.push(`req early ${x.responseStatus()} ${x.responseHeader('x-late')}`);
+        x.setResponseHeader('X-Early', 'e');
+        x.appendResponseHeader('vary', 'origin');
+        x.removeResponseHeader('server');
+        x.setResponseHeader(':status', '500');
+        return CONTINUE;
+      },
+    });
+    // runs later in the request, so earlier in the response: it does not see early's changes yet
+    const late = filter('late', { req: () => CONTINUE, res: (x) => (seen.push(`res late ${x.responseHeader('x-early')}`), x.setResponseHeader('x-late', 'l'), CONTINUE) });
+    const holder = { set: pluginSet([early, late]) };
+    const { forwarded, run } = setup(holder);
+    run(head({ target: '/' }));
+    const fields = ['server', 'up/1', 'vary', 'accept', 'x-route', 'default'];
+    expect(forwarded[0].options.responseHead.onResponseHead(200, fields)).toBeUndefined();
+    expect(seen).toEqual(['req early 0 undefined', 'res late undefined']);
+    expect(fields).toEqual(['vary', 'accept', 'x-route', 'default', 'x-late', 'l', 'x-early', 'e', 'vary', 'origin']);
+  });
+
+  it('a request-phase response change alone brings the response hook; none: no hook', () => {
+    const holder = { set: pluginSet([filter('cors', { req: (x) => (x.setResponseHeader('access-control-allow-origin', '*'), CONTINUE) })]) };
+    const { forwarded, run } = setup(holder);
+    run(head({ target: '/' }));
+    const fields = [];
+    forwarded[0].options.responseHead.onResponseHead(200, fields);
+    expect(fields).toEqual(['access-control-allow-origin', '*']);
+    holder.set = pluginSet([filter('reader', { req: () => CONTINUE })]);
+    run(head({ target: '/' }));
+    expect(forwarded[1].options.responseHead).toBeUndefined();
+  });
+
   it('a response-headers respond replaces the response', () => {
     const holder = { set: pluginSet([filter('ns.scrub', { res: (x) => (x.responseStatus() >= 500 ? { tag: 'respond', val: { status: 502, headers: [], body: 'hidden' } } : CONTINUE) })]) };
     const { forwarded, run } = setup(holder);

@@ -17,7 +17,8 @@
  * the engine's flat list in place.
  */
 import type { HttpExchangeView } from '../../../core/plugin/contract.ts';
-import { PluginRun as CorePluginRun } from '../../../core/plugin/plugin-run.ts';
+import { PluginRun as CorePluginRun, type PluginRunView } from '../../../core/plugin/plugin-run.ts';
+import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, ResponseEdits, type EditKind } from '../../../core/plugin/response-edits.ts';
 export { flatHeaders, type ReplacedResponse } from '../../../core/plugin/plugin-run.ts';
 import type { DownstreamPeer, HeadMutation, RequestHeadView } from '../l7/index.ts';
 import { fieldOf } from '../l7/handler.ts';
@@ -25,7 +26,7 @@ import { fieldOf } from '../l7/handler.ts';
 const EMPTY = new Uint8Array(0);
 
 /** The exchange as a guest sees it. */
-export class PluginExchangeView implements HttpExchangeView {
+export class PluginExchangeView implements PluginRunView {
   /** The changed field list; undefined until the first change (reads go to the engine's list). */
   #fields: string[] | undefined;
   #method: string | undefined;
@@ -40,6 +41,10 @@ export class PluginExchangeView implements HttpExchangeView {
   #status = 0;
   #response: string[] | undefined;
   #body: Uint8Array = EMPTY;
+  /** The filter being called (PluginRun sets it), for the response edits of a request phase. */
+  filterIndex = 0;
+  /** Response-header changes asked for before the response exists (core/plugin/response-edits.ts). */
+  responseEdits: ResponseEdits | undefined;
 
   constructor(readonly head: RequestHeadView) {}
 
@@ -106,7 +111,7 @@ export class PluginExchangeView implements HttpExchangeView {
     return this.#body;
   }
 
-  // ---- HttpExchangeView: response (set for the response-headers phase)
+  // ---- HttpExchangeView: response (set for the response-headers phase; before it, changes are kept for it)
   responseStatus(): number {
     return this.#status;
   }
@@ -114,19 +119,31 @@ export class PluginExchangeView implements HttpExchangeView {
     const f = this.#response;
     return f === undefined ? undefined : fieldOf(f, lower(name));
   }
+  // a pseudo-header (`:status`) is not the guest's to change: the engine would write it as a field
   setResponseHeader(name: string, value: string): void {
-    const f = this.#response;
-    if (f === undefined) return;
     const n = lower(name);
+    if (n.charCodeAt(0) === 58 /* : */) return;
+    const f = this.#response;
+    if (f === undefined) return this.#keep(EDIT_SET, n, value);
     removeField(f, n);
     f.push(n, value);
   }
   appendResponseHeader(name: string, value: string): void {
-    this.#response?.push(lower(name), value);
+    const n = lower(name);
+    if (n.charCodeAt(0) === 58) return;
+    const f = this.#response;
+    if (f === undefined) return this.#keep(EDIT_APPEND, n, value);
+    f.push(n, value);
   }
   removeResponseHeader(name: string): void {
+    const n = lower(name);
+    if (n.charCodeAt(0) === 58) return;
     const f = this.#response;
-    if (f !== undefined) removeField(f, lower(name));
+    if (f === undefined) return this.#keep(EDIT_REMOVE, n, '');
+    removeField(f, n);
+  }
+  #keep(kind: EditKind, name: string, value: string): void {
+    (this.responseEdits ??= new ResponseEdits()).record(this.filterIndex, kind, name, value);
   }
   responseBody(): Uint8Array {
     return EMPTY;

@@ -344,7 +344,7 @@ export class RouteHandler implements L7Handler {
     st.cluster = cluster;
     st.hash = action.hashPolicy?.hash(req);
     const picker = run?.set.endpointPicker;
-    const ep = picker === undefined ? cluster.pick(st.hash) : pickEndpoint(picker, run!.view, cluster, st.hash, this.#active);
+    const ep = picker === undefined ? cluster.pick(st.hash) : pickEndpoint(picker, run!.pickerView(), cluster, st.hash, this.#active);
     if (ep === undefined) {
       st.flag = 'UH';
       return ex.respond(503, NO_HEADERS, 'no healthy upstream');

@@ -8,7 +8,7 @@
  * Every answer is an action object made once from the config, so a call allocates nothing.
  */
 import { monotonicNow } from 'weft:plugin/host@0.1.0';
-import { appendResponseHeader, removeRequestHeader, requestHeader, setRequestHeader } from 'weft:plugin/http@0.1.0';
+import { appendResponseHeader, requestHeader } from 'weft:plugin/http@0.1.0';
 import { action, config, log, type Action, type Filter, type Phases } from '../../sdk/index.ts';
 
 /**
@@ -51,9 +51,6 @@ interface Settings {
   phases: Phases;
 }
 
-/** the request header that carries a new sticky assignment from the request phase to the response phase */
-const ASSIGNED = 'x-weft-ab-assigned';
-
 function target(t: Target | undefined, what: string): Action {
   if (!t || typeof t !== 'object') configError(`ab-router: ${what} must be { route } or { cluster }`);
   if (t.route && t.cluster) configError(`ab-router: ${what} names both a route and a cluster; give one`);
@@ -91,7 +88,8 @@ function load(): Settings {
     variants,
     fallback: c.default ? target(c.default, 'default') : action.continue(),
     sticky,
-    phases: { requestHeaders: true, responseHeaders: !!sticky },
+    // a new sticky client's cookie is asked for in the request phase: never a response call
+    phases: { requestHeaders: true },
   };
 }
 
@@ -147,27 +145,16 @@ export const filter: Filter = {
       }
     }
     if (!sticky) return s.fallback;
-    // a client could send the carrier header itself: only this phase may set it
-    removeRequestHeader(ASSIGNED);
     const side = cookies != null ? cookieValue(cookies, sticky.name) : undefined;
     if (side === 'a') return sticky.routeA;
     if (side === 'b') return sticky.routeB;
+    // a new client: placed now, its cookie asked for now and set by the host on the response
     const b = draw() < sticky.b;
-    setRequestHeader(ASSIGNED, b ? 'b' : 'a');
+    appendResponseHeader('set-cookie', b ? sticky.setCookieB : sticky.setCookieA);
     return b ? sticky.routeB : sticky.routeA;
   },
 
-  onResponseHeaders(): Action {
-    const s = (settings ??= load());
-    // the response phase may run in another instance than the request's: the request carries the news
-    if (s.sticky) {
-      const side = requestHeader(ASSIGNED);
-      if (side === 'a') appendResponseHeader('set-cookie', s.sticky.setCookieA);
-      else if (side === 'b') appendResponseHeader('set-cookie', s.sticky.setCookieB);
-    }
-    return action.continue();
-  },
-
+  onResponseHeaders: () => action.continue(),
   onRequestBody: () => action.continue(),
   onResponseBody: () => action.continue(),
 };

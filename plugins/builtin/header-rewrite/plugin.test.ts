@@ -27,11 +27,17 @@ export default {
       expect: { requestHeaders: { 'x-new': 'v1', 'x-old': null } },
     },
     {
-      name: 'an absent header renders as empty text; a remove alone',
-      config: { request: { set: { 'x-greeting': 'hello ${header.x-name}!' } }, response: { remove: ['server'] } },
+      name: "an absent header renders as empty text; constant response rules replace, extend and drop the upstream's",
+      config: {
+        request: { set: { 'x-greeting': 'hello ${header.x-name}!' } },
+        response: { set: { 'x-frame-options': 'DENY' }, add: { vary: 'origin' }, remove: ['server'] },
+      },
       request: {},
-      response: { status: 200, headers: { server: 'upstream/1.0', 'x-keep': '1' } },
-      expect: { requestHeaders: { 'x-greeting': 'hello !' }, responseHeaders: { server: null, 'x-keep': '1' } },
+      response: { status: 200, headers: { server: 'upstream/1.0', 'x-keep': '1', vary: 'accept', 'x-frame-options': 'SAMEORIGIN' } },
+      expect: {
+        requestHeaders: { 'x-greeting': 'hello !' },
+        responseHeaders: { server: null, 'x-keep': '1', vary: 'accept, origin', 'x-frame-options': 'DENY' },
+      },
     },
     {
       name: 'response rules: status and a response header in a template, server header removed',

@@ -4,7 +4,8 @@
  *
  * Templates are compiled once, on the first call, into a list of parts (literal text and value
  * readers), so a request costs one host read per variable and a string join, no parsing. A value
- * is read from the host only when a template names it.
+ * is read from the host only when a template names it. Response rules that are all plain text are
+ * made from the request phase, so such a config costs one guest call per request, not two.
  */
 import {
   appendRequestHeader,
@@ -139,11 +140,26 @@ function load(): Compiled {
   const c = config<HeaderRewriteConfig>();
   const request = side(c.request, false);
   const response = side(c.response, true);
-  return {
-    request: request && compileSide(request, setRequestHeader, appendRequestHeader, removeRequestHeader),
-    response: response && compileSide(response, setResponseHeader, appendResponseHeader, removeResponseHeader),
-    phases: { requestHeaders: !!request, responseHeaders: !!response },
-  };
+  const req = request && compileSide(request, setRequestHeader, appendRequestHeader, removeRequestHeader);
+  const res = response && compileSide(response, setResponseHeader, appendResponseHeader, removeResponseHeader);
+  if (res !== undefined && constantSide(response!)) {
+    // Response rules of constants only (the usual: a header added, `server` removed) do not depend on
+    // the response: they are asked for in the request phase, the host makes them on the response
+    // head (plugins/wit: response functions in a request phase), and no response call is needed.
+    return {
+      request: req === undefined ? res : () => (req(), res()),
+      response: undefined,
+      phases: { requestHeaders: true, responseHeaders: false },
+    };
+  }
+  return { request: req, response: res, phases: { requestHeaders: !!request, responseHeaders: !!response } };
+}
+
+/** whether every value of a side is plain text (removes always are) */
+function constantSide(s: Side): boolean {
+  for (const op of s.set) if (op.constant === undefined) return false;
+  for (const op of s.add) if (op.constant === undefined) return false;
+  return true;
 }
 
 /**

@@ -40,11 +40,15 @@ export default {
       expect: { action: 'continue', responseHeaders: { 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '3' } },
     },
     {
-      name: 'a client cannot inject its own remaining figure',
+      name: "the figures replace an upstream's own; the request goes upstream as it came",
       config: { requestsPerSecond: 1, burst: 5, key: { header: 'x-client' }, headers: true },
       request: { headers: { 'x-client': 'injector', 'x-ratelimit-remaining': '999' } },
-      response: { status: 200 },
-      expect: { action: 'continue', requestHeaders: { 'x-ratelimit-remaining': '4' }, responseHeaders: { 'x-ratelimit-remaining': '4' } },
+      response: { status: 200, headers: { 'x-ratelimit-remaining': '77', 'x-ratelimit-limit': '1000' } },
+      expect: {
+        action: 'continue',
+        requestHeaders: { 'x-ratelimit-remaining': '999', 'x-ratelimit-limit': null },
+        responseHeaders: { 'x-ratelimit-remaining': '4', 'x-ratelimit-limit': '5' },
+      },
     },
     {
       name: 'buckets keyed by source principal: a principal that used up its burst is refused',

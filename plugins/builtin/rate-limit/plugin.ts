@@ -26,7 +26,7 @@
  * keys (per client address, say) thus vanish after at most 2E.
  */
 import { kvGet, kvIncrement, monotonicNow } from 'weft:plugin/host@0.1.0';
-import { requestHeader, setRequestHeader, setResponseHeader, sourceAddress, sourcePrincipal } from 'weft:plugin/http@0.1.0';
+import { requestHeader, setResponseHeader, sourceAddress, sourcePrincipal } from 'weft:plugin/http@0.1.0';
 import { action, config, log, type Action, type Filter, type Phases } from '../../sdk/index.ts';
 
 /**
@@ -88,7 +88,6 @@ interface Settings {
 let settings: Settings | undefined;
 
 const REQUEST_PHASE: Phases = { requestHeaders: true };
-const BOTH_PHASES: Phases = { requestHeaders: true, responseHeaders: true };
 
 function load(): Settings {
   const c = config<RateLimitConfig>();
@@ -170,8 +169,9 @@ function denial(s: Settings, retryAfter: number): Action {
 
 export const filter: Filter = {
   wantedPhases(): Phases {
-    // the response phase only copies the x-ratelimit-* figures: skip it when they are off
-    return (settings ??= load()).headers ? BOTH_PHASES : REQUEST_PHASE;
+    // the x-ratelimit-* figures are asked for in the request phase: never a response call
+    settings ??= load();
+    return REQUEST_PHASE;
   },
 
   onRequestHeaders(): Action {
@@ -214,27 +214,15 @@ export const filter: Filter = {
     const next = tat + s.t;
     if (next !== v) increment(cur, next - v, s.ttlMs);
     if (s.headers) {
-      // The response phase may run in another instance: the request carries the figures to it
-      // (the upstream sees them too, which is harmless). Set, never appended: a client cannot
-      // inject its own.
-      setRequestHeader('x-ratelimit-limit', s.limitText);
-      setRequestHeader('x-ratelimit-remaining', String(Math.floor((s.full - (next - nowRel)) / s.t)));
+      // asked for now, made by the host on the response head (no response call): set, never
+      // appended, so an upstream's own figures are replaced
+      setResponseHeader('x-ratelimit-limit', s.limitText);
+      setResponseHeader('x-ratelimit-remaining', String(Math.floor((s.full - (next - nowRel)) / s.t)));
     }
     return action.continue();
   },
 
-  onResponseHeaders(): Action {
-    const s = (settings ??= load());
-    if (s.headers) {
-      const remaining = requestHeader('x-ratelimit-remaining');
-      if (remaining != null) {
-        setResponseHeader('x-ratelimit-limit', s.limitText);
-        setResponseHeader('x-ratelimit-remaining', remaining);
-      }
-    }
-    return action.continue();
-  },
-
+  onResponseHeaders: () => action.continue(),
   onRequestBody: () => action.continue(),
   onResponseBody: () => action.continue(),
 };
