@@ -13,12 +13,42 @@ import { startWaypoint, type WaypointProcess } from './waypoint-process.ts';
 import { startControl, weftSync, type ControlProcess } from './weft-process.ts';
 
 /** A port free on `host` now (the OS's ephemeral choice, released again). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * A port free on `host` now, for a process a test is about to start.
+ *
+ * Why not listen(0): that hands out a port of the kernel's ephemeral range (32768-60999 here), and
+ * between the probe and the child's bind any outgoing connection of the run may take it as its
+ * local port (seen in CI: a gateway not ready in 30 s). Ports below that range are never given to
+ * outgoing connections. Each vitest worker probes its own block of them (VITEST_POOL_ID; other
+ * processes: by pid), and a process never hands out the same port twice until its block wraps.
+ */
+const PORT_FLOOR = 20000;
+const PORT_BLOCK = 400;
+const PORT_BLOCKS = 30; // 20000-31999, below the ephemeral range
+let portCursor = -1;
+
+function portBlockStart(): number {
+  const pool = Number(process.env.VITEST_POOL_ID);
+  const slot = Number.isInteger(pool) && pool > 0 ? pool - 1 : process.pid;
+  return PORT_FLOOR + (slot % PORT_BLOCKS) * PORT_BLOCK;
+}
+
+function canListen(host: string, port: number): Promise<boolean> {
   const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
+  return new Promise((resolve) => {
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const start = portBlockStart();
+  for (let tries = 0; tries < PORT_BLOCK; tries++) {
+    portCursor = (portCursor + 1) % PORT_BLOCK;
+    const port = start + portCursor;
+    if (await canListen(host, port)) return port;
+  }
+  throw new Error(`no free port in ${start}-${start + PORT_BLOCK - 1} on ${host}`);
 }
 
 export interface HttpAnswer {

@@ -12,12 +12,12 @@ import { cpuMs, rssMb, waitPort, wrk } from '../lib/load.ts';
 import { gatewayMesh } from '../lib/gateway-mesh.ts';
 import { WEFT_BIN } from '../../support/weft-child.ts';
 import { nginxConf, originServer } from '../l7/origin.ts';
-import { AB_ROUTER_CONFIG, RATE_LIMIT_CONFIG, REWRITE_CONFIG } from './specs.ts';
+import { AB_ROUTER_CONFIG, RATE_LIMIT_CONFIG, REWRITE_CONFIG, REWRITE_TWO_PHASE_CONFIG } from './specs.ts';
 
 // apart from the L7 bench's 1818x/1819x, so both can run on one machine (not at once: CPU)
 export const P = { origin: 18380, gateway: 18384, xds: 18390, secure: 18391, http: 18392, admin: 18393, stats: 18394, ready: 18395 };
 
-export const CONTENDERS = ['none', 'one', 'chain3', 'native'] as const;
+export const CONTENDERS = ['none', 'one', 'one2', 'chain3', 'native'] as const;
 export type Contender = (typeof CONTENDERS)[number];
 
 export { AB_ROUTER_CONFIG, RATE_LIMIT_CONFIG, REWRITE_CONFIG } from './specs.ts';
@@ -75,6 +75,8 @@ export function pluginsOf(c: Contender, native: { url: string; sha256: string },
       return { yaml: '', count: 0 };
     case 'one':
       return { yaml: wasmPlugin('rewrite', 'file:///builtin/header-rewrite.wasm', 'STATS', REWRITE_CONFIG, undefined, fail), count: 1 };
+    case 'one2':
+      return { yaml: wasmPlugin('rewrite', 'file:///builtin/header-rewrite.wasm', 'STATS', REWRITE_TWO_PHASE_CONFIG, undefined, fail), count: 1 };
     case 'native':
       return { yaml: wasmPlugin('rewrite', native.url, 'STATS', REWRITE_CONFIG, native.sha256, fail), count: 1 };
     case 'chain3':

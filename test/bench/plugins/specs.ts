@@ -6,13 +6,23 @@
 import type { L4Connection, PluginBinding, PluginKind } from '../../../core/plugin/contract.ts';
 
 /**
- * `one` is header-rewrite: the most common kind of filter (headers in, headers out), and it is
- * called in both header phases, so it shows the per-request cost of a plugin that touches the
- * request and the response. (rate-limit is called once per request and mostly exercises the KV.)
+ * `one` is header-rewrite: the most common kind of filter (headers in, headers out), touching the
+ * request (a header from a template) and the response (a constant header, as Istio's
+ * VirtualService `headers.response` are). Its constant response rule is asked for in the request
+ * phase, so it costs one guest call per request. (rate-limit is called once per request and mostly
+ * exercises the KV.)
  */
 export const REWRITE_CONFIG = {
   request: { set: { 'x-client': '${header.user-agent}' } },
   response: { set: { 'x-bench': 'rewritten' } },
+};
+/**
+ * `one2`: the same plugin with a response rule that reads the response (`${response.status}`), so
+ * it is called in both header phases: the cost of a filter that must see the response.
+ */
+export const REWRITE_TWO_PHASE_CONFIG = {
+  request: { set: { 'x-client': '${header.user-agent}' } },
+  response: { set: { 'x-bench': 'rewritten', 'x-status': '${response.status}' } },
 };
 /** never denies: the bench measures the cost of the check, not of refusals */
 export const RATE_LIMIT_CONFIG = { requestsPerSecond: 1e9, burst: 1e9 };
