@@ -22,9 +22,21 @@ export type Contender = (typeof CONTENDERS)[number];
 
 export { AB_ROUTER_CONFIG, RATE_LIMIT_CONFIG, REWRITE_CONFIG } from './specs.ts';
 
+/**
+ * The ports of a contender's control plane and gateway: slot 0 is P; the gateway part runs every
+ * contender at once (slot = its index), 20 ports apart, and alternates wrk between them.
+ */
+export function portsOf(slot: number): Omit<typeof P, 'origin'> {
+  const d = slot * 20;
+  return { gateway: P.gateway + d, xds: P.xds + d, secure: P.secure + d, http: P.http + d, admin: P.admin + d, stats: P.stats + d, ready: P.ready + d };
+}
+
 export interface Running {
   name: Contender;
   pid: number;
+  /** the gateway's listener, as wrk is pointed at it */
+  url: string;
+  ports: ReturnType<typeof portsOf>;
   stop(): Promise<void>;
 }
 
@@ -90,27 +102,28 @@ export function pluginsOf(c: Contender, native: { url: string; sha256: string },
   }
 }
 
-function meshConfig(): string {
+function meshConfig(gatewayPort: number): string {
   // the plugins' WasmPlugin documents follow (each starts with ---)
-  return gatewayMesh(P.origin, P.gateway);
+  return gatewayMesh(P.origin, gatewayPort);
 }
 
 /** control + gateway with the contender's plugins; resolves when they all serve (the rewrite's header is seen) */
-export async function startGateway(dir: string, c: Contender, native: { url: string; sha256: string }): Promise<Running> {
+export async function startGateway(dir: string, c: Contender, native: { url: string; sha256: string }, slot = 0): Promise<Running> {
+  const ports = portsOf(slot);
   const cfg = join(dir, 'config');
   const state = join(dir, 'state');
   mkdirSync(cfg, { recursive: true });
   mkdirSync(state, { recursive: true });
   const plugins = pluginsOf(c, native);
-  writeFileSync(join(cfg, 'bench.yaml'), meshConfig() + plugins.yaml);
-  const control = spawn(process.execPath, [WEFT_BIN, 'control', '--config', cfg, '--state', state, '--listen', '127.0.0.1', '--xds-port', String(P.xds), '--secure-port', String(P.secure), '--http-port', String(P.http)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(join(cfg, 'bench.yaml'), meshConfig(ports.gateway) + plugins.yaml);
+  const control = spawn(process.execPath, [WEFT_BIN, 'control', '--config', cfg, '--state', state, '--listen', '127.0.0.1', '--xds-port', String(ports.xds), '--secure-port', String(ports.secure), '--http-port', String(ports.http)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let gw: ChildProcess | undefined;
   const stop = async () => {
     if (gw) await stopChild(gw);
     await stopChild(control);
   };
   try {
-    await waitPort(P.secure);
+    await waitPort(ports.secure);
     const token = execFileSync(process.execPath, [WEFT_BIN, 'token', 'create', '--gateway', 'bench/edge', '--state', state], { encoding: 'utf8' }).trim();
     // only the native contender's gateway may run an unsandboxed .mjs plugin
     const env = { ...process.env };
@@ -118,67 +131,72 @@ export async function startGateway(dir: string, c: Contender, native: { url: str
     else delete env.WEFT_PLUGINS_TRUSTED_NATIVE;
     // BENCH_NODE_FLAGS: e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to see where a contender's time goes
     const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    gw = spawn(process.execPath, [...flags, WEFT_BIN, 'gateway', '--control', `127.0.0.1:${P.secure}`, '--root-cert', join(state, 'root-cert.pem'), '--token', token, '--listen', '127.0.0.1', '--admin-port', String(P.admin), '--stats-port', String(P.stats), '--ready-port', String(P.ready)], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    gw = spawn(process.execPath, [...flags, WEFT_BIN, 'gateway', '--control', `127.0.0.1:${ports.secure}`, '--root-cert', join(state, 'root-cert.pem'), '--token', token, '--listen', '127.0.0.1', '--admin-port', String(ports.admin), '--stats-port', String(ports.stats), '--ready-port', String(ports.ready)], { stdio: ['ignore', 'ignore', 'pipe'], env });
     gw.stderr?.on('data', (d: Buffer) => /error|warn/.test(d.toString()) && process.stderr.write(`gateway (${c}): ${d}`));
-    await waitPort(P.gateway, '127.0.0.1', 20_000);
+    await waitPort(ports.gateway, '127.0.0.1', 20_000);
     const deadline = Date.now() + 60_000;
     let last = '';
     for (;;) {
-      const r = await fetch(`http://127.0.0.1:${P.gateway}/`).then(
+      const r = await fetch(`http://127.0.0.1:${ports.gateway}/`).then(
         (res) => ({ status: res.status, bench: res.headers.get('x-bench') }),
         () => ({ status: 0, bench: null }),
       );
-      const dump = plugins.count ? await fetch(`http://127.0.0.1:${P.admin}/config_dump`).then((res) => res.json() as Promise<{ plugins?: { name: string; state: string; error?: string }[] }>, () => undefined) : undefined;
+      const dump = plugins.count ? await fetch(`http://127.0.0.1:${ports.admin}/config_dump`).then((res) => res.json() as Promise<{ plugins?: { name: string; state: string; error?: string }[] }>, () => undefined) : undefined;
       const ready = (dump?.plugins ?? []).filter((p) => p.state === 'ready').length;
       if (r.status === 200 && ready === plugins.count && (plugins.count === 0 || r.bench === 'rewritten')) break;
       last = `status ${r.status}, x-bench ${q(String(r.bench))}, plugins ${JSON.stringify(dump?.plugins ?? [])}`;
       if (Date.now() > deadline) throw new Error(`gateway (${c}) not serving its plugins: ${last}`);
       await new Promise((res) => setTimeout(res, 100));
     }
-    return { name: c, pid: gw.pid!, stop };
+    return { name: c, pid: gw.pid!, url: `http://127.0.0.1:${ports.gateway}/`, ports, stop };
   } catch (e) {
     await stop();
     throw e;
   }
 }
 
-export interface GatewaySample {
-  rps: Record<number, number>;
-  p50: Record<number, number>;
-  p99: Record<number, number>;
-  cpuPer1k: Record<number, number>;
-  rss: number;
+/** One wrk run against one contender: what it measured and what the gateway spent. */
+export interface WrkSample {
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuPer1k: number;
   failed: number;
+}
+
+/** What a contender's gateway showed once its generation's runs were over. */
+export interface GatewayEnd {
+  rss: number;
   /** plugin calls that failed (trap, timeout, memory, error) */
   pluginFailures: number;
 }
 
-export async function measureGateway(r: Running, seconds: number, conns: number[]): Promise<GatewaySample> {
-  const url = `http://127.0.0.1:${P.gateway}/`;
-  // warm-up: JIT, pools, and V8's tier-up of each plugin's Wasm (QuickJS is ~1.25 MB of code, compiled
-  // lazily, hot functions optimized in the background: on a busy machine that takes seconds)
-  await wrk(url, 16, 3);
-  const s: GatewaySample = { rps: {}, p50: {}, p99: {}, cpuPer1k: {}, rss: NaN, failed: 0, pluginFailures: 0 };
-  for (const c of conns) {
-    const before = await cpuMs([r.pid]);
-    const w = await wrk(url, c, seconds);
-    const used = (await cpuMs([r.pid])) - before;
-    s.rps[c] = w.rps;
-    s.p50[c] = w.p50us;
-    s.p99[c] = w.p99us;
-    s.cpuPer1k[c] = used / (w.requests / 1000);
-    s.failed += w.errors + w.non2xx;
-    if (w.errors || w.non2xx) process.stderr.write(`  ${r.name} c=${c}: ${w.errors} socket errors, ${w.non2xx} non-2xx\n`);
-  }
-  s.rss = await rssMb([r.pid]);
+/**
+ * Warm-up: JIT, pools, and V8's tier-up of each plugin's Wasm (QuickJS is ~1.25 MB of code, compiled
+ * lazily, hot functions optimized in the background: on a busy machine that takes seconds).
+ */
+export async function warmGateway(r: Running): Promise<void> {
+  await wrk(r.url, 16, 3);
+}
+
+export async function sampleGateway(r: Running, conns: number, seconds: number): Promise<WrkSample> {
+  const before = await cpuMs([r.pid]);
+  const w = await wrk(r.url, conns, seconds);
+  const used = (await cpuMs([r.pid])) - before;
+  if (w.errors || w.non2xx) process.stderr.write(`  ${r.name} c=${conns}: ${w.errors} socket errors, ${w.non2xx} non-2xx\n`);
+  return { rps: w.rps, p50: w.p50us, p99: w.p99us, cpuPer1k: used / (w.requests / 1000), failed: w.errors + w.non2xx };
+}
+
+export async function endOfGateway(r: Running): Promise<GatewayEnd> {
+  const out: GatewayEnd = { rss: await rssMb([r.pid]), pluginFailures: 0 };
   // a plugin failing (FAIL_OPEN lets the request on) would make its figures meaningless: count them
-  const dump = await fetch(`http://127.0.0.1:${P.admin}/config_dump`).then((res) => res.json() as Promise<{ plugins?: PluginStatus[] }>, () => undefined);
+  const dump = await fetch(`http://127.0.0.1:${r.ports.admin}/config_dump`).then((res) => res.json() as Promise<{ plugins?: PluginStatus[] }>, () => undefined);
   for (const p of dump?.plugins ?? []) {
     const n = p.failures.trap + p.failures.timeout + p.failures.memory + p.failures.error;
-    s.pluginFailures += n;
+    out.pluginFailures += n;
     if (n || process.env.BENCH_DEBUG) process.stderr.write(`  ${r.name}: plugin ${p.name}: ${JSON.stringify(p)}\n`);
   }
-  return s;
+  return out;
 }
 
 export const nativeUrl = (file: string) => pathToFileURL(file).href;

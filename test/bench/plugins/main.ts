@@ -2,8 +2,9 @@
  * The plugins benchmark (design.md 6; the plugins issue's cost goals). Four parts:
  *
  * 1. Through a real `weft gateway` (WEFT_DIST) to the L7 bench's nginx origin (a 20-byte body), wrk
- *    at 1 and 64 connections, contenders alternating within each repeat (order rotated), medians
- *    over repeats: `none` (no plugin), `one` (the built-in header-rewrite: a request header from a
+ *    at 1 and 64 connections. Each of `--repeats` generations starts every contender's gateway at
+ *    once (fresh processes) and alternates `--rounds` short wrk runs between them (order rotated);
+ *    figures are medians over all runs of a contender: `none` (no plugin), `one` (the built-in header-rewrite: a request header from a
  *    template, a constant response header asked for in the request phase, one call a request),
  *    `one2` (the same with a response rule that reads the response: both header phases),
  *    `chain3` (rate-limit that never denies + header-rewrite + ab-router), `native` (header-rewrite
@@ -20,7 +21,7 @@
  * 4. In process on Node, Deno and workerd through the edge host's plugin runtime (edge-micro.ts):
  *    per-call cost, memory per instance, compile and cold load times.
  *
- * Usage: WEFT_DIST=DIR node test/bench/run.mjs plugins [--repeats 3] [--seconds 5] [--calls 100000]
+ * Usage: WEFT_DIST=DIR node test/bench/run.mjs plugins [--repeats 3] [--rounds 3] [--seconds 5] [--calls 100000]
  *          [--only none,one,one2,chain3,native] [--skip gateway,micro,edge,edge-wrk,edge-micro]
  *          [--runtimes node,deno,workerd] [--batch 5000]
  * `--skip edge` skips parts 3 and 4 (the Node-only bench as it was); `--runtimes` picks the edge
@@ -35,7 +36,7 @@ import { pathToFileURL } from 'node:url';
 import { buildPlugin } from '../../../hosts/node/plugins/build/build-plugin.ts';
 import { median } from '../lib/load.ts';
 import { WEFT_BIN } from '../../support/weft-child.ts';
-import { CONTENDERS, measureGateway, startGateway, startOrigin, type Contender, type GatewaySample, type Running } from './gateway.ts';
+import { CONTENDERS, endOfGateway, sampleGateway, startGateway, startOrigin, warmGateway, type Contender, type GatewayEnd, type Running, type WrkSample } from './gateway.ts';
 import { BUILTINS, childRole, runColdRole, runMicroRole, runSwapRole, type Builtin, type MicroResult } from './micro.ts';
 import { EDGE_RUNTIMES, type EdgeRuntime } from './edge.ts';
 import { edgeMicroPart, edgeWrkPart } from './edge-report.ts';
@@ -56,70 +57,88 @@ const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '-');
 const k = (v: number) => (Number.isFinite(v) ? `${(v / 1000).toFixed(2)}k` : '-');
 const goal = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
-async function gatewayPart(dir: string, o: { repeats: number; seconds: number; only: Contender[]; native: { url: string; sha256: string } }): Promise<string> {
-  const conns = [1, 64];
+async function gatewayPart(dir: string, o: { repeats: number; rounds: number; seconds: number; only: Contender[]; native: { url: string; sha256: string } }): Promise<string> {
+  const conns = [1, 64] as const;
   const stopOrigin = await startOrigin(join(dir, 'origin'));
-  const results = new Map<Contender, GatewaySample[]>(o.only.map((c) => [c, []]));
-  let current: Running | undefined;
+  // per contender: every wrk sample at 1 and 64 connections, and each generation's end state
+  const samples = new Map<Contender, Record<(typeof conns)[number], WrkSample[]>>(o.only.map((c) => [c, { 1: [], 64: [] }]));
+  const ends = new Map<Contender, GatewayEnd[]>(o.only.map((c) => [c, []]));
+  let running: Running[] = [];
+  const stopAll = async () => {
+    const r = running;
+    running = [];
+    await Promise.all(r.map((x) => x.stop()));
+  };
   const onSignal = () => {
-    void (current?.stop() ?? Promise.resolve()).then(stopOrigin).finally(() => process.exit(130));
+    void stopAll().then(stopOrigin).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    for (let rep = 0; rep < o.repeats; rep++) {
-      const order = o.only.slice(rep % o.only.length).concat(o.only.slice(0, rep % o.only.length));
-      for (const c of order) {
-        process.stderr.write(`repeat ${rep + 1}/${o.repeats}: gateway ${c}\n`);
-        current = await startGateway(mkdtempSync(join(dir, `gw-${c}-`)), c, o.native);
-        try {
-          results.get(c)!.push(await measureGateway(current, o.seconds, conns));
-        } finally {
-          await current.stop();
-          current = undefined;
-        }
+    // A generation: every contender's gateway at once (fresh processes: code layout differs from one
+    // process to the next), then short wrk runs alternating between them, so that the machine's
+    // slow minutes fall on every contender alike. Idle gateways beside the measured one take no CPU.
+    for (let gen = 0; gen < o.repeats; gen++) {
+      for (let i = 0; i < o.only.length; i++) {
+        const c = o.only[i]!;
+        process.stderr.write(`generation ${gen + 1}/${o.repeats}: starting gateway ${c}\n`);
+        running.push(await startGateway(mkdtempSync(join(dir, `gw-${c}-`)), c, o.native, i));
       }
+      for (const r of running) await warmGateway(r);
+      for (let round = 0; round < o.rounds; round++) {
+        const shift = (gen * o.rounds + round) % running.length;
+        const order = running.slice(shift).concat(running.slice(0, shift));
+        process.stderr.write(`generation ${gen + 1}/${o.repeats}, round ${round + 1}/${o.rounds}: ${order.map((r) => r.name).join(', ')}\n`);
+        for (const n of conns) for (const r of order) samples.get(r.name)![n].push(await sampleGateway(r, n, o.seconds));
+      }
+      for (const r of running) ends.get(r.name)!.push(await endOfGateway(r));
+      await stopAll();
     }
   } finally {
+    await stopAll();
     await stopOrigin();
   }
-  const med = (c: Contender, get: (s: GatewaySample) => number) => median((results.get(c) ?? []).map(get));
-  const names = [...results.keys()];
-  const none50 = med('none', (s) => s.p50[1]!);
-  const none99 = med('none', (s) => s.p99[1]!);
+  const at = (c: Contender, n: (typeof conns)[number]) => samples.get(c)?.[n] ?? [];
+  const medOf = (c: Contender, n: (typeof conns)[number], get: (s: WrkSample) => number) => median(at(c, n).map(get));
+  const names = [...samples.keys()];
+  const none50 = medOf('none', 1, (s) => s.p50);
+  const none99 = medOf('none', 1, (s) => s.p99);
+  const failed = (c: Contender) => [...at(c, 1), ...at(c, 64)].reduce((a, s) => a + s.failed, 0);
   const rows: [string, (c: Contender) => string][] = [
-    ['req/s, 1 conn', (c) => k(med(c, (s) => s.rps[1]!))],
-    ['req/s, 64 conn', (c) => k(med(c, (s) => s.rps[64]!))],
-    ['req/s, 64 conn, vs none', (c) => f2(med(c, (s) => s.rps[64]!) / med('none', (s) => s.rps[64]!)) + 'x'],
-    ['p50 us, 1 conn', (c) => f0(med(c, (s) => s.p50[1]!))],
-    ['p99 us, 1 conn', (c) => f0(med(c, (s) => s.p99[1]!))],
-    ['p50 added over none, 1 conn (us)', (c) => (c === 'none' ? '' : f0(med(c, (s) => s.p50[1]!) - none50))],
-    ['p99 added over none, 1 conn (us)', (c) => (c === 'none' ? '' : f0(med(c, (s) => s.p99[1]!) - none99))],
-    ['CPU ms / 1k req, 1 conn', (c) => f1(med(c, (s) => s.cpuPer1k[1]!))],
-    ['CPU ms / 1k req, 64 conn', (c) => f1(med(c, (s) => s.cpuPer1k[64]!))],
-    ['gateway RSS MB after the run', (c) => f1(med(c, (s) => s.rss))],
-    ['failed requests (all repeats)', (c) => String((results.get(c) ?? []).reduce((a, s) => a + s.failed, 0))],
-    ['failed plugin calls (all repeats)', (c) => String((results.get(c) ?? []).reduce((a, s) => a + s.pluginFailures, 0))],
+    ['req/s, 1 conn', (c) => k(medOf(c, 1, (s) => s.rps))],
+    ['req/s, 64 conn', (c) => k(medOf(c, 64, (s) => s.rps))],
+    ['req/s, 64 conn, vs none', (c) => f2(medOf(c, 64, (s) => s.rps) / medOf('none', 64, (s) => s.rps)) + 'x'],
+    ['p50 us, 1 conn', (c) => f0(medOf(c, 1, (s) => s.p50))],
+    ['p99 us, 1 conn', (c) => f0(medOf(c, 1, (s) => s.p99))],
+    ['p50 added over none, 1 conn (us)', (c) => (c === 'none' ? '' : f0(medOf(c, 1, (s) => s.p50) - none50))],
+    ['p99 added over none, 1 conn (us)', (c) => (c === 'none' ? '' : f0(medOf(c, 1, (s) => s.p99) - none99))],
+    ['CPU ms / 1k req, 1 conn', (c) => f1(medOf(c, 1, (s) => s.cpuPer1k))],
+    ['CPU ms / 1k req, 64 conn', (c) => f1(medOf(c, 64, (s) => s.cpuPer1k))],
+    ['gateway RSS MB after the run', (c) => f1(median((ends.get(c) ?? []).map((e) => e.rss)))],
+    ['failed requests (all runs)', (c) => String(failed(c))],
+    ['failed plugin calls (all runs)', (c) => String((ends.get(c) ?? []).reduce((a, e) => a + e.pluginFailures, 0))],
   ];
+  const runs = o.repeats * o.rounds;
   const out = [
-    `Through weft gateway (medians of ${o.repeats} repeats, ${o.seconds} s per wrk run, wrk -t1):`,
+    `Through weft gateway (${o.repeats} generations of fresh gateways x ${o.rounds} rounds alternating between them: medians of ${runs} wrk runs of ${o.seconds} s per contender and connection count, wrk -t1):`,
     '',
     `| metric |${names.map((n) => ` ${n} |`).join('')}`,
     `| --- |${names.map(() => ' ---: |').join('')}`,
     ...rows.map(([label, cell]) => `| ${label} |${names.map((n) => ` ${cell(n)} |`).join('')}`),
   ];
-  const added = (c: Contender) => med(c, (s) => s.p50[1]!) - none50;
+  const added = (c: Contender) => medOf(c, 1, (s) => s.p50) - none50;
   const goals: string[] = [];
-  if (results.has('one') && results.has('none')) goals.push(`one plugin adds ${f0(added('one'))} us at p50 (<= 10: ${goal(added('one') <= 10)})`);
-  if (results.has('chain3') && results.has('none')) goals.push(`chain of three ${f0(added('chain3'))} us (<= 25: ${goal(added('chain3') <= 25)})`);
-  if (results.has('one2') && results.has('none')) goals.push(`(not a goal) one plugin called in both header phases ${f0(added('one2'))} us`);
+  if (samples.has('one') && samples.has('none')) goals.push(`one plugin adds ${f0(added('one'))} us at p50 (<= 10: ${goal(added('one') <= 10)})`);
+  if (samples.has('chain3') && samples.has('none')) goals.push(`chain of three ${f0(added('chain3'))} us (<= 25: ${goal(added('chain3') <= 25)})`);
+  if (samples.has('one2') && samples.has('none')) goals.push(`(not a goal) one plugin called in both header phases ${f0(added('one2'))} us`);
   if (goals.length) out.push('', `goals (gateway, 1 conn): ${goals.join('; ')}`);
   const spread = (xs: number[]) => {
     const m = median(xs);
     return m ? `${(((Math.max(...xs) - Math.min(...xs)) / m) * 100).toFixed(0)}%` : '-';
   };
+  out.push(`p50 us at 1 conn, each run (in run order): ${names.map((n) => `${n} ${at(n, 1).map((s) => f0(s.p50)).join('/')}`).join('; ')}`);
   out.push(
-    `noise (spread across repeats, (max-min)/median): p50 at 1 conn ${names.map((n) => `${n} ${spread(results.get(n)!.map((s) => s.p50[1]!))}`).join(', ')}; req/s at 64 conns ${names.map((n) => `${n} ${spread(results.get(n)!.map((s) => s.rps[64]!))}`).join(', ')}`,
+    `noise (spread across runs, (max-min)/median): p50 at 1 conn ${names.map((n) => `${n} ${spread(at(n, 1).map((s) => s.p50))}`).join(', ')}; req/s at 64 conns ${names.map((n) => `${n} ${spread(at(n, 64).map((s) => s.rps))}`).join(', ')}`,
   );
   return out.join('\n');
 }
@@ -175,6 +194,7 @@ async function microPart(dir: string, o: { calls: number; natives: Map<Builtin, 
 async function main(): Promise<void> {
   const repeats = Number(opt('repeats', '3'));
   const seconds = Number(opt('seconds', '5'));
+  const rounds = Number(opt('rounds', '3'));
   const calls = Number(opt('calls', '100000'));
   const only = opt('only', CONTENDERS.join(',')).split(',') as Contender[];
   for (const c of only) if (!(CONTENDERS as readonly string[]).includes(c)) throw new Error(`--only: no contender ${c} (${CONTENDERS.join(', ')})`);
@@ -197,7 +217,7 @@ async function main(): Promise<void> {
       if (name === 'header-rewrite') nativeRewrite = { url: pathToFileURL(r.outFile).href, sha256: r.sha256 };
     }
     console.log('The machine is shared with other work and noisy: compare contenders within one run, not across runs.\n');
-    if (!skip.has('gateway')) console.log(`${await gatewayPart(dir, { repeats, seconds, only, native: nativeRewrite })}\n`);
+    if (!skip.has('gateway')) console.log(`${await gatewayPart(dir, { repeats, rounds, seconds, only, native: nativeRewrite })}\n`);
     if (!skip.has('micro')) console.log(`${await microPart(dir, { calls, natives })}\n`);
     if (!skip.has('edge') && !skip.has('edge-wrk') && runtimes.length) console.log(`${await edgeWrkPart(dir, { repeats, seconds, runtimes, builtinDir: BUILTIN_DIR })}\n`);
     if (!skip.has('edge') && !skip.has('edge-micro') && runtimes.length) console.log(await edgeMicroPart(dir, { calls, batch, runtimes, builtinDir: BUILTIN_DIR }));
