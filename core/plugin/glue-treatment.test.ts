@@ -136,6 +136,39 @@ describe('glue treatment', () => {
     expect(treatGlue(JCO_GLUE)).toContain('return 0; // weft');
   });
 
+  it('lifts a payload-free result case as one frozen object; a case with a payload stays a new object', async () => {
+    // an export's result lifting as jco 0.1.1 writes it
+    const glue = `export function lift(d, s) {
+    let variant6;
+    switch (d) {
+      case 0: {
+        variant6= {
+          tag: 'continue',
+        };
+        break;
+      }
+      case 2: {
+        variant6= {
+          tag: 'route',
+          val: s
+        };
+        break;
+      }
+    }
+    return variant6;
+  }
+`;
+    const treated = treatGlue(glue);
+    expect(treated).toContain('variant6 = WEFT_TAG_continue;');
+    const m = (await load(treated)) as unknown as { lift(d: number, s?: string): { tag: string; val?: string } };
+    const a = m.lift(0);
+    expect(a).toEqual({ tag: 'continue' });
+    expect(m.lift(0)).toBe(a);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(m.lift(2, 'r')).toEqual({ tag: 'route', val: 'r' });
+    expect(m.lift(2, 'r')).not.toBe(m.lift(2, 'r'));
+  });
+
   it('leaves glue of another shape as it is', () => {
     const other = 'export function instantiate() { const d = new TextDecoder("utf-8"); return d; }\n';
     expect(treatGlue(other)).toBe(other);

@@ -32,6 +32,8 @@ export interface GlueRule {
   find: string;
   replace: string;
   regex?: boolean;
+  /** module-level code the replacement needs, put at the start of the glue when the rule matched */
+  prelude?: string;
 }
 
 const ASCII_ENCODE = `    // weft: ASCII written straight into guest memory (no TextEncoder buffer, no C++ call)
@@ -103,11 +105,23 @@ export const GLUE_RULES: readonly GlueRule[] = [
   const dataView = (mem) => (mem === dvMem && dv.buffer.byteLength !== 0 ? dv : ((dv = new DataView(mem.buffer)), (dvMem = typeof SharedArrayBuffer !== 'undefined' && dv.buffer instanceof SharedArrayBuffer ? null : mem), dv));`,
   },
   { find: 'utf8Decoder\\.decode\\(new Uint8Array\\((memory\\d+)\\.buffer, (ptr\\d+), (len\\d+)\\)\\)', replace: 'weftUtf8Decode($1, $2, $3)', regex: true },
+  // a result case without a payload (`continue`, `allow`) lifted as one frozen object, not a new one per call
+  {
+    find: "(variant\\d+)= \\{\\n\\s*tag: '(continue|allow)',\\n\\s*\\};",
+    replace: '$1 = WEFT_TAG_$2;',
+    regex: true,
+    prelude: "// weft: payload-free result cases, one frozen object each\nconst WEFT_TAG_continue = Object.freeze({ tag: 'continue' });\nconst WEFT_TAG_allow = Object.freeze({ tag: 'allow' });\n",
+  },
 ];
 
 /** Applies the rules (the first match of a plain rule, every match of a regular expression). */
 export function treatGlue(glue: string, rules: readonly GlueRule[] = GLUE_RULES): string {
   let out = glue;
-  for (const r of rules) out = r.regex ? out.replace(new RegExp(r.find, 'g'), r.replace) : out.replace(r.find, () => r.replace);
-  return out;
+  let prelude = '';
+  for (const r of rules) {
+    const before = out;
+    out = r.regex ? out.replace(new RegExp(r.find, 'g'), r.replace) : out.replace(r.find, () => r.replace);
+    if (r.prelude !== undefined && out !== before) prelude += r.prelude;
+  }
+  return prelude + out;
 }
