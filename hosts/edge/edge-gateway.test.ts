@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { translatedResponses } from '../../test/runtime/edge/translated.ts';
 import { startEchoesOnCommonPort } from '../../test/support/proxy-fixtures.ts';
 import type { EchoBackend } from '../../test/support/echo-backend.ts';
-import { ECHO_A, ECHO_B, EDGE_CASES, edgeConfigYaml, NS, resultOf, unmet } from '../../test/runtime/edge/cases.ts';
+import { ECHO_A, ECHO_B, EDGE_CASES, edgeConfigYaml, GATEWAY, NS, resultOf, unmet } from '../../test/runtime/edge/cases.ts';
 import { createEdgeHost, type EdgeHost } from './app.ts';
 import type { DiscoveryResponseJson, EdgeConfigSource, RestXdsType } from './config-contract.ts';
 import { loadPreparedDir } from './prepared-dir.ts';
@@ -34,8 +34,10 @@ const staticSource = (responses: Partial<Record<RestXdsType, DiscoveryResponseJs
 const pluginsDir = resolve(process.env.WEFT_DIST ?? 'dist', 'plugins');
 const havePlugin = existsSync(join(pluginsDir, 'ab-router.wasm'));
 let echoes: EchoBackend[] = [];
+let echoPort = 0;
 let host: EdgeHost;
 let prepared: string | undefined;
+const preparedDirs: string[] = [];
 const logs: string[] = [];
 
 beforeAll(async () => {
@@ -44,6 +46,7 @@ beforeAll(async () => {
     { host: ECHO_B, pod: 'echo-b', namespace: NS, h2cPort: null, log: () => {} },
   ]);
   echoes = started.echoes;
+  echoPort = started.port;
   const responses = translatedResponses(edgeConfigYaml({ apiPort: API_PORT, vsPort: VS_PORT, echoPort: started.port }));
   let plugins;
   if (havePlugin) {
@@ -64,6 +67,7 @@ afterAll(async () => {
   host?.stop();
   await Promise.all(echoes.map((e) => e.close()));
   if (prepared) await rm(prepared, { recursive: true, force: true });
+  for (const d of preparedDirs) await rm(d, { recursive: true, force: true });
 });
 
 describe('edge gateway (in process, core translator)', () => {
@@ -89,4 +93,52 @@ describe('edge gateway (in process, core translator)', () => {
     const res = await h.app.fetch(new Request('http://x/', { headers: { host: 'api.example.com' } }));
     expect(res.status).toBe(503);
   });
+});
+
+describe('response headers a filter asks for in its request phase (the built-in header-rewrite, constant rules)', () => {
+  it.skipIf(!havePlugin)("are on the upstream's response, replacing its own, and not on a direct response", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-edge-rewrite-'));
+    preparedDirs.push(dir);
+    const { preparePlugins } = await import('../../test/runtime/plugins/prepare.ts');
+    await preparePlugins(pluginsDir, ['ab-router', 'header-rewrite'], dir);
+    const plugins = await loadPreparedDir(dir, {
+      readText: (p) => readFile(p, 'utf8'),
+      readBytes: async (p) => new Uint8Array(await readFile(p)),
+      importFile: (p) => import(pathToFileURL(p).href),
+    });
+    const rewrite = `---
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: { name: rewrite, namespace: ${NS} }
+spec:
+  url: file:///builtin/header-rewrite.wasm
+  phase: STATS
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: ${GATEWAY} }]
+  pluginConfig: { response: { set: { x-edge: rewritten, x-powered-by: weft }, remove: [x-drop-me] } }
+`;
+    const responses = translatedResponses(edgeConfigYaml({ apiPort: API_PORT, vsPort: VS_PORT, echoPort }) + rewrite);
+    const h = createEdgeHost({ source: staticSource(responses), plugins, clientIp: () => '127.0.0.1', fetch: nodeFetch(), log: (l, m) => logs.push(`${l} ${m}`) });
+    try {
+      await h.ready;
+      // one guest call a request: the constant response rules are asked for in the request phase
+      const filter = h.gateway.pluginSet()?.httpFilters.find((f) => f.name === `${NS}.rewrite`);
+      expect(filter?.phases).toMatchObject({ requestHeaders: true, responseHeaders: false });
+      // the echo answers with the headers asked for here: set replaces the upstream's, remove drops one
+      const ok = await h.app.fetch(new Request('http://edge.local/canary', { headers: { host: 'api.example.com', 'x-echo-set-header': 'x-powered-by:upstream, x-drop-me:1, x-keep:1' } }));
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('x-edge')).toBe('rewritten');
+      expect(ok.headers.get('x-powered-by')).toBe('weft');
+      expect(ok.headers.get('x-drop-me')).toBeNull();
+      expect(ok.headers.get('x-keep')).toBe('1');
+      const body = (await ok.json()) as { headers: Record<string, string[]> };
+      // asked for the response: the upstream never saw them
+      expect(body.headers['X-Edge']).toBeUndefined();
+      // a direct response (the route table's 503 for a route a plugin names but that does not exist) runs no response phase
+      const direct = await h.app.fetch(new Request('http://edge.local/', { headers: { host: 'api.example.com', 'x-variant': 'ghost' } }));
+      expect(direct.status).toBe(503);
+      expect(direct.headers.get('x-edge')).toBeNull();
+    } finally {
+      h.stop();
+    }
+  }, 60_000);
 });
