@@ -116,6 +116,14 @@ export const GLUE_RULES: readonly GlueRule[] = [
 
 /** Applies the rules (the first match of a plain rule, every match of a regular expression). */
 export function treatGlue(glue: string, rules: readonly GlueRule[] = GLUE_RULES): string {
+  return applyGlueRules(glue, rules);
+}
+
+/**
+ * treatGlue's work, with no free name but built-ins: the prepared-store writer, which runs as module
+ * source of its own, embeds this function's text (`applyGlueRules.toString()`).
+ */
+export function applyGlueRules(glue: string, rules: readonly GlueRule[]): string {
   let out = glue;
   let prelude = '';
   for (const r of rules) {

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GLUE_RULES } from '../../../../core/plugin/glue-treatment.ts';
+import { applyGlueRules, GLUE_RULES } from '../../../../core/plugin/glue-treatment.ts';
 
 /** bump when the layout or the glue's treatment changes: older entries are then prepared again */
 export const PREPARED_FORMAT = 4;
@@ -217,17 +217,8 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 // core/plugin/glue-treatment.ts, as data (this text runs as a module of its own)
 const GLUE_RULES = ${JSON.stringify(GLUE_RULES)};
-// core/plugin/glue-treatment.ts treatGlue, restated for this module source
-const treatGlue = (g) => {
-  let out = g;
-  let prelude = '';
-  for (const r of GLUE_RULES) {
-    const before = out;
-    out = r.regex ? out.replace(new RegExp(r.find, 'g'), r.replace) : out.replace(r.find, () => r.replace);
-    if (r.prelude !== undefined && out !== before) prelude += r.prelude;
-  }
-  return prelude + out;
-};
+// core/plugin/glue-treatment.ts applyGlueRules, its own text
+const treatGlue = (g) => (${applyGlueRules.toString()})(g, GLUE_RULES);
 const hash = (b) => createHash('sha256').update(b).digest('hex');
 export async function writePrepared(transpile, jco, bytes, root, sha256) {
   const r = await transpile(bytes);
