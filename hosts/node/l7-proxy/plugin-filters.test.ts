@@ -141,7 +141,7 @@ describe('HTTP filter plugins in the route handler', () => {
       },
     });
     // runs later in the request, so earlier in the response: it does not see early's changes yet
-    const late = filter('late', { req: () => CONTINUE, res: (x) => (seen.push(`res late ${x.responseHeader('x-early')}`), x.setResponseHeader('x-late', 'l'), CONTINUE) });
+    const late = filter('late', { req: () => CONTINUE, res: (x) => (seen.push(`res late ${x.responseHeader('x-early')}`), x.setResponseHeader('x-late', 'l'), x.appendResponseHeader(':status', '500'), CONTINUE) });
     const holder = { set: pluginSet([early, late]) };
     const { forwarded, run } = setup(holder);
     run(head({ target: '/' }));
