@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, ResponseEdits } from './response-edits.ts';
+import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, editFields, ResponseEdits } from './response-edits.ts';
 import { RecordedExchange } from './recorded-exchange.ts';
 
 describe('ResponseEdits', () => {
@@ -32,5 +32,17 @@ describe('RecordedExchange (weft plugin test) keeps response changes made before
     x.setResponseHeader('x-late', 'l');
     expect(x.responseHeader('x-late')).toBe('l');
     expect(x.responseEdits).toBeUndefined();
+  });
+});
+
+describe('editFields', () => {
+  it('set replaces every field of the name, append adds one, remove drops them all; others keep their order', () => {
+    const f = ['a', '1', 'b', '2', 'a', '3'];
+    editFields(f, EDIT_SET, 'a', 'x');
+    expect(f).toEqual(['b', '2', 'a', 'x']);
+    editFields(f, EDIT_APPEND, 'b', '4');
+    expect(f).toEqual(['b', '2', 'a', 'x', 'b', '4']);
+    editFields(f, EDIT_REMOVE, 'b', '');
+    expect(f).toEqual(['a', 'x']);
   });
 });

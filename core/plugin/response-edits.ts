@@ -57,3 +57,23 @@ export class ResponseEdits {
     }
   }
 }
+
+/**
+ * One edit on a response head held as the engines' flat `[name, value, ...]` list (names
+ * lower-case): set replaces every field of the name, append adds one, remove drops them all. The
+ * L7 hosts' views make a guest's response changes with it, at once in the response phase and from
+ * the kept edits before it.
+ */
+export function editFields(fields: string[], kind: EditKind, name: string, value: string): void {
+  if (kind !== EDIT_APPEND) {
+    let w = 0;
+    for (let r = 0; r < fields.length; r += 2) {
+      if (fields[r] === name) continue;
+      fields[w++] = fields[r]!;
+      fields[w++] = fields[r + 1]!;
+    }
+    fields.length = w;
+  }
+  if (kind !== EDIT_REMOVE) fields.push(name, value);
+}
+

@@ -8,7 +8,7 @@
  * join with `,`; header matchers over repeated headers can differ by that space.
  */
 import type { PluginRunView } from '../../core/plugin/plugin-run.ts';
-import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, ResponseEdits, type EditKind } from '../../core/plugin/response-edits.ts';
+import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, editFields, ResponseEdits, type EditKind } from '../../core/plugin/response-edits.ts';
 import type { RouteRequest } from '../../core/route/types.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -159,29 +159,21 @@ export class EdgeExchangeView implements PluginRunView {
   }
   // a pseudo-header (`:status`) is not the guest's to change: Headers would refuse its name
   setResponseHeader(name: string, value: string): void {
+    this.#editResponse(EDIT_SET, name, value);
+  }
+  appendResponseHeader(name: string, value: string): void {
+    this.#editResponse(EDIT_APPEND, name, value);
+  }
+  removeResponseHeader(name: string): void {
+    this.#editResponse(EDIT_REMOVE, name, '');
+  }
+  /** in the response phase on the head itself; before it, kept for it (core/plugin/response-edits.ts) */
+  #editResponse(kind: EditKind, name: string, value: string): void {
     const n = name.toLowerCase();
     if (n.charCodeAt(0) === 58 /* : */) return;
     const f = this.#response;
-    if (f === undefined) return this.#keep(EDIT_SET, n, value);
-    removeField(f, n);
-    f.push(n, value);
-  }
-  appendResponseHeader(name: string, value: string): void {
-    const n = name.toLowerCase();
-    if (n.charCodeAt(0) === 58) return;
-    const f = this.#response;
-    if (f === undefined) return this.#keep(EDIT_APPEND, n, value);
-    f.push(n, value);
-  }
-  removeResponseHeader(name: string): void {
-    const n = name.toLowerCase();
-    if (n.charCodeAt(0) === 58) return;
-    const f = this.#response;
-    if (f === undefined) return this.#keep(EDIT_REMOVE, n, '');
-    removeField(f, n);
-  }
-  #keep(kind: EditKind, name: string, value: string): void {
-    (this.responseEdits ??= new ResponseEdits()).record(this.filterIndex, kind, name, value);
+    if (f !== undefined) editFields(f, kind, n, value);
+    else (this.responseEdits ??= new ResponseEdits()).record(this.filterIndex, kind, n, value);
   }
   responseBody(): Uint8Array {
     return EMPTY;
@@ -219,14 +211,4 @@ export class EdgeExchangeView implements PluginRunView {
     else if (n === ':authority') this.req.setAuthority(value);
     else if (n === ':method') this.req.setMethod(value);
   }
-}
-
-function removeField(fields: string[], name: string): void {
-  let w = 0;
-  for (let r = 0; r < fields.length; r += 2) {
-    if (fields[r] === name) continue;
-    fields[w++] = fields[r]!;
-    fields[w++] = fields[r + 1]!;
-  }
-  fields.length = w;
 }

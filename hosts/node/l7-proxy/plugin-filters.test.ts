@@ -280,6 +280,27 @@ describe('endpoint picker plugin', () => {
   });
 });
 
+describe('endpoint picker plugin: response changes', () => {
+  it("a picker's response-header change is made first in the response order, before the filters' response phases", () => {
+    const c = { name: 'outbound|80||p.ns.svc.cluster.local', type: 3, edsClusterConfig: { serviceName: 'p' } };
+    const clusters = compileClusters([c], [{ clusterName: 'p', endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '10.1.0.1', portValue: 80 } } } }] }] }]);
+    const routes = compileRoutes({ name: 'http.80', virtualHosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: c.name } }] }] });
+    // the picker runs after both filters' request phases, so in the response its change comes before theirs
+    const picker = { name: 'ns.pick', pick: (x) => (x.appendResponseHeader('vary', 'picker'), [0]) };
+    const seen = [];
+    const first = filter('ns.first', { req: () => CONTINUE, res: (x) => (seen.push(x.responseHeader('vary')), CONTINUE) });
+    const second = filter('ns.second', { req: (x) => (x.appendResponseHeader('vary', 'second'), CONTINUE) });
+    const holder = { set: pluginSet([first, second], picker) };
+    const forwarded = [];
+    const handler = fakeRouteHandler(routes, clusters, { plugins: () => holder.set });
+    handler.request(fakeExchange(head({ target: '/' }), { forward: (up, options) => forwarded.push(options) }));
+    const fields = [];
+    expect(forwarded[0].responseHead.onResponseHead(200, fields)).toBeUndefined();
+    expect(fields).toEqual(['vary', 'picker', 'vary', 'second']);
+    expect(seen).toEqual(['picker, second']);
+  });
+});
+
 describe('PluginExchangeView', () => {
   it('reads the head in place until the first change, then a copy; appends and removes; mixed-case names', () => {
     const h = head({ headers: ['a', '1', 'a', '2', 'b', '3'] });

@@ -18,7 +18,7 @@
  */
 import type { HttpExchangeView } from '../../../core/plugin/contract.ts';
 import { PluginRun as CorePluginRun, type PluginRunView } from '../../../core/plugin/plugin-run.ts';
-import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, ResponseEdits, type EditKind } from '../../../core/plugin/response-edits.ts';
+import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, editFields, ResponseEdits, type EditKind } from '../../../core/plugin/response-edits.ts';
 export { flatHeaders, type ReplacedResponse } from '../../../core/plugin/plugin-run.ts';
 import type { DownstreamPeer, HeadMutation, RequestHeadView } from '../l7/index.ts';
 import { fieldOf } from '../l7/handler.ts';
@@ -92,9 +92,7 @@ export class PluginExchangeView implements PluginRunView {
   setRequestHeader(name: string, value: string): void {
     const n = lower(name);
     if (n.charCodeAt(0) === 58) return this.#setPseudo(n, value);
-    const f = this.#writable(n);
-    removeField(f, n);
-    f.push(n, value);
+    editFields(this.#writable(n), EDIT_SET, n, value);
   }
   appendRequestHeader(name: string, value: string): void {
     const n = lower(name);
@@ -105,7 +103,7 @@ export class PluginExchangeView implements PluginRunView {
     const n = lower(name);
     if (n.charCodeAt(0) === 58) return;
     if (this.#fields === undefined && this.head.header(n) === undefined) return;
-    removeField(this.#writable(n), n);
+    editFields(this.#writable(n), EDIT_REMOVE, n, '');
   }
   requestBody(): Uint8Array {
     return this.#body;
@@ -121,29 +119,21 @@ export class PluginExchangeView implements PluginRunView {
   }
   // a pseudo-header (`:status`) is not the guest's to change: the engine would write it as a field
   setResponseHeader(name: string, value: string): void {
+    this.#editResponse(EDIT_SET, name, value);
+  }
+  appendResponseHeader(name: string, value: string): void {
+    this.#editResponse(EDIT_APPEND, name, value);
+  }
+  removeResponseHeader(name: string): void {
+    this.#editResponse(EDIT_REMOVE, name, '');
+  }
+  /** in the response phase on the head itself; before it, kept for it (core/plugin/response-edits.ts) */
+  #editResponse(kind: EditKind, name: string, value: string): void {
     const n = lower(name);
     if (n.charCodeAt(0) === 58 /* : */) return;
     const f = this.#response;
-    if (f === undefined) return this.#keep(EDIT_SET, n, value);
-    removeField(f, n);
-    f.push(n, value);
-  }
-  appendResponseHeader(name: string, value: string): void {
-    const n = lower(name);
-    if (n.charCodeAt(0) === 58) return;
-    const f = this.#response;
-    if (f === undefined) return this.#keep(EDIT_APPEND, n, value);
-    f.push(n, value);
-  }
-  removeResponseHeader(name: string): void {
-    const n = lower(name);
-    if (n.charCodeAt(0) === 58) return;
-    const f = this.#response;
-    if (f === undefined) return this.#keep(EDIT_REMOVE, n, '');
-    removeField(f, n);
-  }
-  #keep(kind: EditKind, name: string, value: string): void {
-    (this.responseEdits ??= new ResponseEdits()).record(this.filterIndex, kind, name, value);
+    if (f !== undefined) editFields(f, kind, n, value);
+    else (this.responseEdits ??= new ResponseEdits()).record(this.filterIndex, kind, n, value);
   }
   responseBody(): Uint8Array {
     return EMPTY;
@@ -283,16 +273,6 @@ function lower(name: string): string {
 function setsName(set: readonly string[], name: string): boolean {
   for (let i = 0; i < set.length; i += 2) if (set[i] === name) return true;
   return false;
-}
-
-function removeField(fields: string[], name: string): void {
-  let w = 0;
-  for (let r = 0; r < fields.length; r += 2) {
-    if (fields[r] === name) continue;
-    fields[w++] = fields[r]!;
-    fields[w++] = fields[r + 1]!;
-  }
-  fields.length = w;
 }
 
 /**
