@@ -6,10 +6,16 @@
 import type { PluginBinding, Phases } from './contract.ts';
 import type { CompiledPlugin } from './compiled-plugin.ts';
 import { createHostImports, createHttpImports, type ExchangeSlot, type MonotonicClock, type PluginLogSink, type PluginMetricsSink, type SharedKv } from './host-imports.ts';
-import { EndpointPicker, HttpFilter, L4Policy, phasesOf } from './handles.ts';
+import { EndpointPicker, HttpFilter, L4Policy, PackedHttpFilter, phasesOf } from './handles.ts';
 import { InstancePool, type FailureCause, type PluginStats } from './instance-pool.ts';
 
-export type PluginHandle = HttpFilter | L4Policy | EndpointPicker;
+export type PluginHandle = HttpFilter | PackedHttpFilter | L4Policy | EndpointPicker;
+
+/** What a weft:plugin@0.2.0 filter named at load: the headers whose values come with its calls. */
+export interface WantedHeaders {
+  request: readonly string[];
+  response: readonly string[];
+}
 
 export interface VersionDeps {
   clock: MonotonicClock;
@@ -39,6 +45,8 @@ export class LoadedPlugin {
     readonly compiled: CompiledPlugin,
     readonly pool: InstancePool,
     readonly phases: Readonly<Required<Phases>>,
+    /** a 0.2.0 filter's named headers; undefined for a 0.1.0 filter and the other kinds */
+    readonly wanted: WantedHeaders | undefined,
     readonly handle: PluginHandle,
   ) {}
 
@@ -66,6 +74,7 @@ export class LoadedPlugin {
     });
     const first = await pool.warm();
     let phases = phasesOf(undefined);
+    let wanted: WantedHeaders | undefined;
     if (binding.kind === 'http-filter') {
       for (const g of first.fuel) g.value = d.fuel;
       try {
@@ -73,20 +82,39 @@ export class LoadedPlugin {
       } catch (e) {
         throw new Error(`wanted-phases failed: ${e instanceof Error ? e.message : String(e)}`);
       }
+      // a 0.2.0 filter (plugins/wit/weft-plugin.wit) names its headers; a 0.1.0 one has no such export
+      if (typeof first.guest.requestHeadersWanted === 'function') {
+        for (const g of first.fuel) g.value = d.fuel;
+        wanted = { request: headerNames(first.guest, 'requestHeadersWanted'), response: headerNames(first.guest, 'responseHeadersWanted') };
+      }
     }
-    return new LoadedPlugin(binding, compiled, pool, phases, makeHandle(pool, binding, phases));
+    return new LoadedPlugin(binding, compiled, pool, phases, wanted, makeHandle(pool, binding, phases, wanted));
   }
 
   /** the same version under changed metadata (order, ports, failStrategy) */
   rebind(binding: PluginBinding): LoadedPlugin {
-    return new LoadedPlugin(binding, this.compiled, this.pool, this.phases, makeHandle(this.pool, binding, this.phases));
+    return new LoadedPlugin(binding, this.compiled, this.pool, this.phases, this.wanted, makeHandle(this.pool, binding, this.phases, this.wanted));
   }
 }
 
-function makeHandle(pool: InstancePool, b: PluginBinding, phases: Readonly<Required<Phases>>): PluginHandle {
+/** a wanted-headers export's answer, checked (a list of non-empty strings) and lower-cased */
+function headerNames(guest: any, fn: 'requestHeadersWanted' | 'responseHeadersWanted'): readonly string[] {
+  let names: unknown;
+  try {
+    names = guest[fn]();
+  } catch (e) {
+    throw new Error(`${fn === 'requestHeadersWanted' ? 'request' : 'response'}-headers-wanted failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0)) {
+    throw new Error(`${fn === 'requestHeadersWanted' ? 'request' : 'response'}-headers-wanted returned ${JSON.stringify(names)}, not a list of header names`);
+  }
+  return Object.freeze(names.map((n: string) => n.toLowerCase()));
+}
+
+function makeHandle(pool: InstancePool, b: PluginBinding, phases: Readonly<Required<Phases>>, wanted: WantedHeaders | undefined): PluginHandle {
   switch (b.kind) {
     case 'http-filter':
-      return new HttpFilter(pool, b, phases);
+      return wanted === undefined ? new HttpFilter(pool, b, phases) : new PackedHttpFilter(pool, b, phases, wanted.request, wanted.response);
     case 'l4-policy':
       return new L4Policy(pool, b);
     case 'endpoint-picker':

@@ -29,6 +29,8 @@ export class RecordedExchange implements HttpExchangeView {
   responseEdits: ResponseEdits | undefined;
   private readonly req: TestRequest;
   private arrived = false;
+  /** `:path`, `:method`, `:authority` as a filter set them (a proxy's view does the same) */
+  private readonly pseudo = new Map<string, string>();
 
   constructor(req: TestRequest = {}, res?: TestResponse) {
     this.req = req;
@@ -49,22 +51,35 @@ export class RecordedExchange implements HttpExchangeView {
   }
 
   method(): string {
-    return this.req.method ?? 'GET';
+    return this.pseudo.get(':method') ?? this.req.method ?? 'GET';
   }
   scheme(): string {
     return this.req.scheme ?? 'http';
   }
   authority(): string {
-    return this.req.authority ?? 'example.com';
+    return this.pseudo.get(':authority') ?? this.req.authority ?? 'example.com';
   }
   path(): string {
-    return this.req.path ?? '/';
+    return this.pseudo.get(':path') ?? this.req.path ?? '/';
   }
   requestHeader(name: string): string | undefined {
-    return this.requestHeaders.get(name.toLowerCase());
+    const n = name.toLowerCase();
+    switch (n) {
+      case ':method':
+        return this.method();
+      case ':path':
+        return this.path();
+      case ':authority':
+        return this.authority();
+      case ':scheme':
+        return this.scheme();
+    }
+    return this.requestHeaders.get(n);
   }
   setRequestHeader(name: string, value: string): void {
-    this.requestHeaders.set(name.toLowerCase(), value);
+    const n = name.toLowerCase();
+    if (n === ':path' || n === ':method' || n === ':authority') this.pseudo.set(n, value);
+    else if (n.charCodeAt(0) !== 58) this.requestHeaders.set(n, value);
   }
   appendRequestHeader(name: string, value: string): void {
     append(this.requestHeaders, name, value);

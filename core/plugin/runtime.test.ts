@@ -160,6 +160,48 @@ describe('plugin runtime', () => {
     expect(close.calls).toBe(4);
   });
 
+  it('a weft:plugin@0.2.0 filter: named values in, the outcome made on the exchange; a failed or unreadable outcome changes nothing', async () => {
+    const seen: string[] = [];
+    const packed: FakeGuest = (imports, n) => ({
+      filter: {
+        wantedPhases: () => ({ requestHeaders: true }),
+        requestHeadersWanted: () => ['X-Do', ':path'],
+        responseHeadersWanted: () => [],
+        onRequestHeaders(values: string) {
+          seen.push(values);
+          const [what] = values.split('\u0000');
+          if (what === 'throw') throw new WebAssembly.RuntimeError('unreachable');
+          if (what === 'number') return 7;
+          if (what === 'garbage') return 'qx-tag\u0000half';
+          if (what === 'inject') return 'qx-tag\u0000a\r\nx-evil: 1\u0000';
+          if (what === 'route') return `qx-tag\u0000${imports['weft:plugin/host'].config()}#${n}\u0000rbeta\u0000`;
+          return `qx-tag\u0000${imports['weft:plugin/host'].config()}#${n}\u0000`;
+        },
+        onRequestBody: () => '',
+        onResponseHeaders: () => '',
+        onResponseBody: () => '',
+      },
+    });
+    const { loader } = fakeLoader({ p: packed });
+    const rt = createPluginRuntime(loader, { defer: immediate });
+    await rt.update([binding({ name: 'ns.p', url: 'p' })]);
+    const set = rt.plugins();
+    expect(run(set, { 'x-do': 'ok' })).toEqual({ action: { tag: 'continue' }, tag: '{}#1' });
+    expect(seen.at(-1)).toBe('ok\u0000/'); // lower-cased names, a pseudo-header, in order
+    expect(run(set, {})).toEqual({ action: { tag: 'continue' }, tag: '{}#1' });
+    expect(seen.at(-1)).toBe('\u0001\u0000/'); // absent
+    expect(run(set, { 'x-do': 'route' })).toEqual({ action: { tag: 'route', val: 'beta' }, tag: '{}#1' });
+    for (const bad of ['throw', 'number', 'garbage', 'inject']) {
+      const r = run(set, { 'x-do': bad });
+      expect(r.action).toEqual({ tag: 'respond', val: { status: 503, headers: [], body: 'plugin ns.p failed\n' } });
+      expect(r.tag).toBeUndefined();
+    }
+    const st = rt.status().find((s) => s.name === 'ns.p')!;
+    expect(st.failures).toEqual({ trap: 0, timeout: 0, memory: 0, error: 4 }); // an uncaught guest exception ends in unreachable: an error
+    // each failure recycled the instance: the next call runs on another one
+    expect(run(set, { 'x-do': 'ok' }).tag).not.toBe('{}#1');
+  });
+
   it('l4 policies deny or allow on failure; pickers leave the choice to the balancer', async () => {
     const l4: FakeGuest = () => ({ connectionPolicy: { check: (c: any) => { if (c.sourcePort === 1) throw new Error('x'); return c.sourcePrincipal ? { tag: 'allow' } : { tag: 'deny', val: 'plaintext' }; } } });
     const picker: FakeGuest = () => ({ picker: { pick: (c: any[]) => (c.length === 3 ? [7] : c.map((_, i) => c.length - 1 - i)) } });

@@ -2,37 +2,49 @@
  * `@weft/plugin-sdk/http`: the HTTP exchange in flight (http-filter and endpoint-picker worlds only;
  * an l4-policy must not import this, its world has no `weft:plugin/http`).
  *
- * Thin wrappers over the host imports that smooth one engine difference: an absent header comes
- * back as `null` from a QuickJS guest's import (undefined elsewhere); these always say `undefined`.
- * Everything else is the import itself, re-exported (no wrapper, no cost).
+ * In a filter made by `defineFilter` (weft:plugin@0.2.0, outcome.ts):
+ * - a header named in `headers()` is read from the values its call brought, with no host call;
+ *   any other is asked of the host;
+ * - a change (set, append, remove) is kept and goes back with the call's result, and later reads
+ *   in the same call see it.
+ * Elsewhere (an endpoint picker) reads and changes go to the host at once.
+ *
+ * An absent header comes back as `null` from a QuickJS guest's import (undefined elsewhere); these
+ * always say `undefined`.
  */
 /// <reference path="./wit.d.ts" />
-import { requestHeader as hostRequestHeader, responseHeader as hostResponseHeader } from 'weft:plugin/http@0.1.0';
+import * as hostHttp from 'weft:plugin/http@0.2.0';
+import { requestHeader, setHostHttp } from './outcome.ts';
+
+// references only: nothing here calls the host at module level (it runs at build time)
+setHostHttp(hostHttp);
 
 export {
-  method,
-  scheme,
-  authority,
-  path,
+  requestHeader,
+  responseHeader,
+  responseStatus,
   setRequestHeader,
   appendRequestHeader,
   removeRequestHeader,
-  requestBody,
-  responseStatus,
   setResponseHeader,
   appendResponseHeader,
   removeResponseHeader,
-  responseBody,
-  sourcePrincipal,
-  sourceAddress,
-} from 'weft:plugin/http@0.1.0';
+} from './outcome.ts';
+export { requestBody, responseBody, sourcePrincipal, sourceAddress } from 'weft:plugin/http@0.2.0';
 
-/** a request header by (case-insensitive) name; undefined when absent */
-export function requestHeader(name: string): string | undefined {
-  return hostRequestHeader(name) ?? undefined;
+/** the request method */
+export function method(): string {
+  return requestHeader(':method') ?? '';
 }
-
-/** a response header by name (response phases); undefined when absent */
-export function responseHeader(name: string): string | undefined {
-  return hostResponseHeader(name) ?? undefined;
+/** the path with query, as received */
+export function path(): string {
+  return requestHeader(':path') ?? '';
+}
+/** the authority (host) */
+export function authority(): string {
+  return requestHeader(':authority') ?? '';
+}
+/** http or https */
+export function scheme(): string {
+  return requestHeader(':scheme') ?? '';
 }

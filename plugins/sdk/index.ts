@@ -26,10 +26,12 @@ import {
   kvSet,
   log as hostLog,
   monotonicNow,
-} from 'weft:plugin/host@0.1.0';
+} from 'weft:plugin/host@0.2.0';
+import { CONTINUE, filterExport } from './outcome.ts';
 import type { Action, Connection, Decision, Endpoint, Filter, ConnectionPolicy, Picker, Phases, Header } from './types.ts';
 
 export type * from './types.ts';
+export { defineRawFilter, outcome, present, SEP, ABSENT, type RawFilter } from './raw.ts';
 
 // ---- config ----
 
@@ -48,7 +50,6 @@ export function config<T = Record<string, unknown>>(): T {
 
 // ---- filter actions ----
 
-const CONTINUE: Action = { tag: 'continue' };
 const NO_HEADERS: Header[] = [];
 
 export const action = {
@@ -89,9 +90,15 @@ export interface FilterHandlers {
    * read; a phase without a handler stays off.
    */
   phases?(): Phases;
+  /**
+   * The headers the handlers read, named once per loaded version (after `config()` can be read):
+   * their values come with each call, so `requestHeader(name)` costs no host call. `request` may
+   * name `:path`, `:method`, `:authority` and `:scheme`; `response` may name `:status`. A header
+   * not named here still reads, through a host call.
+   */
+  headers?(): { request?: string[]; response?: string[] };
 }
 
-const continueHandler = (): Action => CONTINUE;
 
 /**
  * A complete `filter` export from the handlers given: absent phases continue, and `wantedPhases`
@@ -108,8 +115,9 @@ export function defineFilter(handlers: FilterHandlers): Filter {
     responseBody: !!handlers.onResponseBody,
   };
   const narrow = handlers.phases;
-  return {
-    wantedPhases: narrow
+  return filterExport(
+    handlers,
+    narrow
       ? () => {
           const p = narrow();
           return {
@@ -120,11 +128,7 @@ export function defineFilter(handlers: FilterHandlers): Filter {
           };
         }
       : () => given,
-    onRequestHeaders: handlers.onRequestHeaders ?? continueHandler,
-    onRequestBody: handlers.onRequestBody ?? continueHandler,
-    onResponseHeaders: handlers.onResponseHeaders ?? continueHandler,
-    onResponseBody: handlers.onResponseBody ?? continueHandler,
-  };
+  );
 }
 
 // ---- l4 policy ----

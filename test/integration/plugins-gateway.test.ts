@@ -23,7 +23,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 
 /**
- * The guest (componentize-qjs, world http-filter). On the guest side u64 arguments are plain numbers
+ * The guest (componentize-qjs, world http-filter), written against weft:plugin@0.1.0 (plugins/wit-0.1.0):
+ * a component built for the previous version still loads and runs (the built-ins, 0.2.0, run in the
+ * built-in tests below). On the guest side u64 arguments are plain numbers
  * (a BigInt traps) and an absent option<string> is compared with `== null`. Config is read on the
  * first call: host imports do not exist at build time.
  */
@@ -69,7 +71,7 @@ export const picker = {
 /** A guest as a component, cached under .tmp/plugin-fixtures by a hash of the source and the WIT (~1.5 s once). */
 async function buildGuest(jsSource: string, world: 'http-filter' | 'endpoint-picker'): Promise<Uint8Array> {
   const repo = join(import.meta.dirname, '..', '..');
-  const wit = join(repo, 'plugins', 'wit');
+  const wit = join(repo, 'plugins', 'wit-0.1.0');
   const key = createHash('sha256').update(world).update(jsSource).update(readFileSync(join(wit, 'weft-plugin.wit'))).digest('hex').slice(0, 32);
   const out = join(repo, '.tmp', 'plugin-fixtures', `gateway-guest-${key}.wasm`);
   if (existsSync(out)) return new Uint8Array(readFileSync(out));

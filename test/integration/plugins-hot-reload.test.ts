@@ -30,21 +30,21 @@ const NEW_COMPONENT_WITHIN_MS = 3_000;
  * The guest: stamps `x-plugin-version` (from pluginConfig, read on the first call: host imports do
  * not exist at build time) and `x-plugin-build` (a constant, so each build has its own sha256).
  */
-const guest = (build: string) => `import { setResponseHeader } from 'weft:plugin/http@0.1.0';
-import { config } from 'weft:plugin/host@0.1.0';
+const guest = (build: string) => `import { config } from 'weft:plugin/host@0.2.0';
 const BUILD = '${build}';
 let version;
+// weft:plugin@0.2.0 without the SDK: the outcome string sets two response headers
 export const filter = {
   wantedPhases() { return { requestHeaders: false, requestBody: false, responseHeaders: true, responseBody: false }; },
-  onRequestHeaders() { return { tag: 'continue' }; },
-  onRequestBody(eos) { return { tag: 'continue' }; },
-  onResponseHeaders() {
+  requestHeadersWanted() { return []; },
+  responseHeadersWanted() { return []; },
+  onRequestHeaders(h) { return ''; },
+  onRequestBody(h, eos) { return ''; },
+  onResponseHeaders(h) {
     version ??= String(JSON.parse(config()).version);
-    setResponseHeader('x-plugin-version', version);
-    setResponseHeader('x-plugin-build', BUILD);
-    return { tag: 'continue' };
+    return 'Qx-plugin-version\\u0000' + version + '\\u0000Qx-plugin-build\\u0000' + BUILD + '\\u0000';
   },
-  onResponseBody(eos) { return { tag: 'continue' }; },
+  onResponseBody(h, eos) { return ''; },
 };
 `;
 

@@ -57,7 +57,7 @@ describe('meterModule on a QuickJS plugin component', () => {
     const componentPath = `${tmp}/test-filter-${key}.wasm`;
     if (!existsSync(componentPath)) {
       const { componentize } = await import('componentize-qjs');
-      const { component } = await componentize({ witPath: `${root}/plugins/wit`, jsSource: guest, world: 'http-filter', stubWasi: true, sync: true });
+      const { component } = await componentize({ witPath: `${root}/plugins/wit-0.1.0`, jsSource: guest, world: 'http-filter', stubWasi: true, sync: true });
       writeFileSync(componentPath, component);
     }
     const { transpileBytes } = await import('@bytecodealliance/jco-transpile');

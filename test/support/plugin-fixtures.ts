@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export async function cachedHttpFilter(repo: string, prefix: string, jsSource: string): Promise<Uint8Array> {
-  const wit = join(repo, 'plugins', 'wit');
+/** `wit`: the WIT directory (default plugins/wit, the current weft:plugin version; plugins/wit-0.1.0 for the old one) */
+export async function cachedHttpFilter(repo: string, prefix: string, jsSource: string, wit = join(repo, 'plugins', 'wit')): Promise<Uint8Array> {
   const key = createHash('sha256').update('http-filter').update(jsSource).update(readFileSync(join(wit, 'weft-plugin.wit'))).digest('hex').slice(0, 32);
   const out = join(repo, '.tmp', 'plugin-fixtures', `${prefix}-${key}.wasm`);
   if (existsSync(out)) return new Uint8Array(readFileSync(out));

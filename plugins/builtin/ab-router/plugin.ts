@@ -5,11 +5,11 @@
  * Order: the header's value if it names a variant, else the cookie's, else the sticky split (a
  * returning client keeps its side through its cookie; a new one is placed at random with chance
  * percentB and gets the cookie on the response), else `default`, else the route as configured.
- * Every answer is an action object made once from the config, so a call allocates nothing.
+ * Every answer is an outcome string made once from the config (weft:plugin@0.2.0, the SDK's raw
+ * level), and the header and cookie come with the call: a request with neither is one compare.
  */
-import { monotonicNow } from 'weft:plugin/host@0.1.0';
-import { appendResponseHeader, requestHeader } from 'weft:plugin/http@0.1.0';
-import { action, config, log, type Action, type Filter, type Phases } from '../../sdk/index.ts';
+import { monotonicNow } from 'weft:plugin/host@0.2.0';
+import { ABSENT, config, defineRawFilter, log, outcome, SEP, type Phases } from '../../sdk/index.ts';
 
 /**
  * A config error: logged (the host shows the guest's log, while a thrown error reaches it only as a
@@ -36,34 +36,36 @@ interface Sticky {
   name: string;
   /** chance of B, 0..1 */
   b: number;
-  routeA: Action;
-  routeB: Action;
-  setCookieA: string;
-  setCookieB: string;
+  /** a returning client's outcome */
+  routeA: string;
+  routeB: string;
+  /** a new client's: its cookie, then its route */
+  newA: string;
+  newB: string;
 }
 
 interface Settings {
   header: string | undefined;
   cookie: string | undefined;
-  variants: Map<string, Action>;
-  fallback: Action;
+  /** a variant's value -> its outcome */
+  variants: Map<string, string>;
+  fallback: string;
   sticky: Sticky | undefined;
-  phases: Phases;
+  /** the names whose values come with the call: the header, then `cookie` */
+  wanted: string[];
 }
 
-function target(t: Target | undefined, what: string): Action {
+function target(t: Target | undefined, what: string): string {
   if (!t || typeof t !== 'object') configError(`ab-router: ${what} must be { route } or { cluster }`);
   if (t.route && t.cluster) configError(`ab-router: ${what} names both a route and a cluster; give one`);
-  if (t.route) return action.route(t.route);
-  if (t.cluster) return action.cluster(t.cluster);
+  if (t.route) return outcome.route(t.route);
+  if (t.cluster) return outcome.cluster(t.cluster);
   configError(`ab-router: ${what} names neither a route nor a cluster`);
 }
 
-let settings: Settings | undefined;
-
 function load(): Settings {
   const c = config<AbRouterConfig>();
-  const variants = new Map<string, Action>();
+  const variants = new Map<string, string>();
   for (const value in c.variants ?? {}) variants.set(value, target(c.variants![value], `variants["${value}"]`));
   if ((c.header || c.cookie) && variants.size === 0) configError('ab-router: header/cookie given without variants');
   let sticky: Sticky | undefined;
@@ -73,23 +75,26 @@ function load(): Settings {
     const pct = Number(s.percentB);
     if (!(pct >= 0 && pct <= 100)) configError('ab-router: stickyCookie.percentB must be 0..100');
     const attrs = `; Path=/; Max-Age=${s.maxAgeSeconds ?? 86400}; HttpOnly; SameSite=Lax`;
+    const routeA = outcome.route(s.routeA);
+    const routeB = outcome.route(s.routeB);
     sticky = {
       name: s.name,
       b: pct / 100,
-      routeA: action.route(s.routeA),
-      routeB: action.route(s.routeB),
-      setCookieA: `${s.name}=a${attrs}`,
-      setCookieB: `${s.name}=b${attrs}`,
+      routeA,
+      routeB,
+      // a new client's cookie goes back with the request phase's outcome: never a response call
+      newA: outcome.appendResponse('set-cookie', `${s.name}=a${attrs}`) + routeA,
+      newB: outcome.appendResponse('set-cookie', `${s.name}=b${attrs}`) + routeB,
     };
   }
+  const header = c.header?.toLowerCase();
   return {
-    header: c.header?.toLowerCase(),
+    header,
     cookie: c.cookie,
     variants,
-    fallback: c.default ? target(c.default, 'default') : action.continue(),
+    fallback: c.default ? target(c.default, 'default') : '',
     sticky,
-    // a new sticky client's cookie is asked for in the request phase: never a response call
-    phases: { requestHeaders: true },
+    wanted: [...(header ? [header] : []), ...(c.cookie || sticky ? ['cookie'] : [])],
   };
 }
 
@@ -120,41 +125,44 @@ function draw(): number {
   return (x >>> 0) / 4294967296;
 }
 
-export const filter: Filter = {
-  wantedPhases(): Phases {
-    return (settings ??= load()).phases;
-  },
-
-  onRequestHeaders(): Action {
-    const s = (settings ??= load());
-    if (s.header) {
-      const v = requestHeader(s.header);
-      if (v != null) {
-        const a = s.variants.get(v);
-        if (a) return a;
+export const filter = defineRawFilter(() => {
+  const s = load();
+  const { variants, fallback, sticky, cookie } = s;
+  const header = s.header !== undefined;
+  const both = s.wanted.length === 2;
+  // the call's argument when the request has neither the header nor a cookie
+  const neither = both ? ABSENT + SEP + ABSENT : ABSENT;
+  return {
+    phases: (): Phases => ({ requestHeaders: true }),
+    headers: () => ({ request: s.wanted }),
+    onRequestHeaders(values: string): string {
+      if (values === neither && !sticky) return fallback;
+      let h: string | undefined;
+      let cookies: string | undefined;
+      if (both) {
+        const i = values.indexOf(SEP);
+        h = values.slice(0, i);
+        cookies = values.slice(i + 1);
+      } else if (header) h = values;
+      else cookies = values;
+      if (h !== undefined && h !== ABSENT) {
+        const a = variants.get(h);
+        if (a !== undefined) return a;
       }
-    }
-    const sticky = s.sticky;
-    if (!s.cookie && !sticky) return s.fallback;
-    const cookies = requestHeader('cookie');
-    if (s.cookie && cookies != null) {
-      const v = cookieValue(cookies, s.cookie);
-      if (v !== undefined) {
-        const a = s.variants.get(v);
-        if (a) return a;
+      if (cookies === ABSENT) cookies = undefined;
+      if (cookie && cookies !== undefined) {
+        const v = cookieValue(cookies, cookie);
+        if (v !== undefined) {
+          const a = variants.get(v);
+          if (a !== undefined) return a;
+        }
       }
-    }
-    if (!sticky) return s.fallback;
-    const side = cookies != null ? cookieValue(cookies, sticky.name) : undefined;
-    if (side === 'a') return sticky.routeA;
-    if (side === 'b') return sticky.routeB;
-    // a new client: placed now, its cookie asked for now and set by the host on the response
-    const b = draw() < sticky.b;
-    appendResponseHeader('set-cookie', b ? sticky.setCookieB : sticky.setCookieA);
-    return b ? sticky.routeB : sticky.routeA;
-  },
-
-  onResponseHeaders: () => action.continue(),
-  onRequestBody: () => action.continue(),
-  onResponseBody: () => action.continue(),
-};
+      if (!sticky) return fallback;
+      const side = cookies !== undefined ? cookieValue(cookies, sticky.name) : undefined;
+      if (side === 'a') return sticky.routeA;
+      if (side === 'b') return sticky.routeB;
+      // a new client: placed now, its cookie set by the host on the response
+      return draw() < sticky.b ? sticky.newB : sticky.newA;
+    },
+  };
+});

@@ -2,29 +2,17 @@
  * header-rewrite: set, add and remove request and response headers, with values made from
  * templates such as `${header.x-user}@${authority}`.
  *
- * Templates are compiled once, on the first call, into a list of parts (literal text and value
- * readers), so a request costs one host read per variable and a string join, no parsing. A value
- * is read from the host only when a template names it. Response rules that are all plain text are
- * made from the request phase, so such a config costs one guest call per request, not two.
+ * The rules of each phase are compiled once, at load, into one JavaScript function (generated source:
+ * every config string goes in as a JSON literal, every variable as a fixed expression) that returns
+ * the phase's outcome string (weft:plugin@0.2.0, the SDK's raw level): a request costs one guest
+ * function and a few string concatenations, no loop, no host call for what the call brings. The
+ * headers (and `:path`, `:method`, ...) a phase's templates read are named to the host, so their
+ * values come with the call; `${source.*}` and a response rule's request variables are host calls.
+ * Response rules that are all plain text are made from the request phase, so such a config costs one
+ * guest call per request, not two.
  */
-import {
-  appendRequestHeader,
-  appendResponseHeader,
-  authority,
-  method,
-  path,
-  removeRequestHeader,
-  removeResponseHeader,
-  requestHeader,
-  responseHeader,
-  responseStatus,
-  scheme,
-  setRequestHeader,
-  setResponseHeader,
-  sourceAddress,
-  sourcePrincipal,
-} from 'weft:plugin/http@0.1.0';
-import { action, config, log, type Action, type Filter, type Phases } from '../../sdk/index.ts';
+import { authority, method, path, requestHeader, scheme, sourceAddress, sourcePrincipal } from '../../sdk/http.ts';
+import { ABSENT, config, defineRawFilter, log, SEP, type Phases } from '../../sdk/index.ts';
 
 /**
  * A config error: logged (the host shows the guest's log, while a thrown error reaches it only as a
@@ -45,208 +33,169 @@ interface HeaderRewriteConfig {
   response?: Rules;
 }
 
-/** one piece of a template: literal text, or a reader of a value of the exchange */
-type Part = string | (() => string);
-
-interface Op {
-  name: string;
-  /** set when the template is plain text: no work per call */
-  constant: string | undefined;
-  parts: Part[];
+/** a phase as generated code: its outcome function and the header names its call brings */
+interface Phase {
+  run: (values: string) => string;
+  wanted: string[];
 }
-
-interface Side {
-  set: Op[];
-  add: Op[];
-  remove: string[];
-}
-
-/** the work of one phase, made once from the config: a call runs only this closure */
-type Apply = () => void;
 
 interface Compiled {
-  request: Apply | undefined;
-  response: Apply | undefined;
+  request: Phase | undefined;
+  response: Phase | undefined;
   phases: Phases;
 }
 
-const readers: Record<string, () => string> = {
+/** what the generated code may call: host reads the call does not bring */
+const HOST = {
+  rh: (n: string) => requestHeader(n) ?? '',
   method,
   path,
   authority,
   scheme,
-  'source.principal': sourcePrincipal,
-  'source.address': sourceAddress,
-  'response.status': () => {
-    const s = responseStatus();
-    return s === 0 ? '' : String(s);
-  },
+  sp: sourcePrincipal,
+  sa: sourceAddress,
 };
+const PSEUDO: Record<string, string> = { method: ':method', path: ':path', authority: ':authority', scheme: ':scheme' };
 
-function reader(variable: string, response: boolean): () => string {
-  if (variable.startsWith('header.')) {
-    const name = variable.slice(7).toLowerCase();
-    return () => requestHeader(name) ?? '';
+/** compiles the templates of one phase: each variable becomes an expression of the generated code */
+class PhaseBuilder {
+  readonly wanted: string[] = [];
+  constructor(readonly response: boolean) {}
+
+  /** the expression for one variable */
+  variable(v: string): string {
+    if (v.startsWith('header.')) {
+      const name = v.slice(7).toLowerCase();
+      // a response rule sees the request as it is then, after every filter: read it then (host call)
+      return this.response ? `H.rh(${JSON.stringify(name)})` : this.value(name);
+    }
+    if (v.startsWith('response.header.')) {
+      if (!this.response) configError(`header-rewrite: \${${v}} is only known in response rules`);
+      return this.value(v.slice(16).toLowerCase());
+    }
+    if (v === 'response.status') {
+      if (!this.response) return "''";
+      return this.value(':status');
+    }
+    if (v === 'source.principal') return 'H.sp()';
+    if (v === 'source.address') return 'H.sa()';
+    const pseudo = PSEUDO[v];
+    if (pseudo === undefined) configError(`header-rewrite: unknown template variable \${${v}}`);
+    return this.response ? `H.${v}()` : this.value(pseudo);
   }
-  if (variable.startsWith('response.header.')) {
-    if (!response) configError(`header-rewrite: \${${variable}} is only known in response rules`);
-    const name = variable.slice(16).toLowerCase();
-    return () => responseHeader(name) ?? '';
+
+  /** a value the call brings: v0, v1, ... (absent: '') */
+  private value(name: string): string {
+    let i = this.wanted.indexOf(name);
+    if (i < 0) i = this.wanted.push(name) - 1;
+    return `v${i}`;
   }
-  const r = readers[variable];
-  if (!r) configError(`header-rewrite: unknown template variable \${${variable}}`);
-  return r;
+
+  /** `a ${x} b` -> an expression; plain text -> a JSON literal */
+  template(t: string): { expr: string; constant: boolean } {
+    const parts: string[] = [];
+    let constant = true;
+    let at = 0;
+    for (;;) {
+      const open = t.indexOf('${', at);
+      if (open < 0) break;
+      const close = t.indexOf('}', open + 2);
+      if (close < 0) configError(`header-rewrite: unclosed \${ in template "${t}"`);
+      if (open > at) parts.push(JSON.stringify(t.slice(at, open)));
+      parts.push(this.variable(t.slice(open + 2, close).trim()));
+      constant = false;
+      at = close + 1;
+    }
+    if (at < t.length || parts.length === 0) parts.push(JSON.stringify(t.slice(at)));
+    return { expr: parts.join(' + '), constant };
+  }
 }
 
-/** `a ${x} b` -> ['a ', readX, ' b']; a `$` not followed by `{` is text */
-function compileTemplate(template: string, response: boolean): Part[] {
-  const parts: Part[] = [];
-  let at = 0;
-  for (;;) {
-    const open = template.indexOf('${', at);
-    if (open < 0) break;
-    const close = template.indexOf('}', open + 2);
-    if (close < 0) configError(`header-rewrite: unclosed \${ in template "${template}"`);
-    if (open > at) parts.push(template.slice(at, open));
-    parts.push(reader(template.slice(open + 2, close).trim(), response));
-    at = close + 1;
+/** the outcome entry letters: [set, add, remove] of each side */
+const LETTERS = { request: ['q', 'a', 'x'], response: ['Q', 'A', 'X'] } as const;
+
+/**
+ * The entries of one side's rules as expressions, in the order they apply: removes, then sets, then
+ * adds. Every template is rendered first, into a local, so templates see the headers as they came in
+ * (a rule may rename a header: set `x-new: ${header.x-old}`, remove `x-old`).
+ */
+function sideEntries(rules: Rules, letters: readonly [string, string, string], b: PhaseBuilder, locals: string[]): { entries: string[]; constant: boolean } {
+  const entries: string[] = [];
+  let constant = true;
+  for (const name of rules.remove ?? []) entries.push(JSON.stringify(`${letters[2]}${String(name).toLowerCase()}${SEP}`));
+  const write = (letter: string, map: Record<string, string> | undefined) => {
+    for (const name in map ?? {}) {
+      const t = b.template(String(map![name]));
+      const head = JSON.stringify(`${letter}${name.toLowerCase()}${SEP}`);
+      if (t.constant) entries.push(`${head} + ${t.expr} + ${JSON.stringify(SEP)}`);
+      else {
+        constant = false;
+        locals.push(t.expr);
+        entries.push(`${head} + t${locals.length - 1} + ${JSON.stringify(SEP)}`);
+      }
+    }
+  };
+  write(letters[0], rules.set);
+  write(letters[1], rules.add);
+  return { entries, constant };
+}
+
+function empty(r: Rules | undefined): boolean {
+  return !r || Object.keys(r.set ?? {}).length + Object.keys(r.add ?? {}).length + (r.remove ?? []).length === 0;
+}
+
+/** one phase's outcome function from its sides' rules (request rules, then response rules kept for the response) */
+function compilePhase(response: boolean, sides: { rules: Rules; letters: readonly [string, string, string] }[]): Phase {
+  const b = new PhaseBuilder(response);
+  const locals: string[] = [];
+  const entries: string[] = [];
+  for (const s of sides) entries.push(...sideEntries(s.rules, s.letters, b, locals).entries);
+  const lines: string[] = [];
+  const n = b.wanted.length;
+  if (n === 1) lines.push(`const v0 = values === ${JSON.stringify(ABSENT)} ? '' : values;`);
+  else if (n > 1) {
+    lines.push(`const p = values.split(${JSON.stringify(SEP)});`);
+    for (let i = 0; i < n; i++) lines.push(`const v${i} = p[${i}] === undefined || p[${i}] === ${JSON.stringify(ABSENT)} ? '' : p[${i}];`);
   }
-  if (at < template.length) parts.push(template.slice(at));
-  return parts;
+  locals.forEach((e, i) => lines.push(`const t${i} = ${e};`));
+  lines.push(`return ${entries.length ? entries.join(' + ') : "''"};`);
+  // eslint-disable-next-line no-new-func -- the code is made from JSON literals and fixed expressions only
+  const run = new Function('H', `return function (values) {\n${lines.join('\n')}\n};`)(HOST) as (values: string) => string;
+  return { run, wanted: b.wanted };
 }
-
-function ops(map: Record<string, string> | undefined, response: boolean): Op[] {
-  const out: Op[] = [];
-  for (const name in map ?? {}) {
-    const parts = compileTemplate(String(map![name]), response);
-    const constant = parts.length === 0 ? '' : parts.length === 1 && typeof parts[0] === 'string' ? parts[0] : undefined;
-    out.push({ name: name.toLowerCase(), constant, parts });
-  }
-  return out;
-}
-
-function side(rules: Rules | undefined, response: boolean): Side | undefined {
-  if (!rules) return undefined;
-  const set = ops(rules.set, response);
-  const add = ops(rules.add, response);
-  const remove = (rules.remove ?? []).map((n) => String(n).toLowerCase());
-  if (set.length + add.length + remove.length === 0) return undefined;
-  return { set, add, remove };
-}
-
-let compiled: Compiled | undefined;
 
 function load(): Compiled {
   const c = config<HeaderRewriteConfig>();
-  const request = side(c.request, false);
-  const response = side(c.response, true);
-  const req = request && compileSide(request, setRequestHeader, appendRequestHeader, removeRequestHeader);
-  const res = response && compileSide(response, setResponseHeader, appendResponseHeader, removeResponseHeader);
-  if (res !== undefined && constantSide(response!)) {
+  const hasRequest = !empty(c.request);
+  const hasResponse = !empty(c.response);
+  const req = { rules: c.request ?? {}, letters: LETTERS.request };
+  const res = { rules: c.response ?? {}, letters: LETTERS.response };
+  if (hasResponse && constantRules(c.response!)) {
     // Response rules of constants only (the usual: a header added, `server` removed) do not depend on
-    // the response: they are asked for in the request phase, the host makes them on the response
-    // head (plugins/wit: response functions in a request phase), and no response call is needed.
-    return {
-      request: req === undefined ? res : () => (req(), res()),
-      response: undefined,
-      phases: { requestHeaders: true, responseHeaders: false },
-    };
+    // the response: they go back with the request phase's outcome, the host makes them on the
+    // response head (plugins/wit: response changes in a request phase), and no response call is needed.
+    return { request: compilePhase(false, hasRequest ? [req, res] : [res]), response: undefined, phases: { requestHeaders: true, responseHeaders: false } };
   }
-  return { request: req, response: res, phases: { requestHeaders: !!request, responseHeaders: !!response } };
+  return {
+    request: hasRequest ? compilePhase(false, [req]) : undefined,
+    response: hasResponse ? compilePhase(true, [res]) : undefined,
+    phases: { requestHeaders: hasRequest, responseHeaders: hasResponse },
+  };
 }
 
-/** whether every value of a side is plain text (removes always are) */
-function constantSide(s: Side): boolean {
-  for (const op of s.set) if (op.constant === undefined) return false;
-  for (const op of s.add) if (op.constant === undefined) return false;
+/** whether every value of a side is plain text (removes always are); a bad template fails here too */
+function constantRules(r: Rules): boolean {
+  const b = new PhaseBuilder(true);
+  for (const m of [r.set, r.add]) for (const name in m ?? {}) if (!b.template(String(m![name])).constant) return false;
   return true;
 }
 
-/**
- * A template as one function. The usual shapes get a closure of their own (a lone variable is its
- * reader, `text${var}` one concatenation), so a call runs a few bytecodes instead of a loop over
- * parts: the guest is interpreted, and its work per request is what a plugin costs (benchmarks.md,
- * "Per-request cost, second pass").
- */
-function renderer(op: Op): () => string {
-  const constant = op.constant;
-  if (constant !== undefined) return () => constant;
-  const parts = op.parts;
-  if (parts.length === 1) return parts[0] as () => string;
-  if (parts.length === 2) {
-    const [a, b] = parts;
-    if (typeof a === 'string') return () => a + (b as () => string)();
-    if (typeof b === 'string') return () => a!() + b;
-  }
-  return () => {
-    let out = '';
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      out += typeof p === 'string' ? p : p();
-    }
-    return out;
+export const filter = defineRawFilter(() => {
+  const k = load();
+  return {
+    phases: () => k.phases,
+    headers: () => ({ request: k.request?.wanted ?? [], response: k.response?.wanted ?? [] }),
+    onRequestHeaders: k.request?.run,
+    onResponseHeaders: k.response?.run,
   };
-}
-
-const noop: Apply = () => {};
-
-/**
- * Every template is rendered before any header changes, so templates see the headers as they came
- * in (a rule may rename a header: set `x-new: ${header.x-old}`, remove `x-old`). Then remove, set,
- * add, in that order. One rule alone (the common case) needs no scratch: it renders, then writes.
- */
-function compileSide(
-  s: Side,
-  set: (name: string, value: string) => void,
-  add: (name: string, value: string) => void,
-  remove: (name: string) => void,
-): Apply {
-  const writes: { name: string; write: (name: string, value: string) => void; render: () => string; constant: boolean }[] = [];
-  for (const op of s.set) writes.push({ name: op.name, write: set, render: renderer(op), constant: op.constant !== undefined });
-  for (const op of s.add) writes.push({ name: op.name, write: add, render: renderer(op), constant: op.constant !== undefined });
-  const removes = s.remove;
-  if (writes.length + removes.length === 0) return noop;
-  if (writes.length === 1 && removes.length === 0) {
-    const { name, write, render } = writes[0]!;
-    return () => write(name, render());
-  }
-  if (writes.length === 0 && removes.length === 1) {
-    const name = removes[0]!;
-    return () => remove(name);
-  }
-  // constants are rendered once, here; only templates are rendered per call, into `values`
-  const nowRead = writes.filter((w) => !w.constant);
-  const values = new Array<string>(nowRead.length).fill('');
-  const valueOf = writes.map((w) => (w.constant ? -1 : nowRead.indexOf(w)));
-  const fixed = writes.map((w) => (w.constant ? w.render() : ''));
-  return () => {
-    for (let i = 0; i < nowRead.length; i++) values[i] = nowRead[i]!.render();
-    for (let i = 0; i < removes.length; i++) remove(removes[i]!);
-    for (let i = 0; i < writes.length; i++) {
-      const w = writes[i]!;
-      const k = valueOf[i]!;
-      w.write(w.name, k < 0 ? fixed[i]! : values[k]!);
-    }
-  };
-}
-
-// the same constant as the SDK's action.continue(), without the call
-const CONTINUE = action.continue();
-
-export const filter: Filter = {
-  wantedPhases(): Phases {
-    return (compiled ??= load()).phases;
-  },
-  onRequestHeaders(): Action {
-    const apply = (compiled ??= load()).request;
-    if (apply !== undefined) apply();
-    return CONTINUE;
-  },
-  onResponseHeaders(): Action {
-    const apply = (compiled ??= load()).response;
-    if (apply !== undefined) apply();
-    return CONTINUE;
-  },
-  onRequestBody: () => CONTINUE,
-  onResponseBody: () => CONTINUE,
-};
+});

@@ -10,8 +10,8 @@
  * Every mapped header is always written or removed, never left as the client sent it, so a client
  * cannot inject `x-user` by sending it.
  */
-import { removeRequestHeader, requestHeader, setRequestHeader } from 'weft:plugin/http@0.1.0';
-import { action, config, log, type Action, type Filter, type Phases } from '../../sdk/index.ts';
+import { removeRequestHeader, requestHeader, setRequestHeader } from '../../sdk/http.ts';
+import { action, config, defineFilter, log, type Action, type Phases } from '../../sdk/index.ts';
 
 /**
  * A config error: logged (the host shows the guest's log, while a thrown error reaches it only as a
@@ -168,12 +168,14 @@ function valuesFor(s: Settings, token: string): (string | undefined)[] {
 const NONE: (string | undefined)[] = [];
 const PHASES: Phases = { requestHeaders: true };
 
-export const filter: Filter = {
-  wantedPhases(): Phases {
+export const filter = defineFilter({
+  phases(): Phases {
     // read the config now: the host calls this once after load, so a bad config fails the load
     settings ??= load();
     return PHASES;
   },
+  // the token's header comes with the call
+  headers: () => ({ request: [(settings ??= load()).from] }),
   onRequestHeaders(): Action {
     const s = (settings ??= load());
     const raw = requestHeader(s.from);
@@ -192,7 +194,4 @@ export const filter: Filter = {
     }
     return action.continue();
   },
-  onRequestBody: () => action.continue(),
-  onResponseHeaders: () => action.continue(),
-  onResponseBody: () => action.continue(),
-};
+});

@@ -25,9 +25,9 @@
  * TAT never runs more than burst * T <= E/2 ahead of now, the previous epoch is all it needs. Idle
  * keys (per client address, say) thus vanish after at most 2E.
  */
-import { kvGet, kvIncrement, monotonicNow } from 'weft:plugin/host@0.1.0';
-import { requestHeader, setResponseHeader, sourceAddress, sourcePrincipal } from 'weft:plugin/http@0.1.0';
-import { action, config, log, type Action, type Filter, type Phases } from '../../sdk/index.ts';
+import { kvGet, kvIncrement, monotonicNow } from 'weft:plugin/host@0.2.0';
+import { requestHeader, setResponseHeader, sourceAddress, sourcePrincipal } from '../../sdk/http.ts';
+import { action, config, defineFilter, log, type Action, type Phases } from '../../sdk/index.ts';
 
 /**
  * A config error: logged (the host shows the guest's log, while a thrown error reaches it only as a
@@ -167,11 +167,16 @@ function denial(s: Settings, retryAfter: number): Action {
   return d;
 }
 
-export const filter: Filter = {
-  wantedPhases(): Phases {
-    // the x-ratelimit-* figures are asked for in the request phase: never a response call
+export const filter = defineFilter({
+  // the x-ratelimit-* figures are asked for in the request phase: never a response call
+  phases(): Phases {
     settings ??= load();
     return REQUEST_PHASE;
+  },
+  // a header key's value comes with the call
+  headers() {
+    const s = (settings ??= load());
+    return { request: s.kind === KeyKind.Header ? [s.header] : [] };
   },
 
   onRequestHeaders(): Action {
@@ -221,8 +226,4 @@ export const filter: Filter = {
     }
     return action.continue();
   },
-
-  onResponseHeaders: () => action.continue(),
-  onRequestBody: () => action.continue(),
-  onResponseBody: () => action.continue(),
-};
+});

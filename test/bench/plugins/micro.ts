@@ -154,21 +154,21 @@ export async function runColdRole(o: { builtinDir: string; tmp: string; shipped:
  * code, so a swap is seen to serve both (test/support/plugin-fixtures.ts builds and caches it).
  */
 export async function rebuiltGuest(build: string, repo = process.cwd()): Promise<Uint8Array> {
-  const jsSource = `import { setRequestHeader } from 'weft:plugin/http@0.1.0';
-import { config } from 'weft:plugin/host@0.1.0';
+  const jsSource = `import { config } from 'weft:plugin/host@0.2.0';
 const BUILD = '${build}';
 let version;
 export const filter = {
   wantedPhases() { return { requestHeaders: true, requestBody: false, responseHeaders: false, responseBody: false }; },
-  onRequestHeaders() {
+  requestHeadersWanted() { return []; },
+  responseHeadersWanted() { return []; },
+  // weft:plugin@0.2.0 without the SDK: the outcome string sets two request headers
+  onRequestHeaders(h) {
     version ??= String(JSON.parse(config()).version);
-    setRequestHeader('x-version', version);
-    setRequestHeader('x-build', BUILD);
-    return { tag: 'continue' };
+    return 'qx-version\\u0000' + version + '\\u0000qx-build\\u0000' + BUILD + '\\u0000';
   },
-  onRequestBody(eos) { return { tag: 'continue' }; },
-  onResponseHeaders() { return { tag: 'continue' }; },
-  onResponseBody(eos) { return { tag: 'continue' }; },
+  onRequestBody(h, eos) { return ''; },
+  onResponseHeaders(h) { return ''; },
+  onResponseBody(h, eos) { return ''; },
 };
 `;
   return cachedHttpFilter(repo, 'rebuilt', jsSource);

@@ -22,9 +22,9 @@ describe('buildPlugin', () => {
 
   it('refuses an import the world lacks before componentizing', async () => {
     await writeFile(join(dir, 'weft-plugin.json'), '{"name":"p","kind":"l4-policy"}');
-    await writeFile(join(dir, 'plugin.ts'), "import { path } from 'weft:plugin/http@0.1.0';\nexport const connectionPolicy = { check: () => (path() ? { tag: 'allow' } : { tag: 'deny', val: '' }) };\n");
+    await writeFile(join(dir, 'plugin.ts'), "import { path } from 'weft:plugin/http@0.2.0';\nexport const connectionPolicy = { check: () => (path() ? { tag: 'allow' } : { tag: 'deny', val: '' }) };\n");
     const progress: string[] = [];
-    await expect(buildPlugin({ dir, onProgress: (l) => progress.push(l) })).rejects.toThrow(/imports 'weft:plugin\/http@0.1.0', which the l4-policy world does not offer/);
+    await expect(buildPlugin({ dir, onProgress: (l) => progress.push(l) })).rejects.toThrow(/imports 'weft:plugin\/http@0.2.0', which the l4-policy world does not offer/);
     expect(progress.some((l) => l.startsWith('componentizing'))).toBe(false);
   });
 
@@ -34,7 +34,7 @@ describe('buildPlugin', () => {
       "import { decision, defineL4Policy } from '@weft/plugin-sdk';\nexport const connectionPolicy = defineL4Policy(() => decision.allow());\n",
     );
     const js = await bundlePlugin({ entry: join(dir, 'plugin.ts') });
-    expect(js).toMatch(/from "weft:plugin\/host@0.1.0"/);
+    expect(js).toMatch(/from "weft:plugin\/host@0.2.0"/);
     expect(js).toContain('function defineL4Policy');
     expect(js).not.toMatch(/weft:plugin\/http/);
   });

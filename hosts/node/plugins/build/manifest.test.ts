@@ -38,9 +38,9 @@ describe('scaffold and snippet', () => {
 describe('world imports', async () => {
   const { checkWorldImports } = await import('./world-imports.ts');
   it('allows what the world offers and names what it lacks', () => {
-    const bundle = 'import { path } from "weft:plugin/http@0.1.0";\nimport { config } from "weft:plugin/host@0.1.0";\n';
+    const bundle = 'import { path } from "weft:plugin/http@0.2.0";\nimport { config } from "weft:plugin/host@0.2.0";\n';
     expect(checkWorldImports(bundle, 'http-filter')).toEqual([]);
-    expect(checkWorldImports(bundle, 'l4-policy')).toEqual(["imports 'weft:plugin/http@0.1.0', which the l4-policy world does not offer (it has weft:plugin/host@0.1.0)"]);
-    expect(checkWorldImports('import { x } from "weft:plugin/host@0.2.0";', 'endpoint-picker')[0]).toMatch(/host@0.2.0/);
+    expect(checkWorldImports(bundle, 'l4-policy')).toEqual(["imports 'weft:plugin/http@0.2.0', which the l4-policy world does not offer (it has weft:plugin/host@0.2.0)"]);
+    expect(checkWorldImports('import { x } from "weft:plugin/host@0.1.0";', 'endpoint-picker')[0]).toMatch(/host@0.1.0/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The `native` build of a plugin (benchmarks and development only, never a deployment format): the
  * plugin's TypeScript as one plain ES module, no WebAssembly, no sandbox. It is the baseline that
- * shows what the component boundary costs. `weft:plugin/*@0.1.0` imports resolve to a shim whose
+ * shows what the component boundary costs. `weft:plugin/*` imports (any version) resolve to a shim whose
  * functions forward to an import table, which the host fills through the module's exported
  * `__weftBind(imports)` with the same import object a component gets (core/plugin/host-imports.ts).
  * The Node loader runs such a module only with WEFT_PLUGINS_TRUSTED_NATIVE=1

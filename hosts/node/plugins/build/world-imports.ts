@@ -5,7 +5,7 @@
  */
 import type { PluginKindName } from './manifest.ts';
 
-const VERSION = '0.1.0';
+const VERSION = '0.2.0';
 const IMPORTS: Record<PluginKindName, readonly string[]> = {
   'http-filter': ['host', 'http', 'types'],
   'l4-policy': ['host', 'types'],

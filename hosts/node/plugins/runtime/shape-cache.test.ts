@@ -28,19 +28,19 @@ let dir: string;
 
 /** A filter that stamps `x-build` (its code) and `x-version` (its config); `throwOnWarm`: its wanted-phases throws. */
 async function guest(build: string, o: { throwOnWarm?: boolean } = {}): Promise<Uint8Array> {
-  const jsSource = `import { setRequestHeader } from 'weft:plugin/http@0.1.0';
-import { config } from 'weft:plugin/host@0.1.0';
+  const jsSource = `import { config } from 'weft:plugin/host@0.2.0';
 const BUILD = '${build}';
 export const filter = {
   wantedPhases() { ${o.throwOnWarm ? "throw new Error('broken build');" : ''} return { requestHeaders: true, requestBody: false, responseHeaders: false, responseBody: false }; },
-  onRequestHeaders() {
-    setRequestHeader('x-version', String(JSON.parse(config()).version));
-    setRequestHeader('x-build', BUILD);
-    return { tag: 'continue' };
+  requestHeadersWanted() { return []; },
+  responseHeadersWanted() { return []; },
+  // weft:plugin@0.2.0 without the SDK: the outcome string sets two request headers
+  onRequestHeaders(h) {
+    return 'qx-version\\u0000' + String(JSON.parse(config()).version) + '\\u0000qx-build\\u0000' + BUILD + '\\u0000';
   },
-  onRequestBody(eos) { return { tag: 'continue' }; },
-  onResponseHeaders() { return { tag: 'continue' }; },
-  onResponseBody(eos) { return { tag: 'continue' }; },
+  onRequestBody(h, eos) { return ''; },
+  onResponseHeaders(h) { return ''; },
+  onResponseBody(h, eos) { return ''; },
 };
 `;
   return cachedHttpFilter(repo, 'shape', jsSource);
