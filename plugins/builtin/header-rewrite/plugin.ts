@@ -11,7 +11,8 @@
  * Response rules that are all plain text are made from the request phase, so such a config costs one
  * guest call per request, not two.
  */
-import { authority, method, path, requestHeader, scheme, sourceAddress, sourcePrincipal } from '../../sdk/http.ts';
+// host reads, for what the call does not bring (the SDK's http level is not used at the strings level)
+import { authority, method, path, requestHeader, scheme, sourceAddress, sourcePrincipal } from 'weft:plugin/http@0.2.0';
 import { ABSENT, config, defineRawFilter, log, SEP, type Phases } from '../../sdk/index.ts';
 
 /**

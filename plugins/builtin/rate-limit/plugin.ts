@@ -26,8 +26,8 @@
  * keys (per client address, say) thus vanish after at most 2E.
  */
 import { kvGet, kvIncrement, monotonicNow } from 'weft:plugin/host@0.2.0';
-import { requestHeader, setResponseHeader, sourceAddress, sourcePrincipal } from '../../sdk/http.ts';
-import { action, config, defineFilter, log, type Action, type Phases } from '../../sdk/index.ts';
+import { sourceAddress, sourcePrincipal } from 'weft:plugin/http@0.2.0';
+import { ABSENT, config, defineRawFilter, log, outcome, type Phases } from '../../sdk/index.ts';
 
 /**
  * A config error: logged (the host shows the guest's log, while a thrown error reaches it only as a
@@ -85,8 +85,6 @@ interface Settings {
   status: number;
 }
 
-let settings: Settings | undefined;
-
 const REQUEST_PHASE: Phases = { requestHeaders: true };
 
 function load(): Settings {
@@ -124,14 +122,17 @@ function load(): Settings {
   };
 }
 
-/** the bucket's name for this request: '' for the global bucket and for requests without the key */
-function bucketOf(s: Settings): string {
+/**
+ * The bucket's name for this request: '' for the global bucket and for requests without the key.
+ * `values`: the call's argument, the key header's value when the key is a header.
+ */
+function bucketOf(s: Settings, values: string): string {
   switch (s.kind) {
     case KeyKind.Global:
       return '';
     case KeyKind.Header: {
       // bounded: a client must not make the store hold arbitrarily long keys
-      const v = requestHeader(s.header) ?? '';
+      const v = values === ABSENT ? '' : values;
       return v.length > 256 ? v.slice(0, 256) : v;
     }
     case KeyKind.Principal:
@@ -151,10 +152,10 @@ let cachedEpoch = -1;
 let cachedCur = '';
 let cachedPrev = '';
 
-// Denials differ only by retry-after seconds: one response object per value, made once.
-const denials: Action[] = [];
+// Denials differ only by retry-after seconds: one outcome per value, made once.
+const denials: string[] = [];
 
-function denial(s: Settings, retryAfter: number): Action {
+function denial(s: Settings, retryAfter: number): string {
   let d = denials[retryAfter];
   if (!d) {
     const headers: Record<string, string> = { 'retry-after': String(retryAfter) };
@@ -162,68 +163,62 @@ function denial(s: Settings, retryAfter: number): Action {
       headers['x-ratelimit-limit'] = s.limitText;
       headers['x-ratelimit-remaining'] = '0';
     }
-    d = denials[retryAfter] = action.respond(s.status, 'rate limit exceeded\n', headers);
+    d = denials[retryAfter] = outcome.respond(s.status, 'rate limit exceeded\n', headers);
   }
   return d;
 }
 
-export const filter = defineFilter({
-  // the x-ratelimit-* figures are asked for in the request phase: never a response call
-  phases(): Phases {
-    settings ??= load();
-    return REQUEST_PHASE;
-  },
-  // a header key's value comes with the call
-  headers() {
-    const s = (settings ??= load());
-    return { request: s.kind === KeyKind.Header ? [s.header] : [] };
-  },
-
-  onRequestHeaders(): Action {
-    const s = (settings ??= load());
-    const t = now();
-    const e = Math.floor(t / s.epoch);
-    const nowRel = t - e * s.epoch;
-    let cur: string;
-    let prev: string;
-    if (s.kind === KeyKind.Global) {
-      if (e !== cachedEpoch) {
-        cachedEpoch = e;
-        cachedCur = s.prefix + e;
-        cachedPrev = s.prefix + (e - 1);
+// At the SDK's strings level (defineRawFilter): the key header's value comes with the call, and the
+// x-ratelimit-* figures go back in the outcome (made by the host on the response head: no response
+// call; set, never appended, so an upstream's own figures are replaced).
+export const filter = defineRawFilter(() => {
+  const s = load();
+  const limitEntry = outcome.setResponse('x-ratelimit-limit', s.limitText);
+  // the remaining figure's entry without its value and closing NUL
+  const remainingHead = outcome.setResponse('x-ratelimit-remaining', '').slice(0, -1);
+  return {
+    phases: (): Phases => REQUEST_PHASE,
+    headers: () => ({ request: s.kind === KeyKind.Header ? [s.header] : [] }),
+    onRequestHeaders(values: string): string {
+      const t = now();
+      const e = Math.floor(t / s.epoch);
+      const nowRel = t - e * s.epoch;
+      let cur: string;
+      let prev: string;
+      if (s.kind === KeyKind.Global) {
+        if (e !== cachedEpoch) {
+          cachedEpoch = e;
+          cachedCur = s.prefix + e;
+          cachedPrev = s.prefix + (e - 1);
+        }
+        cur = cachedCur;
+        prev = cachedPrev;
+      } else {
+        const b = s.prefix + bucketOf(s, values) + '/';
+        cur = b + e;
+        prev = b + (e - 1);
       }
-      cur = cachedCur;
-      prev = cachedPrev;
-    } else {
-      const b = s.prefix + bucketOf(s) + '/';
-      cur = b + e;
-      prev = b + (e - 1);
-    }
 
-    const v = increment(cur, s.t, s.ttlMs);
-    let base = v - s.t;
-    if (base === 0) {
-      // first request of this epoch for this bucket: carry TAT over from the previous epoch
-      const p = kvGet(prev);
-      if (p != null) {
-        const carried = Number(p) - s.epoch;
-        if (carried > 0) base = carried;
+      const v = increment(cur, s.t, s.ttlMs);
+      let base = v - s.t;
+      if (base === 0) {
+        // first request of this epoch for this bucket: carry TAT over from the previous epoch
+        const p = kvGet(prev);
+        if (p != null) {
+          const carried = Number(p) - s.epoch;
+          if (carried > 0) base = carried;
+        }
       }
-    }
-    const tat = base > nowRel ? base : nowRel;
-    if (tat - nowRel > s.tau) {
-      if (base !== v) increment(cur, base - v, s.ttlMs);
-      const wait = Math.ceil((tat - s.tau - nowRel) / 1e9);
-      return denial(s, wait < 1 ? 1 : wait);
-    }
-    const next = tat + s.t;
-    if (next !== v) increment(cur, next - v, s.ttlMs);
-    if (s.headers) {
-      // asked for now, made by the host on the response head (no response call): set, never
-      // appended, so an upstream's own figures are replaced
-      setResponseHeader('x-ratelimit-limit', s.limitText);
-      setResponseHeader('x-ratelimit-remaining', String(Math.floor((s.full - (next - nowRel)) / s.t)));
-    }
-    return action.continue();
-  },
+      const tat = base > nowRel ? base : nowRel;
+      if (tat - nowRel > s.tau) {
+        if (base !== v) increment(cur, base - v, s.ttlMs);
+        const wait = Math.ceil((tat - s.tau - nowRel) / 1e9);
+        return denial(s, wait < 1 ? 1 : wait);
+      }
+      const next = tat + s.t;
+      if (next !== v) increment(cur, next - v, s.ttlMs);
+      if (!s.headers) return '';
+      return limitEntry + remainingHead + Math.floor((s.full - (next - nowRel)) / s.t) + '\u0000';
+    },
+  };
 });

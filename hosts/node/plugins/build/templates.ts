@@ -27,6 +27,8 @@ interface Config {
 const blocked = counter('blocked');
 
 export const filter = defineFilter({
+  // the headers read: their values come with each call (a header not named is a host call)
+  headers: () => ({ request: [config<Config>().blockHeader ?? 'x-block'] }),
   onRequestHeaders() {
     const c = config<Config>();
     if (requestHeader(c.blockHeader ?? 'x-block') !== undefined) {
