@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PluginBinding } from '../../core/plugin/contract.ts';
+import type { FilterAction, PluginBinding } from '../../core/plugin/contract.ts';
 import { RecordedExchange } from '../../core/plugin/recorded-exchange.ts';
 import { createNodePluginRuntime, loadPluginForTest } from '../../hosts/node/plugins/loader.ts';
 import { sha256Hex } from '../../hosts/node/plugins/runtime/fetch-component.ts';
@@ -43,19 +43,59 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('plugin containment', () => {
-  const rt = createNodePluginRuntime({ budgetMs: 50, memoryMaxMiB: 64 });
+/**
+ * Wall-time limits are loose: the machine is shared, and the first runaway call runs in V8's
+ * baseline tier (Liftoff), about 5x slower per unit of fuel than after tier-up (measured: a 50 ms
+ * budget stops a loop after 65-105 ms in Liftoff, 10-16 ms once optimized). Zero-filling is a
+ * metered loop in QuickJS, so with the default budget "alloc" ends in the fuel check or at the
+ * memory cap, whichever comes first.
+ */
+const FAILURES = [
+  ['loop', ['timeout'], 400],
+  ['alloc', ['timeout', 'memory'], 1500],
+  ['throw', ['error'], 50],
+] as const;
 
-  function call(doWhat?: string) {
+type Call = (doWhat?: string) => { action: FilterAction; ms: number; cpuMs: number; x: RecordedExchange };
+type Status = () => { failures: Record<'trap' | 'timeout' | 'memory' | 'error', number>; recycles: number };
+
+/** one request through the runtime's first filter, with `x-do: doWhat`; its wall and process CPU time (CPU includes V8's background tier-up compiles) */
+function caller(rt: ReturnType<typeof createNodePluginRuntime>): Call {
+  return (doWhat?: string) => {
     const x = new RecordedExchange({ headers: doWhat ? { 'x-do': doWhat } : {} });
     const f = rt.plugins().httpFilters[0]!;
     const t = performance.now();
     const cpu = process.cpuUsage();
     const action = f.onRequestHeaders(x);
     const used = process.cpuUsage(cpu);
-    // process CPU (includes V8's background tier-up compiles): printed beside wall time
     return { action, ms: performance.now() - t, cpuMs: (used.user + used.system) / 1000, x };
-  }
+  };
+}
+
+/** the guest fails closed within its budget, is counted once, recycled, and the next call works */
+async function failsThenServes(call: Call, st: Status, what: string, causes: readonly ('timeout' | 'memory' | 'error')[], limitMs: number): Promise<void> {
+  const before = st();
+  const { action, ms, cpuMs } = call(what);
+  console.log(`${what}: failed after ${ms.toFixed(1)} ms (${cpuMs.toFixed(1)} ms CPU)`, JSON.stringify(st().failures));
+  expect(action).toEqual({ tag: 'respond', val: { status: 503, headers: [], body: 'plugin ns.p failed\n' } });
+  // CPU time, not wall time: on a loaded machine (CI beside other test files) the wall clock
+  // measured the machine (402 ms wall for 174 ms of CPU seen), the CPU the guest's budget
+  expect(cpuMs).toBeLessThan(limitMs);
+  expect(ms).toBeLessThan(limitMs * 10);
+  const after = st();
+  const counted = causes.reduce((n, c) => n + after.failures[c] - before.failures[c], 0);
+  expect(counted).toBe(1);
+  expect(after.recycles).toBe(before.recycles + 1);
+  const next = call();
+  expect(next.action).toEqual({ tag: 'continue' });
+  expect(next.x.requestHeaders.get('x-ok')).toBe('yes');
+  expect(next.ms).toBeLessThan(100);
+}
+
+describe('plugin containment', () => {
+  const rt = createNodePluginRuntime({ budgetMs: 50, memoryMaxMiB: 64 });
+
+  const call = caller(rt);
 
   function st() {
     return rt.status().find((s) => s.name === 'ns.p')!;
@@ -74,34 +114,10 @@ describe('plugin containment', () => {
   /** the spare is rebuilt on a timer after each failure: let it run */
   const settle = () => new Promise((r) => setTimeout(r, 20));
 
-  // Wall-time limits are loose: the machine is shared, and the first runaway call runs in V8's
-  // baseline tier (Liftoff), about 5x slower per unit of fuel than after tier-up (measured: a
-  // 50 ms budget stops a loop after 65-105 ms in Liftoff, 10-16 ms once optimized)
-  for (const [what, causes, limitMs] of [
-    ['loop', ['timeout'], 400],
-    // zero-filling is a metered loop in QuickJS, so with the default budget this ends in the fuel
-    // check or at the memory cap, whichever comes first
-    ['alloc', ['timeout', 'memory'], 1500],
-    ['throw', ['error'], 50],
-  ] as const) {
+  for (const [what, causes, limitMs] of FAILURES) {
     it(`a guest that does "${what}" fails closed, is counted, and the next call works`, async () => {
       await settle();
-      const before = st();
-      const { action, ms, cpuMs } = call(what);
-      console.log(`${what}: failed after ${ms.toFixed(1)} ms (${cpuMs.toFixed(1)} ms CPU)`, JSON.stringify(st().failures));
-      expect(action).toEqual({ tag: 'respond', val: { status: 503, headers: [], body: 'plugin ns.p failed\n' } });
-      // CPU time, not wall time: on a loaded machine (CI beside other test files) the wall clock
-      // measured the machine (402 ms wall for 174 ms of CPU seen), the CPU the guest's budget
-      expect(cpuMs).toBeLessThan(limitMs);
-      expect(ms).toBeLessThan(limitMs * 10);
-      const after = st();
-      const counted = causes.reduce((n, c) => n + after.failures[c] - before.failures[c], 0);
-      expect(counted).toBe(1);
-      expect(after.recycles).toBe(before.recycles + 1);
-      const next = call();
-      expect(next.action).toEqual({ tag: 'continue' });
-      expect(next.x.requestHeaders.get('x-ok')).toBe('yes');
-      expect(next.ms).toBeLessThan(100);
+      await failsThenServes(call, st, what, causes, limitMs);
     });
   }
 
@@ -227,4 +243,31 @@ describe('plugin containment', () => {
     expect(p.counters.get('seen')).toBe(N + W);
     expect(p.kv.get('calls')).toBe(String(N + W));
   }, 60_000);
+});
+
+describe('plugin containment, weft:plugin@0.2.0 (values in, outcome out)', () => {
+  const rt = createNodePluginRuntime({ budgetMs: 50, memoryMaxMiB: 64 });
+  let url = '';
+
+  const call = caller(rt);
+  const st = () => rt.status().find((s) => s.name === 'ns.p')!;
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  it('loads and serves', async () => {
+    const bytes = await buildFixture('filter-misbehave-v2.js', 'http-filter', 'wit');
+    writeFileSync(join(dir, 'misbehave-v2.wasm'), bytes);
+    url = pathToFileURL(join(dir, 'misbehave-v2.wasm')).href;
+    await rt.update([binding({ url, sha256: sha256Hex(bytes) })]);
+    expect(st()).toMatchObject({ state: 'ready' });
+    const { action, x } = call();
+    expect(action).toEqual({ tag: 'continue' });
+    expect(x.requestHeaders.get('x-ok')).toBe('yes');
+  }, 60_000);
+
+  for (const [what, causes, limitMs] of FAILURES) {
+    it(`a guest that does "${what}" fails closed, is counted, and the next call works`, async () => {
+      await settle();
+      await failsThenServes(call, st, what, causes, limitMs);
+    });
+  }
 });
