@@ -31,13 +31,13 @@ export function requestValues(x: HttpExchangeView, names: readonly string[]): st
   for (let i = 0; i < names.length; i++) {
     if (i > 0) s += SEP;
     const n = names[i]!;
-    s += n.charCodeAt(0) === 58 /* : */ ? present(pseudo(x, n)) : present(x.requestHeader(n));
+    s += n.charCodeAt(0) === 58 /* : */ ? present(pseudoHeader(x, n)) : present(x.requestHeader(n));
   }
   return s;
 }
 
 /** a request pseudo-header through the view's own accessor (every view has them; not every view reads `:path` by name) */
-function pseudo(x: HttpExchangeView, n: string): string | undefined {
+export function pseudoHeader(x: HttpExchangeView, n: string): string | undefined {
   switch (n) {
     case ':path':
       return x.path();

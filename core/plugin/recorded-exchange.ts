@@ -8,6 +8,7 @@
  */
 import type { HttpExchangeView } from './contract.ts';
 import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, ResponseEdits } from './response-edits.ts';
+import { pseudoHeader } from './filter-outcome.ts';
 import type { TestRequest, TestResponse } from '../../plugins/sdk/testing.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -64,17 +65,7 @@ export class RecordedExchange implements HttpExchangeView {
   }
   requestHeader(name: string): string | undefined {
     const n = name.toLowerCase();
-    switch (n) {
-      case ':method':
-        return this.method();
-      case ':path':
-        return this.path();
-      case ':authority':
-        return this.authority();
-      case ':scheme':
-        return this.scheme();
-    }
-    return this.requestHeaders.get(n);
+    return n.charCodeAt(0) === 58 /* : */ ? pseudoHeader(this, n) : this.requestHeaders.get(n);
   }
   setRequestHeader(name: string, value: string): void {
     const n = name.toLowerCase();

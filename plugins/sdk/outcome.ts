@@ -17,6 +17,7 @@
  */
 import type { Action, Filter, Phases } from './types.ts';
 import type { FilterHandlers } from './index.ts';
+import { outcome } from './raw.ts';
 
 const SEP = '\u0000';
 const ABSENT = '\u0001';
@@ -129,23 +130,9 @@ export function filterExport(h: FilterHandlers, wantedPhases: () => Phases): Fil
   };
 }
 
-/** the outcome: the changes, then the action */
+/** the outcome: the changes, then the action (raw.ts writes the action's entry) */
 function finish(a: Action): string {
-  switch (a.tag) {
-    case 'continue':
-      return out;
-    case 'route':
-      return `${out}r${a.val}\u0000`;
-    case 'cluster':
-      return `${out}c${a.val}\u0000`;
-    case 'respond': {
-      const r = a.val;
-      let d = `${out}d${r.status}\u0000${r.headers.length}\u0000`;
-      for (const h of r.headers) d += `${h.name.toLowerCase()}\u0000${h.value}\u0000`;
-      return d + r.body;
-    }
-  }
-  throw new Error(`unknown action ${JSON.stringify(a)}`);
+  return out + outcome.action(a);
 }
 
 // ---- reads
