@@ -19,6 +19,7 @@
 import type { HttpExchangeView } from '../../../core/plugin/contract.ts';
 import { PluginRun as CorePluginRun, type PluginRunView } from '../../../core/plugin/plugin-run.ts';
 import { EDIT_APPEND, EDIT_REMOVE, EDIT_SET, editFields, ResponseEdits, type EditKind } from '../../../core/plugin/response-edits.ts';
+import { pseudoHeader } from '../../../core/plugin/filter-outcome.ts';
 export { flatHeaders, type ReplacedResponse } from '../../../core/plugin/plugin-run.ts';
 import type { DownstreamPeer, HeadMutation, RequestHeadView } from '../l7/index.ts';
 import { fieldOf } from '../l7/handler.ts';
@@ -185,21 +186,10 @@ export class PluginExchangeView implements PluginRunView {
     return (this.#fields ??= this.head.headers.slice());
   }
 
+  /** `:status` here; the request's pseudo-headers through the view's accessors (core's pseudoHeader) */
   #pseudo(n: string): string | undefined {
-    switch (n) {
-      case ':method':
-        return this.method();
-      case ':path':
-        return this.path();
-      case ':authority':
-        return this.authority();
-      case ':scheme':
-        return this.head.scheme;
-      case ':status':
-        return this.#status === 0 ? undefined : String(this.#status);
-      default:
-        return undefined;
-    }
+    if (n === ':status') return this.#status === 0 ? undefined : String(this.#status);
+    return pseudoHeader(this, n);
   }
 
   #setPseudo(n: string, value: string): void {
